@@ -88,7 +88,7 @@ func TestFixtureSubHeaderNotes(t *testing.T) {
 				}
 			}
 			qemu := strings.HasPrefix(f.Name, "qemu-")
-			qs, err := QEMUCPUStates(ns)
+			qs, err := QEMUCPUs(ns)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -99,12 +99,12 @@ func TestFixtureSubHeaderNotes(t *testing.T) {
 				for i, q := range qs {
 					// QEMU writes pr_pid = vCPU index + 1 and the same registers in both notes.
 					if ps[i].Pid != int32(i+1) || q.RIP != ps[i].Regs.RIP || q.RSP != ps[i].Regs.RSP ||
-						q.GSBase() != ps[i].Regs.GSBase || q.CR3() == 0 || !q.HasKernelGSBase {
+						q.GSBase() != ps[i].Regs.GSBase || q.CR3 == 0 || !q.HasKernelGSBase {
 						t.Errorf("cpu %d: prstatus pid %d rip %#x gs %#x vs QEMU rip %#x gs %#x cr3 %#x",
-							i, ps[i].Pid, ps[i].Regs.RIP, ps[i].Regs.GSBase, q.RIP, q.GSBase(), q.CR3())
+							i, ps[i].Pid, ps[i].Regs.RIP, ps[i].Regs.GSBase, q.RIP, q.GSBase(), q.CR3)
 					}
 					if want := f.Name == "qemu-6.1-lp-warn"; q.LA57() != want {
-						t.Errorf("cpu %d: LA57 %v (CR4 %#x), want %v", i, q.LA57(), q.CR4(), want)
+						t.Errorf("cpu %d: LA57 %v (CR4 %#x), want %v", i, q.LA57(), q.CR4, want)
 					}
 				}
 			} else {

@@ -182,12 +182,12 @@ func regsFromArray(a *[NumRegs]uint64) Regs {
 	}
 }
 
-// PRStatus is x86_64 struct elf_prstatus (include/linux/elfcore.h:
+// ElfPRStatus is x86_64 struct elf_prstatus (include/linux/elfcore.h:
 // elf_prstatus_common + pr_reg + pr_fpvalid). The kernel fills it in
 // crash_save_cpu() (kernel/kexec_core.c): Pid is the task's pid and Regs the
 // registers saved on panic or NMI shootdown. QEMU (x86_64_write_elf64_note in
 // target/i386/arch_dump.c) fills only Pid — with its vCPU index + 1 — and Regs.
-type PRStatus struct {
+type ElfPRStatus struct {
 	Signo, Code, Errno int32 // struct elf_siginfo pr_info
 	Cursig             int16
 	Sigpend, Sighold   uint64
@@ -206,16 +206,16 @@ const (
 	PRStatusSize       = prstatusRegsOffset + NumRegs*8 + 8 // 336: pr_fpvalid + padding
 )
 
-// ParsePRStatus decodes an NT_PRSTATUS descriptor of an x86_64 core. A
-// descriptor shorter than the register set (for example the 144-byte i386
-// prstatus QEMU writes for a guest not in long mode) is an error.
-func ParsePRStatus(desc []byte) (*PRStatus, error) {
+// PRStatus decodes an NT_PRSTATUS descriptor of an x86_64 core. A descriptor
+// shorter than the register set (for example the 144-byte i386 prstatus QEMU
+// writes for a guest not in long mode) is an error.
+func PRStatus(desc []byte) (*ElfPRStatus, error) {
 	if len(desc) < prstatusMinSize {
 		return nil, fmt.Errorf("notes: NT_PRSTATUS descriptor is %d bytes, x86_64 elf_prstatus needs %d",
 			len(desc), PRStatusSize)
 	}
 	le := binary.LittleEndian
-	p := &PRStatus{
+	p := &ElfPRStatus{
 		Signo:   int32(le.Uint32(desc[0:])),
 		Code:    int32(le.Uint32(desc[4:])),
 		Errno:   int32(le.Uint32(desc[8:])),

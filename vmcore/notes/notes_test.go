@@ -119,14 +119,14 @@ func TestRoundTrip(t *testing.T) {
 		t.Errorf("second prstatus: %+v", ps[1])
 	}
 
-	qs, err := QEMUCPUStates(ns)
+	qs, err := QEMUCPUs(ns)
 	if err != nil || len(qs) != 2 {
 		t.Fatalf("QEMUCPUStates = %d, %v", len(qs), err)
 	}
 	q := qs[0]
-	if q.Version != 1 || q.Size != 440 || q.RIP != 0xffffffff81234567 || q.CR3() != 0x2a10000 || q.CR4() != 0x751ef0 ||
+	if q.Version != 1 || q.Size != 440 || q.RIP != 0xffffffff81234567 || q.CR3 != 0x2a10000 || q.CR4 != 0x751ef0 ||
 		!q.LA57() || q.GSBase() != 0xffff8da787a00000 || !q.HasKernelGSBase || q.KernelGSBase != 0x7f00 ||
-		q.RAX != 0xa0 || q.R15 != 0xaf || q.RSP != 0xa6 || q.CR[0] != 0x80050033 || q.RFlags != 0x246 {
+		q.RAX != 0xa0 || q.R15 != 0xaf || q.RSP != 0xa6 || q.CR0 != 0x80050033 || q.RFlags != 0x246 {
 		t.Errorf("QEMU state wrong: %+v", q)
 	}
 	if q.CS.Selector != 0x10 || q.SS.Selector != 0x10+8*5 || q.IDT.Base != 0x9000 || q.GDT.Limit != 0xffffffff || q.TR.Flags != 0xa09b00 {
@@ -207,24 +207,24 @@ func TestParseErrors(t *testing.T) {
 }
 
 func TestDecodersRejectShortDescriptors(t *testing.T) {
-	if _, err := ParsePRStatus(make([]byte, 144)); err == nil {
-		t.Error("ParsePRStatus accepted the 144-byte i386 prstatus")
+	if _, err := PRStatus(make([]byte, 144)); err == nil {
+		t.Error("PRStatus accepted the 144-byte i386 prstatus")
 	}
-	if _, err := ParsePRStatus(make([]byte, prstatusMinSize)); err != nil {
-		t.Errorf("ParsePRStatus without pr_fpvalid: %v", err)
+	if _, err := PRStatus(make([]byte, prstatusMinSize)); err != nil {
+		t.Errorf("PRStatus without pr_fpvalid: %v", err)
 	}
-	if _, err := ParseQEMUCPUState(qemuDesc(QEMUCPUStateSizeV1, 0, 0, 0, 0, 0)[:QEMUCPUStateSizeV1-1]); err == nil {
-		t.Error("ParseQEMUCPUState accepted a short descriptor")
+	if _, err := QEMUCPUState(qemuDesc(QEMUCPUStateSizeV1, 0, 0, 0, 0, 0)[:QEMUCPUStateSizeV1-1]); err == nil {
+		t.Error("QEMUCPUState accepted a short descriptor")
 	}
 	d := qemuDesc(QEMUCPUStateSizeKGS, 0, 0, 0, 0, 0)
 	binary.LittleEndian.PutUint32(d, 0)
-	if _, err := ParseQEMUCPUState(d); err == nil {
-		t.Error("ParseQEMUCPUState accepted version 0")
+	if _, err := QEMUCPUState(d); err == nil {
+		t.Error("QEMUCPUState accepted version 0")
 	}
 	// A size field claiming 440 with a 432-byte descriptor: no kernel_gs_base.
 	d = qemuDesc(QEMUCPUStateSizeV1, 0, 0, 0, 0, 0)
 	binary.LittleEndian.PutUint32(d[4:], QEMUCPUStateSizeKGS)
-	if s, err := ParseQEMUCPUState(d); err != nil || s.HasKernelGSBase {
+	if s, err := QEMUCPUState(d); err != nil || s.HasKernelGSBase {
 		t.Errorf("size/len mismatch: %+v, %v", s, err)
 	}
 }
@@ -250,18 +250,18 @@ func FuzzParseNotes(f *testing.F) {
 			if len(n.Desc) > len(data) || len(n.Name) > len(data) {
 				t.Fatalf("note larger than input: %d/%d > %d", len(n.Name), len(n.Desc), len(data))
 			}
-			if p, err := ParsePRStatus(n.Desc); (p == nil) == (err == nil) {
-				t.Fatalf("ParsePRStatus: %v, %v", p, err)
+			if p, err := PRStatus(n.Desc); (p == nil) == (err == nil) {
+				t.Fatalf("PRStatus: %v, %v", p, err)
 			}
-			if s, err := ParseQEMUCPUState(n.Desc); (s == nil) == (err == nil) {
-				t.Fatalf("ParseQEMUCPUState: %v, %v", s, err)
+			if s, err := QEMUCPUState(n.Desc); (s == nil) == (err == nil) {
+				t.Fatalf("QEMUCPUState: %v, %v", s, err)
 			}
 		}
 		_ = FindVMCOREINFO(ns)
 		if ps, err := PRStatuses(ns); err != nil && ps != nil {
 			t.Fatal("PRStatuses: error with result")
 		}
-		if qs, err := QEMUCPUStates(ns); err != nil && qs != nil {
+		if qs, err := QEMUCPUs(ns); err != nil && qs != nil {
 			t.Fatal("QEMUCPUStates: error with result")
 		}
 	})

@@ -14,16 +14,17 @@ type QEMUSegment struct {
 	Base     uint64
 }
 
-// QEMUCPUState is QEMU's struct QEMUCPUState (target/i386/arch_dump.c,
+// QEMUCPU is QEMU's struct QEMUCPUState (target/i386/arch_dump.c,
 // qemu_get_cpustate), the descriptor of the "QEMU" note written for every
 // vCPU by dump-guest-memory. Unlike NT_PRSTATUS it carries the control
 // registers, so the page tables (CR3) and the paging mode (CR4.LA57) are known
 // without VMCOREINFO.
 //
-// QEMUCPUSTATE_VERSION is 1. QEMU 7.2 appended kernel_gs_base after cr[5]
-// without changing the version (size 440 instead of 432); HasKernelGSBase
-// tells whether the descriptor has it.
-type QEMUCPUState struct {
+// QEMUCPUSTATE_VERSION is 1. Later QEMU versions (7.2, which made the
+// fixtures, among them) append kernel_gs_base after cr[5] without changing
+// the version (size 440 instead of 432); HasKernelGSBase tells whether the
+// descriptor has it.
+type QEMUCPU struct {
 	Version uint32
 	Size    uint32 // the writer's sizeof(QEMUCPUState)
 
@@ -34,7 +35,7 @@ type QEMUCPUState struct {
 	CS, DS, ES, FS, GS, SS QEMUSegment
 	LDT, TR, GDT, IDT      QEMUSegment
 
-	CR [5]uint64 // CR0..CR4 (CR1 is reserved and 0)
+	CR0, CR1, CR2, CR3, CR4 uint64 // cr[5]; CR3 is the page-table root, CR4.LA57 the paging mode
 
 	KernelGSBase    uint64 // MSR_KERNEL_GS_BASE (the swapgs shadow)
 	HasKernelGSBase bool
@@ -50,14 +51,14 @@ const (
 	cr4LA57             = 1 << 12
 )
 
-// ParseQEMUCPUState decodes the descriptor of a "QEMU" note (type 0).
-func ParseQEMUCPUState(desc []byte) (*QEMUCPUState, error) {
+// QEMUCPUState decodes the descriptor of a "QEMU" note (type 0).
+func QEMUCPUState(desc []byte) (*QEMUCPU, error) {
 	if len(desc) < QEMUCPUStateSizeV1 {
 		return nil, fmt.Errorf("notes: QEMU note descriptor is %d bytes, QEMUCPUState needs at least %d",
 			len(desc), QEMUCPUStateSizeV1)
 	}
 	le := binary.LittleEndian
-	s := &QEMUCPUState{
+	s := &QEMUCPU{
 		Version: le.Uint32(desc[0:]),
 		Size:    le.Uint32(desc[4:]),
 	}
@@ -80,8 +81,8 @@ func ParseQEMUCPUState(desc []byte) (*QEMUCPUState, error) {
 			Base:     u(o + 16), // after the 4-byte pad
 		}
 	}
-	for i := range s.CR {
-		s.CR[i] = u(qemuCROffset + 8*i)
+	for i, cr := range []*uint64{&s.CR0, &s.CR1, &s.CR2, &s.CR3, &s.CR4} {
+		*cr = u(qemuCROffset + 8*i)
 	}
 	// kernel_gs_base is there when both the writer's size and the
 	// descriptor are long enough.
@@ -92,28 +93,22 @@ func ParseQEMUCPUState(desc []byte) (*QEMUCPUState, error) {
 	return s, nil
 }
 
-// CR3 is the page-table root (with PCID/flag bits in the low 12 bits).
-func (s *QEMUCPUState) CR3() uint64 { return s.CR[3] }
-
-// CR4 is the CR4 control register.
-func (s *QEMUCPUState) CR4() uint64 { return s.CR[4] }
-
 // LA57 reports whether CR4.LA57 (bit 12) is set: 5-level paging.
-func (s *QEMUCPUState) LA57() bool { return s.CR[4]&cr4LA57 != 0 }
+func (s *QEMUCPU) LA57() bool { return s.CR4&cr4LA57 != 0 }
 
 // GSBase is the GS segment base: in kernel mode on x86_64 Linux, this CPU's
 // per-cpu area (__per_cpu_offset); in user mode see KernelGSBase.
-func (s *QEMUCPUState) GSBase() uint64 { return s.GS.Base }
+func (s *QEMUCPU) GSBase() uint64 { return s.GS.Base }
 
 // IP is the instruction pointer (RIP).
-func (s *QEMUCPUState) IP() uint64 { return s.RIP }
+func (s *QEMUCPU) IP() uint64 { return s.RIP }
 
 // SP is the stack pointer (RSP).
-func (s *QEMUCPUState) SP() uint64 { return s.RSP }
+func (s *QEMUCPU) SP() uint64 { return s.RSP }
 
 // Regs returns the general registers in the NT_PRSTATUS layout, so callers
 // can treat both notes alike. OrigRAX is 0; segment selectors fill CS..GS.
-func (s *QEMUCPUState) Regs() Regs {
+func (s *QEMUCPU) Regs() Regs {
 	return Regs{
 		R15: s.R15, R14: s.R14, R13: s.R13, R12: s.R12, RBP: s.RBP, RBX: s.RBX,
 		R11: s.R11, R10: s.R10, R9: s.R9, R8: s.R8, RAX: s.RAX, RCX: s.RCX,
@@ -127,10 +122,10 @@ func (s *QEMUCPUState) Regs() Regs {
 
 // PRStatuses decodes every NT_PRSTATUS note named "CORE", in note order (one
 // per CPU, in the order the writer listed the CPUs).
-func PRStatuses(ns []Note) ([]*PRStatus, error) {
-	var out []*PRStatus
+func PRStatuses(ns []Note) ([]*ElfPRStatus, error) {
+	var out []*ElfPRStatus
 	for i, n := range Filter(ns, NameCore, NT_PRSTATUS) {
-		p, err := ParsePRStatus(n.Desc)
+		p, err := PRStatus(n.Desc)
 		if err != nil {
 			return nil, fmt.Errorf("NT_PRSTATUS #%d: %w", i, err)
 		}
@@ -139,11 +134,11 @@ func PRStatuses(ns []Note) ([]*PRStatus, error) {
 	return out, nil
 }
 
-// QEMUCPUStates decodes every "QEMU" note, in note order (one per vCPU).
-func QEMUCPUStates(ns []Note) ([]*QEMUCPUState, error) {
-	var out []*QEMUCPUState
+// QEMUCPUs decodes every "QEMU" note, in note order (one per vCPU).
+func QEMUCPUs(ns []Note) ([]*QEMUCPU, error) {
+	var out []*QEMUCPU
 	for i, n := range Filter(ns, NameQEMU, NT_QEMUCPU) {
-		s, err := ParseQEMUCPUState(n.Desc)
+		s, err := QEMUCPUState(n.Desc)
 		if err != nil {
 			return nil, fmt.Errorf("QEMU note #%d: %w", i, err)
 		}
