@@ -1,0 +1,71 @@
+package analysis_test
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/panicscope/panicscope/internal/testfixtures"
+	"github.com/panicscope/panicscope/vmcore"
+	"github.com/panicscope/panicscope/vmcore/analysis"
+)
+
+// TestIdentifyEveryDump opens every dump file of every fixture and checks
+// the facts against meta.json and kernels/RELEASE/vmlinux.build-id.
+func TestIdentifyEveryDump(t *testing.T) {
+	for _, fx := range testfixtures.All(t) {
+		for _, f := range fx.Meta.Files {
+			t.Run(fx.Name+"/"+f.Name, func(t *testing.T) {
+				p := filepath.Join(fx.Dir, f.Name)
+				if strings.HasSuffix(p, ".zst") {
+					p = testfixtures.Decompressed(t, p)
+				}
+				d, err := vmcore.Open(p)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer d.Close()
+				id := analysis.Identify(d)
+				if id.Release != fx.Meta.KernelRelease {
+					t.Errorf("release %q, want %q", id.Release, fx.Meta.KernelRelease)
+				}
+				if want := testfixtures.BuildID(t, fx.Meta.KernelRelease); id.BuildID != want {
+					t.Errorf("build id %q, want %q", id.BuildID, want)
+				}
+				if !strings.HasPrefix(id.Version, "#1 SMP") {
+					t.Errorf("version %q does not look like a uts version", id.Version)
+				}
+				if id.CPUs != 2 {
+					t.Errorf("cpus %d, want 2", id.CPUs)
+				}
+				wantLevels := 4
+				if fx.Name == "qemu-6.1-lp-warn" {
+					wantLevels = 5
+				}
+				if id.PagingLevels != wantLevels {
+					t.Errorf("paging levels %d, want %d", id.PagingLevels, wantLevels)
+				}
+				if want := expectedKASLR(fx); want != "" && id.KASLROffset != want {
+					t.Errorf("kaslr offset %s, want %s", id.KASLROffset, want)
+				}
+				if fx.Name == "qemu-6.1-novmcoreinfo" && !strings.HasPrefix(id.VMCOREINFOSource, vmcore.InfoFromMemoryScan) {
+					t.Errorf("vmcoreinfo source %q, want a memory scan", id.VMCOREINFOSource)
+				}
+			})
+		}
+	}
+}
+
+func expectedKASLR(fx testfixtures.Fixture) string {
+	if m, ok := fx.Meta.Raw["expected_from_memory_drgn"].(map[string]any); ok {
+		if s, ok := m["kaslr_offset"].(string); ok {
+			return s
+		}
+	}
+	if m, ok := fx.Meta.Raw["expected"].(map[string]any); ok {
+		if s, ok := m["kernel_offset"].(string); ok {
+			return s
+		}
+	}
+	return ""
+}
