@@ -1,0 +1,560 @@
+package symbols
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/panicscope/panicscope/vmcore/vmcoreinfo"
+	"github.com/panicscope/panicscope/vmcore/vmem"
+)
+
+// Limits on what a kallsyms table may claim. Real kernels have ~100-200k
+// symbols and a kallsyms_names of 1-3 MiB.
+const (
+	// MaxSyms bounds kallsyms_num_syms.
+	MaxSyms = 2_000_000
+	// maxNamesBytes bounds the compressed kallsyms_names stream.
+	maxNamesBytes = 64 << 20
+	// maxNameLen bounds one decoded name; KSYM_NAME_LEN is 512 since 6.1
+	// (128 before).
+	maxNameLen = 1024
+	// maxTokenLen bounds one kallsyms_token_table entry.
+	maxTokenLen = 1024
+	// maxDecodedBytes bounds all decoded names together.
+	maxDecodedBytes = 128 << 20
+	// maxLongLen is the largest length the two-byte form can encode
+	// (scripts/kallsyms.c refuses lengths > 0x3FFF).
+	maxLongLen = 0x3FFF
+)
+
+// ErrNoKallsyms means VMCOREINFO does not locate the kallsyms tables: the
+// kernel predates 6.0 (commits 5fd8fea935a1 "vmcoreinfo: include kallsyms
+// symbols" and f09bddbd8661 "vmcoreinfo: add kallsyms_num_syms symbol") or was
+// built without CONFIG_KALLSYMS. ScanKallsyms can still find them.
+var ErrNoKallsyms = errors.New("symbols: VMCOREINFO does not locate the kallsyms tables (Linux < 6.0?)")
+
+// addrEncoding is how kallsyms_sym_address() (kernel/kallsyms.c) turns an
+// index into an address; every form the kernel has used.
+type addrEncoding int
+
+const (
+	// encAbsolute: kallsyms_addresses[i], unsigned long
+	// (!CONFIG_KALLSYMS_BASE_RELATIVE, removed in 6.11).
+	encAbsolute addrEncoding = iota
+	// encRelative: kallsyms_relative_base + (u32)kallsyms_offsets[i]
+	// (CONFIG_KALLSYMS_BASE_RELATIVE without ABSOLUTE_PERCPU).
+	encRelative
+	// encAbsPercpu: CONFIG_KALLSYMS_ABSOLUTE_PERCPU: offset >= 0 is the
+	// absolute value (a per-CPU offset), negative is
+	// kallsyms_relative_base - 1 - offset.
+	encAbsPercpu
+	// encPlaceRelative: offset_to_ptr(&kallsyms_offsets[i]), i.e. the
+	// entry's own address plus the signed offset ("kallsyms: Get rid of
+	// kallsyms relative base"; VMCOREINFO then has no kallsyms_relative_base).
+	encPlaceRelative
+)
+
+func (e addrEncoding) String() string {
+	switch e {
+	case encAbsolute:
+		return "absolute (kallsyms_addresses)"
+	case encRelative:
+		return "base-relative (kallsyms_offsets + kallsyms_relative_base)"
+	case encAbsPercpu:
+		return "base-relative with absolute per-CPU (CONFIG_KALLSYMS_ABSOLUTE_PERCPU)"
+	case encPlaceRelative:
+		return "place-relative (kallsyms_offsets)"
+	}
+	return "unknown"
+}
+
+// decodeAddrs applies kallsyms_sym_address() to every entry of raw (u64
+// entries for encAbsolute, else u32). offsetsAddr is the address of
+// kallsyms_offsets (encPlaceRelative).
+func decodeAddrs(enc addrEncoding, raw []byte, n int, base, offsetsAddr uint64) []uint64 {
+	out := make([]uint64, n)
+	for i := range out {
+		if enc == encAbsolute {
+			out[i] = binary.LittleEndian.Uint64(raw[8*i:])
+			continue
+		}
+		v := binary.LittleEndian.Uint32(raw[4*i:])
+		switch enc {
+		case encRelative:
+			out[i] = base + uint64(v)
+		case encAbsPercpu:
+			if int32(v) >= 0 {
+				out[i] = uint64(v)
+			} else {
+				out[i] = base - 1 - uint64(int64(int32(v)))
+			}
+		case encPlaceRelative:
+			out[i] = offsetsAddr + uint64(4*i) + uint64(int64(int32(v)))
+		}
+	}
+	return out
+}
+
+func anyNegative(raw []byte, n int) bool {
+	for i := range n {
+		if int32(binary.LittleEndian.Uint32(raw[4*i:])) < 0 {
+			return true
+		}
+	}
+	return false
+}
+
+func sorted(addrs []uint64) bool {
+	for i := 1; i < len(addrs); i++ {
+		if addrs[i] < addrs[i-1] {
+			return false
+		}
+	}
+	return true
+}
+
+// tokens is kallsyms_token_table split by kallsyms_token_index.
+type tokens [256][]byte
+
+// parseTokens reads the 256 u16 kallsyms_token_index entries in index and the
+// NUL-terminated strings they point to in table.
+func parseTokens(index, table []byte) (*tokens, error) {
+	if len(index) < 512 {
+		return nil, fmt.Errorf("kallsyms_token_index: %d bytes, want 512", len(index))
+	}
+	var t tokens
+	for i := range 256 {
+		off := int(binary.LittleEndian.Uint16(index[2*i:]))
+		if off >= len(table) {
+			return nil, fmt.Errorf("kallsyms_token_index[%d]=%d is past the token table (%d bytes)", i, off, len(table))
+		}
+		end := off
+		for end < len(table) && table[end] != 0 {
+			end++
+		}
+		if end == len(table) {
+			return nil, fmt.Errorf("kallsyms token %d at %d is not NUL-terminated", i, off)
+		}
+		if end-off > maxTokenLen {
+			return nil, fmt.Errorf("kallsyms token %d is %d bytes long", i, end-off)
+		}
+		t[i] = table[off:end]
+	}
+	return &t, nil
+}
+
+// tokenTableSize returns how many bytes of kallsyms_token_table the index
+// references, up to the start of the last token (its end is found later).
+func tokenIndexMax(index []byte) int {
+	m := 0
+	for i := range 256 {
+		if v := int(binary.LittleEndian.Uint16(index[2*i:])); v > m {
+			m = v
+		}
+	}
+	return m
+}
+
+// byteSource hands out a growing prefix of a byte stream.
+type byteSource interface {
+	// avail returns the stream's bytes so far, at least n of them, or an
+	// error when fewer exist.
+	avail(n int) ([]byte, error)
+}
+
+type sliceSource []byte
+
+func (s sliceSource) avail(n int) ([]byte, error) {
+	if n > len(s) {
+		return s, fmt.Errorf("kallsyms_names truncated at %d bytes", len(s))
+	}
+	return s, nil
+}
+
+// memStream reads kernel memory at base sequentially in chunks, so a table of
+// unknown length is read with few large reads.
+type memStream struct {
+	r     vmem.Reader
+	base  uint64
+	buf   []byte
+	limit int
+	chunk int
+	err   error // the fault that ended the stream
+}
+
+func newMemStream(r vmem.Reader, base uint64, limit int) *memStream {
+	if base+uint64(limit) < base { // wraps around the address space
+		limit = int(-base)
+	}
+	return &memStream{r: r, base: base, limit: limit, chunk: 256 << 10}
+}
+
+func (s *memStream) avail(n int) ([]byte, error) {
+	for len(s.buf) < n {
+		if s.err != nil {
+			return s.buf, s.err
+		}
+		if n > s.limit {
+			return s.buf, fmt.Errorf("table longer than %d bytes", s.limit)
+		}
+		want := s.chunk
+		if len(s.buf)+want > s.limit {
+			want = s.limit - len(s.buf)
+		}
+		if want < n-len(s.buf) {
+			want = n - len(s.buf)
+		}
+		got, err := readPrefix(s.r, s.base+uint64(len(s.buf)), want, s.buf)
+		s.buf = got
+		if err != nil {
+			s.err = err
+		}
+		if s.chunk < 4<<20 {
+			s.chunk *= 2
+		}
+	}
+	return s.buf, nil
+}
+
+// readPrefix appends the n bytes at addr to dst. When the whole read faults it
+// retries page by page (and the faulting page in smaller pieces) and appends
+// what precedes the first fault, returning that fault.
+func readPrefix(r vmem.Reader, addr uint64, n int, dst []byte) ([]byte, error) {
+	start := len(dst)
+	dst = grow(dst, n)
+	err := r.ReadVirt(dst[start:start+n], addr)
+	if err == nil {
+		return dst[:start+n], nil
+	}
+	done := 0
+	for _, size := range []uint64{4096, 256, 16, 1} {
+		for done < n {
+			a := addr + uint64(done)
+			step := int(size - a%size)
+			if step > n-done {
+				step = n - done
+			}
+			if e := r.ReadVirt(dst[start+done:start+done+step], a); e != nil {
+				err = e
+				break
+			}
+			done += step
+		}
+	}
+	if done == n {
+		return dst[:start+n], nil
+	}
+	return dst[:start+done], err
+}
+
+func grow(b []byte, n int) []byte {
+	if cap(b)-len(b) >= n {
+		return b[:len(b)+n]
+	}
+	nb := make([]byte, len(b)+n, 2*cap(b)+n)
+	copy(nb, b)
+	return nb
+}
+
+// readArray reads n bytes at addr in one go.
+func readArray(r vmem.Reader, what string, addr uint64, n int) ([]byte, error) {
+	if addr+uint64(n) < addr {
+		return nil, fmt.Errorf("%s at %#x: %d bytes wrap around the address space", what, addr, n)
+	}
+	b := make([]byte, n)
+	if err := r.ReadVirt(b, addr); err != nil {
+		return nil, fmt.Errorf("reading %s (%d bytes at %#x): %w", what, n, addr, err)
+	}
+	return b, nil
+}
+
+// readTokens reads kallsyms_token_index and kallsyms_token_table.
+func readTokens(r vmem.Reader, tableAddr, indexAddr uint64) (*tokens, error) {
+	index, err := readArray(r, "kallsyms_token_index", indexAddr, 512)
+	if err != nil {
+		return nil, err
+	}
+	// The table ends with the NUL of its last token; read past the highest
+	// index by the longest token allowed, keeping what precedes a fault.
+	n := tokenIndexMax(index) + maxTokenLen + 1
+	if tableAddr+uint64(n) < tableAddr {
+		return nil, fmt.Errorf("kallsyms_token_table at %#x wraps around the address space", tableAddr)
+	}
+	table, rerr := readPrefix(r, tableAddr, n, nil)
+	t, err := parseTokens(index, table)
+	if err != nil {
+		if rerr != nil {
+			return nil, fmt.Errorf("%w (table read stopped: %v)", err, rerr)
+		}
+		return nil, err
+	}
+	return t, nil
+}
+
+// decoded is the result of walking kallsyms_names.
+type decoded struct {
+	names   []string
+	types   []byte
+	markers []uint32 // offset of every 256th entry, as kallsyms_markers
+	end     int      // offset just past the last entry
+}
+
+// decodeNames walks n entries of kallsyms_names as kallsyms_expand_symbol()
+// does: a length (one byte, or since 6.1 two when the first has bit 7 set:
+// "kallsyms: support "big" kernel symbols"), then that many token indices;
+// the first character of the expansion is the type.
+func decodeNames(src byteSource, n int, tok *tokens, long bool) (*decoded, error) {
+	if n <= 0 || n > MaxSyms {
+		return nil, fmt.Errorf("kallsyms_num_syms=%d out of range", n)
+	}
+	var toklen [256]int
+	for i := range toklen {
+		toklen[i] = len(tok[i])
+	}
+	// Grow rather than trust n for the allocation: a false candidate of the
+	// scan, or a hostile table, fails long before n entries.
+	c := min(n, 1<<16)
+	d := &decoded{
+		types:   make([]byte, 0, c),
+		markers: make([]uint32, 0, (c+255)/256),
+	}
+	starts := make([]int32, 0, c+1)
+	arena := make([]byte, 0, c*24)
+	var buf []byte
+	var err error
+	pos := 0
+	for i := range n {
+		if i&0xFF == 0 {
+			d.markers = append(d.markers, uint32(pos))
+		}
+		if pos+1 > len(buf) {
+			if buf, err = src.avail(pos + 1); err != nil {
+				return nil, fmt.Errorf("kallsyms_names entry %d at offset %d: %w", i, pos, err)
+			}
+		}
+		l := int(buf[pos])
+		hdr := 1
+		if l&0x80 != 0 && long {
+			if pos+2 > len(buf) {
+				if buf, err = src.avail(pos + 2); err != nil {
+					return nil, fmt.Errorf("kallsyms_names entry %d at offset %d: %w", i, pos, err)
+				}
+			}
+			l = l&0x7F | int(buf[pos+1])<<7
+			hdr = 2
+		}
+		if l == 0 {
+			return nil, fmt.Errorf("kallsyms_names entry %d at offset %d has length 0", i, pos)
+		}
+		end := pos + hdr + l
+		if end > len(buf) {
+			if buf, err = src.avail(end); err != nil {
+				return nil, fmt.Errorf("kallsyms_names entry %d at offset %d: %w", i, pos, err)
+			}
+		}
+		nameStart := len(arena)
+		for _, b := range buf[pos+hdr : end] {
+			if len(arena)-nameStart+toklen[b] > maxNameLen+1 {
+				return nil, fmt.Errorf("kallsyms_names entry %d at offset %d expands past %d bytes", i, pos, maxNameLen)
+			}
+			arena = append(arena, tok[b]...)
+		}
+		if len(arena)-nameStart < 2 {
+			return nil, fmt.Errorf("kallsyms_names entry %d at offset %d expands to %q: no name", i, pos, arena[nameStart:])
+		}
+		typ := arena[nameStart]
+		if !isLetter(typ) {
+			return nil, fmt.Errorf("kallsyms_names entry %d at offset %d: type %q is not a letter", i, pos, typ)
+		}
+		d.types = append(d.types, typ)
+		// Drop the type character from the arena.
+		copy(arena[nameStart:], arena[nameStart+1:])
+		arena = arena[:len(arena)-1]
+		starts = append(starts, int32(nameStart))
+		if len(arena) > maxDecodedBytes {
+			return nil, fmt.Errorf("kallsyms names exceed %d bytes", maxDecodedBytes)
+		}
+		pos = end
+	}
+	starts = append(starts, int32(len(arena)))
+	all := string(arena)
+	d.names = make([]string, n)
+	for i := range n {
+		d.names[i] = all[starts[i]:starts[i+1]]
+	}
+	d.end = pos
+	return d, nil
+}
+
+func isLetter(c byte) bool { return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' }
+
+// bigSymbolsRelease reports whether a kernel release has two-byte
+// kallsyms_names lengths (73bbb94466fd "kallsyms: support "big" kernel
+// symbols", Linux 6.1). Unparseable releases are assumed new.
+func bigSymbolsRelease(release string) bool {
+	major, rest, ok := strings.Cut(release, ".")
+	if !ok {
+		return true
+	}
+	minor := rest
+	if i := strings.IndexFunc(rest, func(r rune) bool { return r < '0' || r > '9' }); i >= 0 {
+		minor = rest[:i]
+	}
+	ma, err1 := strconv.Atoi(major)
+	mi, err2 := strconv.Atoi(minor)
+	if err1 != nil || err2 != nil {
+		return true
+	}
+	return ma > 6 || ma == 6 && mi >= 1
+}
+
+// kallsymsLoc is where the tables are.
+type kallsymsLoc struct {
+	numSyms    int
+	names      uint64
+	tokenTable uint64
+	tokenIndex uint64
+	addresses  uint64 // kallsyms_addresses, or 0
+	offsets    uint64 // kallsyms_offsets, or 0
+	relBase    uint64 // kallsyms_relative_base, or 0
+	long       bool
+}
+
+// FromKallsyms builds the vmlinux symbol table from the kernel's kallsyms
+// tables, located by the SYMBOL(kallsyms_*) lines of VMCOREINFO (Linux >= 6.0,
+// crash_save_vmcoreinfo_init()). The address encoding follows from which
+// symbols are present and is confirmed by SYMBOL(_stext).
+func FromKallsyms(mem vmem.Reader, info *vmcoreinfo.Info) (*Table, error) {
+	var loc kallsymsLoc
+	var missing []string
+	get := func(name string) uint64 {
+		v, err := info.Symbol(name)
+		if err != nil {
+			missing = append(missing, name)
+			return 0
+		}
+		return v
+	}
+	numAddr := get("kallsyms_num_syms")
+	loc.names = get("kallsyms_names")
+	loc.tokenTable = get("kallsyms_token_table")
+	loc.tokenIndex = get("kallsyms_token_index")
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("%w: no SYMBOL(%s)", ErrNoKallsyms, strings.Join(missing, "), SYMBOL("))
+	}
+	loc.addresses, _ = info.Symbol("kallsyms_addresses")
+	loc.offsets, _ = info.Symbol("kallsyms_offsets")
+	loc.relBase, _ = info.Symbol("kallsyms_relative_base")
+	if loc.addresses == 0 && loc.offsets == 0 {
+		return nil, fmt.Errorf("%w: neither SYMBOL(kallsyms_addresses) nor SYMBOL(kallsyms_offsets)", ErrNoKallsyms)
+	}
+	n, err := vmem.ReadU32(mem, numAddr)
+	if err != nil {
+		return nil, fmt.Errorf("symbols: reading kallsyms_num_syms: %w", err)
+	}
+	if n == 0 || n > MaxSyms {
+		return nil, fmt.Errorf("symbols: kallsyms_num_syms=%d out of range (1..%d)", n, MaxSyms)
+	}
+	loc.numSyms = int(n)
+	loc.long = bigSymbolsRelease(info.OSRelease())
+
+	tok, err := readTokens(mem, loc.tokenTable, loc.tokenIndex)
+	if err != nil {
+		return nil, fmt.Errorf("symbols: %w", err)
+	}
+	d, err := decodeNames(newMemStream(mem, loc.names, maxNamesBytes), loc.numSyms, tok, loc.long)
+	if err != nil {
+		return nil, fmt.Errorf("symbols: %w", err)
+	}
+	stext, stextErr := info.Symbol("_stext")
+	want := map[string]uint64{}
+	if stextErr == nil {
+		want["_stext"] = stext
+	}
+	addrs, enc, err := loc.addrs(mem, d, want)
+	if err != nil {
+		return nil, fmt.Errorf("symbols: %w", err)
+	}
+	t := buildKallsymsTable(SourceKallsyms, d, addrs)
+	t.encoding = enc.String()
+	return t, nil
+}
+
+// addrs reads the address table and picks the encoding that gives each
+// symbol in want its address (and, lacking those, a sorted table).
+func (loc *kallsymsLoc) addrs(mem vmem.Reader, d *decoded, want map[string]uint64) ([]uint64, addrEncoding, error) {
+	n := loc.numSyms
+	var raw []byte
+	var err error
+	var cands []addrEncoding
+	var base uint64
+	switch {
+	case loc.addresses != 0:
+		raw, err = readArray(mem, "kallsyms_addresses", loc.addresses, 8*n)
+		cands = []addrEncoding{encAbsolute}
+	case loc.relBase != 0:
+		if base, err = vmem.ReadU64(mem, loc.relBase); err != nil {
+			return nil, 0, fmt.Errorf("reading kallsyms_relative_base: %w", err)
+		}
+		raw, err = readArray(mem, "kallsyms_offsets", loc.offsets, 4*n)
+		cands = []addrEncoding{encAbsPercpu, encRelative}
+	default:
+		raw, err = readArray(mem, "kallsyms_offsets", loc.offsets, 4*n)
+		cands = []addrEncoding{encPlaceRelative}
+	}
+	if err != nil {
+		return nil, 0, err
+	}
+	idx := map[string]int{}
+	for name := range want {
+		idx[name] = -1
+	}
+	if len(want) > 0 {
+		for i, nm := range d.names {
+			if j, ok := idx[nm]; ok && j < 0 {
+				idx[nm] = i
+			}
+		}
+	}
+	var tried []string
+	for _, enc := range cands {
+		if enc == encAbsPercpu && !anyNegative(raw, n) {
+			// Every non-per-CPU symbol is stored negative in this form.
+			tried = append(tried, enc.String()+": no negative offsets")
+			continue
+		}
+		addrs := decodeAddrs(enc, raw, n, base, loc.offsets)
+		ok := sorted(addrs)
+		why := "not sorted by address"
+		for name, w := range want {
+			i := idx[name]
+			if i < 0 {
+				if name == "_stext" {
+					ok, why = false, name+" not in kallsyms"
+					break
+				}
+				continue // e.g. the kallsyms_* tables are not in kallsyms
+			}
+			if addrs[i] != w {
+				ok, why = false, fmt.Sprintf("%s=%#x, VMCOREINFO says %#x", name, addrs[i], w)
+				break
+			}
+		}
+		if ok {
+			return addrs, enc, nil
+		}
+		tried = append(tried, enc.String()+": "+why)
+	}
+	return nil, 0, fmt.Errorf("kallsyms addresses do not decode: %s", strings.Join(tried, "; "))
+}
+
+func buildKallsymsTable(src Source, d *decoded, addrs []uint64) *Table {
+	syms := make([]Symbol, len(d.names))
+	for i := range syms {
+		syms[i] = Symbol{Name: d.names[i], Addr: addrs[i], Type: d.types[i]}
+	}
+	return newTableOwned(src, syms)
+}
