@@ -1,0 +1,284 @@
+package btfmem
+
+import (
+	"encoding/binary"
+	"errors"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/cilium/ebpf/btf"
+
+	"github.com/panicscope/panicscope/vmcore/vmem"
+)
+
+func baseTypes() (types []btf.Type, list *btf.Struct) {
+	intT := &btf.Int{Name: "int", Size: 4, Encoding: btf.Signed}
+	list = &btf.Struct{Name: "list_head", Size: 16}
+	lp := &btf.Pointer{Target: list}
+	list.Members = []btf.Member{{Name: "next", Type: lp}, {Name: "prev", Type: lp, Offset: 64}}
+	atomic := &btf.Typedef{Name: "atomic_t", Type: &btf.Struct{Size: 4, Members: []btf.Member{{Name: "counter", Type: intT}}}}
+	// A struct and a typedef of the same name, and two structs of one name.
+	tdUnion := &btf.Union{Name: "both", Size: 8}
+	tdBoth := &btf.Typedef{Name: "both", Type: list}
+	dup1 := &btf.Struct{Name: "dup", Size: 4, Members: []btf.Member{{Name: "x", Type: intT}}}
+	dup2 := &btf.Struct{Name: "dup", Size: 8, Members: []btf.Member{{Name: "y", Type: intT}}}
+	fwd := &btf.Fwd{Name: "opaque", Kind: btf.FwdStruct}
+	return []btf.Type{list, atomic, tdBoth, tdUnion, dup1, dup2, fwd}, list
+}
+
+func marshal(t testing.TB, types []btf.Type) []byte {
+	b, err := btf.NewBuilder(types, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	blob, err := b.Marshal(nil, &btf.MarshalOptions{Order: binary.LittleEndian})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return blob
+}
+
+const blobAddr = 0xffffffff824c1b88
+
+func TestLoadFromMemory(t *testing.T) {
+	types, _ := baseTypes()
+	blob := marshal(t, types)
+	var mem vmem.Fake
+	mem.Map(blobAddr, blob)
+	spec, err := Load(&mem, blobAddr, blobAddr+uint64(len(blob)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := NewTypes(spec)
+	for name, want := range map[string]string{
+		"struct list_head": "*btf.Struct list_head",
+		"list_head":        "*btf.Struct list_head",
+		"atomic_t":         "*btf.Typedef atomic_t",
+		"both":             "*btf.Union both", // union beats typedef
+		"union both":       "*btf.Union both",
+		"int":              "*btf.Int int",
+		"dup":              "*btf.Struct dup",
+		"struct opaque":    "*btf.Fwd opaque",
+	} {
+		typ, err := ts.AnyType(name)
+		if err != nil {
+			t.Errorf("AnyType(%q): %v", name, err)
+			continue
+		}
+		if got := typeLabel(typ); got != want {
+			t.Errorf("AnyType(%q) = %s, want %s", name, got, want)
+		}
+	}
+	if d, _ := ts.AnyType("dup"); d.(*btf.Struct).Members[0].Name != "x" {
+		t.Error("duplicate struct name: not the first definition")
+	}
+	for _, name := range []string{"struct atomic_t", "enum list_head", "nope", "", "struct "} {
+		if _, err := ts.AnyType(name); !errors.Is(err, ErrNotFound) {
+			t.Errorf("AnyType(%q): want ErrNotFound, got %v", name, err)
+		}
+	}
+}
+
+func typeLabel(t btf.Type) string {
+	switch t.(type) {
+	case *btf.Struct:
+		return "*btf.Struct " + t.TypeName()
+	case *btf.Union:
+		return "*btf.Union " + t.TypeName()
+	case *btf.Typedef:
+		return "*btf.Typedef " + t.TypeName()
+	case *btf.Int:
+		return "*btf.Int " + t.TypeName()
+	case *btf.Fwd:
+		return "*btf.Fwd " + t.TypeName()
+	}
+	return "?"
+}
+
+func TestLoadErrors(t *testing.T) {
+	types, _ := baseTypes()
+	blob := marshal(t, types)
+	var mem vmem.Fake
+	mem.Map(blobAddr, blob[:40]) // the rest of the blob is not in the dump
+	if _, err := Load(&mem, blobAddr, blobAddr+uint64(len(blob))); !vmem.IsFault(err) {
+		t.Errorf("partial blob: want a fault, got %v", err)
+	}
+	for _, r := range [][2]uint64{{blobAddr, blobAddr}, {blobAddr + 1, blobAddr}, {blobAddr, blobAddr + MaxBlob + 1}} {
+		if _, err := Load(&mem, r[0], r[1]); !errors.Is(err, ErrBadBTF) {
+			t.Errorf("range %#x-%#x: want ErrBadBTF, got %v", r[0], r[1], err)
+		}
+	}
+	corrupt := func(name string, f func(b []byte) []byte) {
+		b := f(append([]byte(nil), blob...))
+		if _, err := Parse(b); !errors.Is(err, ErrBadBTF) {
+			t.Errorf("%s: want ErrBadBTF, got %v", name, err)
+		}
+	}
+	corrupt("magic", func(b []byte) []byte { b[0] = 0; return b })
+	corrupt("short", func(b []byte) []byte { return b[:10] })
+	corrupt("truncated types", func(b []byte) []byte { return b[:30] })
+	corrupt("type len", func(b []byte) []byte { binary.LittleEndian.PutUint32(b[12:], 1<<30); return b })
+	corrupt("kind", func(b []byte) []byte { b[24+7] = 0x1f; return b })
+	corrupt("reference", func(b []byte) []byte {
+		// The first member of list_head (type 1) refers to type 999.
+		binary.LittleEndian.PutUint32(b[24+12+4:], 999)
+		return b
+	})
+	corrupt("string", func(b []byte) []byte { binary.LittleEndian.PutUint32(b[24:], 1<<30); return b })
+	// Every single-byte corruption is an error or a Spec, never a panic.
+	for i := range blob {
+		b := append([]byte(nil), blob...)
+		b[i] ^= 0xa5
+		_, _ = Parse(b)
+	}
+}
+
+// A hostile blob whose types nest deeper than cilium's recursive decoder can
+// take must be refused without touching it (a stack overflow is fatal).
+func TestDeepNestingRefused(t *testing.T) {
+	var typ btf.Type = &btf.Int{Name: "int", Size: 4}
+	var types []btf.Type
+	for i := 0; i < 3*maxDepth; i++ {
+		typ = &btf.Typedef{Name: "t" + strconv.Itoa(i), Type: typ}
+		types = append(types, typ)
+	}
+	// Lowest ID for the outermost typedef: inflating ID 1 recurses the chain.
+	for i, j := 0, len(types)-1; i < j; i, j = i+1, j-1 {
+		types[i], types[j] = types[j], types[i]
+	}
+	start := time.Now()
+	if _, err := Parse(marshal(t, types)); !errors.Is(err, ErrBadBTF) {
+		t.Fatalf("deep chain: want ErrBadBTF, got %v", err)
+	}
+	// A chain within the limit, declared innermost first, loads.
+	types = types[len(types)-maxDepth/2:]
+	for i, j := 0, len(types)-1; i < j; i, j = i+1, j-1 {
+		types[i], types[j] = types[j], types[i]
+	}
+	if _, err := Parse(marshal(t, types)); err != nil {
+		t.Fatalf("shallow chain: %v", err)
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Fatalf("took %v", d)
+	}
+}
+
+// splitBlob hand-assembles module BTF on top of base: struct mod_thing {
+// struct list_head list; atomic_t refs; } referring to base type IDs, with
+// its own string table continuing the base's.
+func splitBlob(t testing.TB, base *btf.Spec, baseBlob []byte) []byte {
+	listID, err := base.TypeID(mustType(t, base, "list_head"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	atomicID, err := base.TypeID(mustType(t, base, "atomic_t"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	baseStrLen := binary.LittleEndian.Uint32(baseBlob[20:])
+	strs := []byte("mod_thing\x00list\x00refs\x00")
+	name, list, refs := baseStrLen, baseStrLen+10, baseStrLen+15
+	le := binary.LittleEndian
+	var types []byte
+	types = le.AppendUint32(types, name)
+	types = le.AppendUint32(types, kindStruct<<24|2)
+	types = le.AppendUint32(types, 24)
+	for _, m := range [][3]uint32{{list, uint32(listID), 0}, {refs, uint32(atomicID), 128}} {
+		for _, v := range m {
+			types = le.AppendUint32(types, v)
+		}
+	}
+	hdr := []byte{0x9f, 0xeb, 1, 0}
+	for _, v := range []uint32{24, 0, uint32(len(types)), uint32(len(types)), uint32(len(strs))} {
+		hdr = le.AppendUint32(hdr, v)
+	}
+	return append(append(hdr, types...), strs...)
+}
+
+func mustType(t testing.TB, s *btf.Spec, name string) btf.Type {
+	typ, err := s.AnyTypeByName(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return typ
+}
+
+func TestLoadSplit(t *testing.T) {
+	types, _ := baseTypes()
+	baseBlob := marshal(t, types)
+	base, err := Parse(baseBlob)
+	if err != nil {
+		t.Fatal(err)
+	}
+	split := splitBlob(t, base, baseBlob)
+	var mem vmem.Fake
+	const addr = 0xffffffffc0559000
+	mem.Map(addr, split)
+	mod, err := LoadSplit(&mem, addr, uint64(len(split)), base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := NewTypes(base, mod)
+	typ, err := ts.AnyType("struct mod_thing")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := typ.(*btf.Struct)
+	if len(s.Members) != 2 || s.Members[0].Type.TypeName() != "list_head" || s.Members[1].Type.TypeName() != "atomic_t" || s.Members[1].Offset != 128 {
+		t.Fatalf("mod_thing = %v", s.Members)
+	}
+	if _, err := ts.AnyType("list_head"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadSplit(&mem, addr, 0, base); !errors.Is(err, ErrBadBTF) {
+		t.Fatalf("empty split: %v", err)
+	}
+	// A split reference past its own types is refused.
+	bad := append([]byte(nil), split...)
+	binary.LittleEndian.PutUint32(bad[24+12+4:], 5000)
+	if _, err := ParseSplit(bad, base); !errors.Is(err, ErrBadBTF) {
+		t.Fatalf("bad split reference: %v", err)
+	}
+}
+
+// FuzzBTFBridge: a fuzzed blob through Parse (and as split BTF on a fixed
+// base), then a few lookups. No panic, bounded time.
+func FuzzBTFBridge(f *testing.F) {
+	types, _ := baseTypes()
+	baseBlob := marshal(f, types)
+	base, err := Parse(baseBlob)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(baseBlob)
+	f.Add(splitBlob(f, base, baseBlob))
+	f.Add(baseBlob[:24])
+	f.Fuzz(func(t *testing.T, blob []byte) {
+		if len(blob) > 1<<20 {
+			return
+		}
+		var mem vmem.Fake
+		mem.Map(blobAddr, blob)
+		if spec, err := Load(&mem, blobAddr, blobAddr+uint64(len(blob))); err == nil {
+			lookups(NewTypes(spec))
+		}
+		if mod, err := ParseSplit(blob, base); err == nil {
+			lookups(NewTypes(base, mod))
+		}
+	})
+}
+
+func lookups(ts *Types) {
+	for _, n := range []string{"list_head", "struct mod_thing", "atomic_t", "int", "union both", "dup"} {
+		typ, err := ts.AnyType(n)
+		if err == nil {
+			_, _ = btf.Sizeof(typ)
+			if s, ok := typ.(*btf.Struct); ok {
+				for _, m := range s.Members {
+					_, _ = btf.Sizeof(m.Type)
+				}
+			}
+		}
+	}
+}
