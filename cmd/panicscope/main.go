@@ -23,6 +23,8 @@ type command struct {
 func commands() []command {
 	return []command{
 		{"info", "DUMP [--json]", "identify a dump: kernel, format, CPUs, paging, KASLR, panic message", runInfo},
+		{"sym", "DUMP NAME|ADDR...", "look up symbols by name or address (symbol+0xoff/0xsize [module])", runSym},
+		{"type", "DUMP TYPE...", "print a type's layout with offsets, like crash's struct -o", runType},
 	}
 }
 

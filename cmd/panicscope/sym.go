@@ -1,0 +1,64 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+)
+
+func runSym(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("sym", stderr)
+	var tf targetFlags
+	tf.register(fs)
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) < 2 {
+		return fmt.Errorf("usage: panicscope sym DUMP NAME|ADDR...")
+	}
+	t, err := tf.open(pos[0], stderr)
+	if err != nil {
+		return err
+	}
+	defer t.Close()
+	if t.Syms == nil {
+		warnProblems(stderr, t.Problems)
+		return fmt.Errorf("no symbols available for this dump")
+	}
+	fmt.Fprintf(stderr, "symbols: %s (%d)\n", t.SymbolSource, t.Syms.Len())
+	failed := false
+	for _, q := range pos[1:] {
+		if addr, ok := parseAddr(q); ok {
+			fmt.Fprintf(stdout, "%016x  %s\n", addr, t.Syms.Format(addr))
+			continue
+		}
+		all := t.Syms.LookupAll(q)
+		if len(all) == 0 {
+			fmt.Fprintf(stderr, "panicscope: %s: no such symbol\n", q)
+			failed = true
+			continue
+		}
+		for _, s := range all {
+			mod := ""
+			if s.Module != "" {
+				mod = " [" + s.Module + "]"
+			}
+			fmt.Fprintf(stdout, "%016x %c %s%s (size %#x)\n", s.Addr, s.Type, s.Name, mod, s.Size)
+		}
+	}
+	if failed {
+		return exitError{code: 1}
+	}
+	return nil
+}
+
+func parseAddr(s string) (uint64, bool) {
+	h := strings.TrimPrefix(strings.ToLower(s), "0x")
+	if len(h) < 8 { // symbol names like "dead" or "add" are not addresses
+		return 0, false
+	}
+	v, err := strconv.ParseUint(h, 16, 64)
+	return v, err == nil
+}

@@ -1,0 +1,39 @@
+package main
+
+import (
+	"fmt"
+	"io"
+)
+
+func runType(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("type", stderr)
+	var tf targetFlags
+	tf.register(fs)
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) < 2 {
+		return fmt.Errorf("usage: panicscope type DUMP TYPE...")
+	}
+	t, err := tf.open(pos[0], stderr)
+	if err != nil {
+		return err
+	}
+	defer t.Close()
+	if t.Kernel.Types == nil {
+		warnProblems(stderr, t.Problems)
+		return fmt.Errorf("no type information available for this dump")
+	}
+	for _, name := range pos[1:] {
+		out, err := t.Kernel.Layout(name)
+		if err != nil {
+			return fmt.Errorf("type %s: %w", name, err)
+		}
+		fmt.Fprint(stdout, out)
+		if len(out) > 0 && out[len(out)-1] != '\n' {
+			fmt.Fprintln(stdout)
+		}
+	}
+	return nil
+}
