@@ -1,0 +1,106 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+)
+
+// levelNames are the kernel's log levels (include/linux/kern_levels.h).
+var levelNames = []string{"emerg", "alert", "crit", "err", "warn", "notice", "info", "debug"}
+
+func parseLevel(s string) (int, error) {
+	if n, err := strconv.Atoi(s); err == nil && n >= 0 && n <= 7 {
+		return n, nil
+	}
+	for i, n := range levelNames {
+		if strings.EqualFold(s, n) || strings.EqualFold(s, "KERN_"+n) {
+			return i, nil
+		}
+	}
+	return 0, fmt.Errorf("unknown level %q (want 0-7 or one of %s)", s, strings.Join(levelNames, ", "))
+}
+
+type jsonLine struct {
+	Seq         uint64 `json:"seq"`
+	TimestampNS uint64 `json:"timestamp_ns"`
+	Level       int    `json:"level"`
+	Caller      string `json:"caller,omitempty"`
+	Text        string `json:"text"`
+}
+
+func runLog(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("log", stderr)
+	var tf targetFlags
+	tf.register(fs)
+	level := fs.String("level", "", "show only lines at this level or more severe (0-7 or emerg..debug)")
+	since := fs.Uint64("since-seq", 0, "show only records with sequence number >= N")
+	caller := fs.String("caller", "", "show only records from this caller (T<pid> or C<cpu>)")
+	asJSON := fs.Bool("json", false, "print JSON lines")
+	panicOnly := fs.Bool("panic", false, "start at the panic message")
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return fmt.Errorf("usage: panicscope log DUMP [--level L] [--since-seq N] [--caller T123|C1] [--panic] [--json]")
+	}
+	maxLevel := 7
+	if *level != "" {
+		if maxLevel, err = parseLevel(*level); err != nil {
+			return err
+		}
+	}
+	t, err := tf.open(pos[0], stderr)
+	if err != nil {
+		return err
+	}
+	defer t.Close()
+	log, err := t.Log()
+	if err != nil {
+		return err
+	}
+	from := *since
+	if *panicOnly {
+		rec, _, ok := log.PanicMessage()
+		if !ok {
+			return fmt.Errorf("no \"Kernel panic - not syncing\" message in the log")
+		}
+		from = max(from, rec.Seq)
+	}
+	if log.Dropped > 0 {
+		fmt.Fprintf(stderr, "panicscope: %d older records were overwritten when the ring wrapped (first readable seq %d)\n", log.Dropped, log.FirstSeq)
+	}
+	const maxGapNotes = 10
+	for i, g := range log.Gaps {
+		if i == maxGapNotes {
+			fmt.Fprintf(stderr, "panicscope: ... and %d more unreadable runs of records\n", len(log.Gaps)-i)
+			break
+		}
+		fmt.Fprintf(stderr, "panicscope: records %d-%d unreadable: %s\n", g.FirstSeq, g.LastSeq, g.Reason)
+	}
+	enc := json.NewEncoder(stdout)
+	gaps := log.Gaps
+	for _, l := range log.Lines() {
+		// Say where unreadable records were, in place, so nothing is hidden.
+		for len(gaps) > 0 && gaps[0].FirstSeq <= l.Seq {
+			if !*asJSON && gaps[0].LastSeq >= from {
+				fmt.Fprintf(stdout, "[ records %d-%d missing: %s ]\n", gaps[0].FirstSeq, gaps[0].LastSeq, gaps[0].Reason)
+			}
+			gaps = gaps[1:]
+		}
+		if l.Seq < from || l.Level > maxLevel || (*caller != "" && l.Caller != *caller) {
+			continue
+		}
+		if *asJSON {
+			if err := enc.Encode(jsonLine{l.Seq, l.TS, l.Level, l.Caller, l.Text}); err != nil {
+				return err
+			}
+			continue
+		}
+		fmt.Fprintln(stdout, l.String())
+	}
+	return nil
+}
