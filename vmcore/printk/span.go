@@ -9,7 +9,7 @@ import (
 
 const (
 	pageSize  = 4096
-	chunkSize = 4 << 20 // one ReadVirt per array up to this size
+	chunkSize = 1 << 20 // one ReadVirt per array up to this size
 	// maxBadPages bounds the page-by-page retries of one Read, so hostile
 	// sizes over unmapped memory cannot make it crawl (64 MiB missing).
 	maxBadPages = 1 << 14
@@ -34,6 +34,7 @@ type chunk struct {
 	data  []byte
 	start uint64  // offset of data[0] in the span
 	bad   []error // per page of the chunk, nil when read; nil slice when whole
+	dead  error   // set when not read at all
 }
 
 // exhausted reports whether the shared budget of missing pages is spent.
@@ -89,6 +90,11 @@ func (s *span) load(ci uint64) *chunk {
 	if end > s.size {
 		end = s.size
 	}
+	if s.exhausted() {
+		// Allocate nothing more: one page, marked unread, stands for
+		// the whole chunk.
+		return &chunk{data: make([]byte, 0), start: start, dead: &vmem.FaultError{VAddr: s.base + start, Err: errBudget}}
+	}
 	c := &chunk{data: make([]byte, end-start), start: start}
 	s.chunks[ci] = c
 	if err := s.mem.ReadVirt(c.data, s.base+start); err == nil {
@@ -128,6 +134,9 @@ func (s *span) load(ci uint64) *chunk {
 
 // check reports the first missing page in [off, off+n) of the span.
 func (c *chunk) check(off, n, base uint64) error {
+	if c.dead != nil {
+		return c.dead
+	}
 	if c.bad == nil {
 		return nil
 	}
