@@ -24,6 +24,7 @@ func commands() []command {
 	return []command{
 		{"info", "DUMP [--json]", "identify a dump: kernel, format, CPUs, paging, KASLR, panic message", runInfo},
 		{"sym", "DUMP NAME|ADDR...", "look up symbols by name or address (symbol+0xoff/0xsize [module])", runSym},
+		{"report", "DUMP [--json|--markdown]", "the panic story: chains, dumpers, parameters, CPUs and the timeline", runReport},
 		{"log", "DUMP [--panic] [--json]", "the kernel log (printk ring buffer or log_buf), dmesg style", runLog},
 		{"type", "DUMP TYPE...", "print a type's layout with offsets, like crash's struct -o", runType},
 	}

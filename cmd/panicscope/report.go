@@ -1,0 +1,43 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+
+	"github.com/panicscope/panicscope/views"
+	"github.com/panicscope/panicscope/vmcore/analysis"
+)
+
+func runReport(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("report", stderr)
+	var tf targetFlags
+	tf.register(fs)
+	asJSON := fs.Bool("json", false, "print the versioned JSON report (docs/report-schema.md)")
+	asMarkdown := fs.Bool("markdown", false, "print Markdown, for tickets that render it")
+	width := fs.Int("width", 100, "wrap text output at this many columns")
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return fmt.Errorf("usage: panicscope report DUMP [--json | --markdown]")
+	}
+	t, err := tf.open(pos[0], stderr)
+	if err != nil {
+		return err
+	}
+	defer t.Close()
+	r := analysis.Build(t)
+	switch {
+	case *asJSON:
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(r)
+	case *asMarkdown:
+		_, err = io.WriteString(stdout, views.ReportMarkdown(r))
+	default:
+		_, err = io.WriteString(stdout, views.ReportText(r, *width))
+	}
+	return err
+}

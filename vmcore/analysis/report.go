@@ -1,0 +1,161 @@
+package analysis
+
+import (
+	"fmt"
+
+	"github.com/panicscope/panicscope/vmcore/analysis/timeline"
+)
+
+// SchemaVersion is the version of the JSON report (docs/report-schema.md).
+// Bump it when a field changes meaning or is removed; adding fields is fine.
+const SchemaVersion = 1
+
+// Report is everything panicscope knows about one crash. Every section is
+// best-effort: what could not be read is listed in Problems, and the
+// section holds what was read.
+type Report struct {
+	SchemaVersion int             `json:"schema_version"`
+	Identity      Identity        `json:"identity"`
+	Kernel        KernelInfo      `json:"kernel"`
+	Panic         PanicInfo       `json:"panic"`
+	Parameters    Parameters      `json:"parameters"`
+	Chains        []Chain         `json:"chains"`
+	Dumpers       []Dumper        `json:"dumpers"`
+	Pstore        *Pstore         `json:"pstore,omitempty"`
+	Consoles      []Console       `json:"consoles"`
+	Log           LogStats        `json:"log"`
+	CPUs          []CPUState      `json:"cpus"`
+	Modules       []Module        `json:"modules"`
+	Line          string          `json:"panic_model"`     // which panic() model was used, e.g. "6.1-stable"
+	LineWhy       string          `json:"panic_model_why"` // how it was chosen
+	Timeline      []timeline.Step `json:"timeline"`
+	Problems      []string        `json:"problems"`
+
+	panicCPU *int64 // panic_cpu as read, before validation
+}
+
+func (r *Report) problem(format string, args ...any) {
+	r.Problems = append(r.Problems, fmt.Sprintf(format, args...))
+}
+
+// KernelInfo names the kernel and where symbols and types came from.
+type KernelInfo struct {
+	Release      string `json:"release"`
+	Version      string `json:"version"`
+	SymbolSource string `json:"symbol_source"`
+	TypeSource   string `json:"type_source"`
+	Capture      string `json:"capture"` // "kdump", "hypervisor", "live", "unknown"
+	CaptureWhy   string `json:"capture_why"`
+}
+
+// PanicInfo is the panic itself.
+type PanicInfo struct {
+	Message        string  `json:"message"`
+	CPU            int     `json:"cpu"` // -1 when unknown
+	CPUSource      string  `json:"cpu_source"`
+	TaskPID        int     `json:"task_pid"`
+	TaskComm       string  `json:"task_comm"`
+	Seq            *uint64 `json:"seq,omitempty"`
+	TimestampNS    *uint64 `json:"timestamp_ns,omitempty"`
+	Taint          string  `json:"taint"`
+	TaintMask      uint64  `json:"taint_mask"`
+	OopsInProgress *int    `json:"oops_in_progress,omitempty"`
+	FirstReport    string  `json:"first_report,omitempty"` // BUG:/Oops/WARNING line that led here
+}
+
+// Parameters are the panic-path knobs as they were in memory.
+type Parameters struct {
+	CrashKexecPostNotifiers *bool   `json:"crash_kexec_post_notifiers"`
+	PanicTimeout            *int64  `json:"panic_timeout"`
+	PanicPrint              *uint64 `json:"panic_print"`
+	PanicOnOops             *int64  `json:"panic_on_oops"`
+	PanicOnWarn             *int64  `json:"panic_on_warn"`
+	CrashKernelLoaded       *bool   `json:"crash_kernel_loaded"`
+}
+
+// Chain is one notifier chain in call order.
+type Chain struct {
+	Name    string       `json:"name"`
+	Address string       `json:"address"`
+	Entries []ChainEntry `json:"entries"`
+	Broken  string       `json:"broken,omitempty"` // where and why the walk stopped early
+}
+
+// ChainEntry is one notifier_block.
+type ChainEntry struct {
+	Callback string `json:"callback"` // bare symbol name
+	Module   string `json:"module"`   // "" for built-in
+	Priority int    `json:"priority"`
+	Address  string `json:"address"`  // notifier_block address
+	Location string `json:"location"` // "symbol+0xoff/0xsize [module]"
+}
+
+// Dumper is one kmsg_dumper on dump_list.
+type Dumper struct {
+	Callback   string `json:"callback"`
+	Module     string `json:"module"`
+	MaxReason  int    `json:"max_reason"`
+	ReasonName string `json:"max_reason_name"`
+	Registered bool   `json:"registered"`
+	Address    string `json:"address"`
+}
+
+// Pstore is the registered pstore backend and what its memory holds.
+type Pstore struct {
+	Backend string         `json:"backend"`
+	Flags   uint64         `json:"flags"`
+	BufSize uint64         `json:"buf_size"`
+	Records []PstoreRecord `json:"records"`
+}
+
+// PstoreRecord is one record found in a ramoops zone.
+type PstoreRecord struct {
+	Zone       int    `json:"zone"`
+	Address    string `json:"address"`
+	Kind       string `json:"kind"` // "dmesg", "console", "pmsg"
+	Header     string `json:"header"`
+	Compressed bool   `json:"compressed"`
+	Title      string `json:"title"` // e.g. "Panic#2 Part1"
+	Text       string `json:"text,omitempty"`
+}
+
+// Console is one registered console.
+type Console struct {
+	Name    string `json:"name"`
+	Index   int    `json:"index"`
+	Flags   uint64 `json:"flags"`
+	Enabled bool   `json:"enabled"`
+}
+
+// LogStats describes the printk ring.
+type LogStats struct {
+	Source   string `json:"source"`
+	Records  int    `json:"records"`
+	FirstSeq uint64 `json:"first_seq"`
+	NextSeq  uint64 `json:"next_seq"`
+	Dropped  uint64 `json:"dropped"`
+	Gaps     int    `json:"gaps"`
+	Size     uint64 `json:"size"`
+}
+
+// CPUState is one CPU at dump time.
+type CPUState struct {
+	CPU      int               `json:"cpu"`
+	Role     string            `json:"role"` // "panicking", "stopped (crash NMI)", "stopped (stop IPI)", "idle", "running", "unknown"
+	RoleWhy  string            `json:"role_why"`
+	IP       string            `json:"ip"`
+	IPSymbol string            `json:"ip_symbol"`
+	SP       string            `json:"sp"`
+	TaskPID  int               `json:"task_pid"`
+	TaskComm string            `json:"task_comm"`
+	Task     string            `json:"task"` // task_struct address
+	Regs     map[string]string `json:"regs,omitempty"`
+}
+
+// Module is one loaded module.
+type Module struct {
+	Name    string `json:"name"`
+	Base    string `json:"base"`
+	Size    uint64 `json:"size"`
+	Symbols int    `json:"symbols"`
+}
