@@ -1,0 +1,158 @@
+// Package timeline models the order in which the kernel's panic() runs, for
+// each kernel line panicscope supports, and joins that model with evidence the
+// caller gathered from a dump: log records, parameters, CPU state and how the
+// dump was captured. Build is a pure, deterministic function of its Inputs: it
+// reads no memory. Each step cites the kernel code it models (see lines.go).
+package timeline
+
+import "fmt"
+
+// Status of a step or of a member (notifier callback, kmsg dumper).
+type Status string
+
+// Statuses. Running means the panicking CPU was inside the step when the dump
+// was taken (kdump inside __crash_kexec, the final loop after the end line, …).
+const (
+	Ran        Status = "ran"
+	Running    Status = "running"
+	Skipped    Status = "skipped"
+	NotReached Status = "not_reached"
+	Unknown    Status = "unknown"
+)
+
+// Step names: the fixed JSON vocabulary.
+const (
+	StepMessage      = "message"
+	StepStopCPUs     = "stop_cpus"
+	StepCrashKexec   = "crash_kexec"
+	StepNotifiers    = "notifiers"
+	StepKmsgDump     = "kmsg_dump"
+	StepConsoleFlush = "console_flush"
+	StepPanicPrint   = "panic_print"
+	StepRestart      = "restart"
+	StepEnd          = "end"
+)
+
+// Slots tell apart the two places a step name can appear in one panic().
+const (
+	SlotBeforeNotifiers = "before_notifiers" // crash_kexec when !crash_kexec_post_notifiers
+	SlotAfterKmsgDump   = "after_kmsg_dump"  // crash_kexec when crash_kexec_post_notifiers
+	SlotSysInfo         = "sys_info"         // panic_print: panic_print_sys_info(false) / sys_info()
+	SlotConsoleReplay   = "console_replay"   // panic_print: console_flush_on_panic(CONSOLE_REPLAY_ALL)
+)
+
+// Evidence kinds.
+const (
+	EvLog     = "log"
+	EvParam   = "param"
+	EvCPU     = "cpu"
+	EvMemory  = "memory"
+	EvCapture = "capture"
+)
+
+// Capture values of Inputs.Capture.
+const (
+	CaptureKdump      = "kdump"      // taken by a crash kernel: __crash_kexec ran and the dump was taken inside it
+	CaptureHypervisor = "hypervisor" // e.g. QEMU dump-guest-memory, after the fact
+	CaptureLive       = "live"       // a running system
+	CaptureUnknown    = "unknown"
+)
+
+// KMSG_DUMP_* values (include/linux/kmsg_dump.h, identical in 5.10, 6.1, 6.12).
+const (
+	KmsgDumpUndef    = 0
+	KmsgDumpPanic    = 1
+	KmsgDumpOops     = 2
+	KmsgDumpEmerg    = 3
+	KmsgDumpShutdown = 4
+)
+
+// Evidence is one fact supporting a status.
+type Evidence struct {
+	Kind        string  `json:"kind"`
+	Text        string  `json:"text"`
+	Seq         *uint64 `json:"seq,omitempty"`
+	TimestampNS *uint64 `json:"timestamp_ns,omitempty"`
+}
+
+// Member is a panic notifier callback or a kmsg dumper. The caller fills Name,
+// Module, Priority, MaxReason and may attach its own Evidence (kept as given,
+// not interpreted); Build fills Status and Reason and appends log evidence.
+type Member struct {
+	Name     string `json:"name"` // callback symbol
+	Module   string `json:"module,omitempty"`
+	Priority *int   `json:"priority,omitempty"`
+	// MaxReason is the kmsg dumper's max_reason (KMSG_DUMP_*); dumpers only.
+	// 0 (KMSG_DUMP_UNDEF) means the kernel's default, KMSG_DUMP_OOPS; a negative
+	// value means unknown.
+	MaxReason int        `json:"max_reason,omitempty"`
+	Status    Status     `json:"status"`
+	Reason    string     `json:"reason,omitempty"`
+	Evidence  []Evidence `json:"evidence,omitempty"`
+}
+
+// Step is one stage of panic(), in the order it ran or would have run.
+type Step struct {
+	Step     string     `json:"step"`
+	Slot     string     `json:"slot,omitempty"`
+	Status   Status     `json:"status"`
+	Reason   string     `json:"reason,omitempty"`
+	Function string     `json:"function"` // kernel function modelled, e.g. "__crash_kexec"
+	Source   string     `json:"source"`   // file, function and statement modelled
+	Note     string     `json:"note,omitempty"`
+	Evidence []Evidence `json:"evidence,omitempty"`
+	Members  []Member   `json:"members,omitempty"`
+}
+
+// LogLine is one kernel log record (text without the timestamp prefix).
+type LogLine struct {
+	Seq         uint64
+	TimestampNS uint64
+	Text        string
+}
+
+// CPUEvidence is what the dump says about one CPU: the symbol of its
+// instruction pointer and its stack, innermost frame first.
+type CPUEvidence struct {
+	CPU       int
+	Panicking bool
+	IPSymbol  string
+	Frames    []string
+}
+
+// Inputs are the facts the caller read from the dump. Pointers are nil when
+// the fact is unknown; Build never guesses them.
+type Inputs struct {
+	Release           string            // "6.1.0-56-amd64", "5.10.0-32-amd64", "6.12.117+deb13-amd64"
+	HasSymbol         func(string) bool // symbol (or DWARF function) lookup; nil = unknown
+	PostNotifiers     *bool             // crash_kexec_post_notifiers
+	CrashKernelLoaded *bool             // kexec_crash_image != NULL
+	PanicTimeout      *int              // panic_timeout
+	PanicPrint        *uint64           // panic_print (6.19: also panic_sys_info)
+	// PanicConsoleReplay is the 6.19 panic_console_replay parameter.
+	PanicConsoleReplay *bool
+	// KernelSIMask is lib/sys_info.c kernel_si_mask where it exists (sys_info(0)
+	// falls back to it).
+	KernelSIMask *uint64
+	Capture      string // Capture* constants; "" = unknown
+	PanicMessage string
+	PanicSeq     *uint64
+	Log          []LogLine // records from the panic message on, in order
+	// Notifiers is panic_notifier_list in call order; nil = not read, empty =
+	// empty list. Dumpers is dump_list in list (= call) order, same convention.
+	Notifiers []Member
+	Dumpers   []Member
+	CPUs      []CPUEvidence
+	Extra     map[string]string // free-form facts; not used by the model
+}
+
+func onOff(b bool) string {
+	if b {
+		return "Y"
+	}
+	return "N"
+}
+
+func u64(v uint64) *uint64 { return &v }
+
+func hex(v uint64) string { return fmt.Sprintf("%#x", v) }
