@@ -282,10 +282,13 @@ func readRingbuffer(mem vmem.Reader, info *vmcoreinfo.Info) (*Log, error) {
 	clearSeq, haveClear := readClearSeq(mem, info)
 	out.ClearSeq = clearSeq
 
-	// Every id, from the first ever reserved (DESC_ID(-count), the one after
-	// DESC0_ID) on, gets the next sequence number (prb_reserve()), so
-	// seq = id - DESC_ID(-count) = id + count.
-	seqOf := func(id uint64) uint64 { return (id + count) & idMask }
+	// Every id, from the first one reserved on, gets the next sequence
+	// number (prb_reserve()): seq = id - id0. The first id is DESC0_ID + 1,
+	// and DESC0_ID(ct_bits) is DESC_ID(-(_DESCS_COUNT(ct_bits) + 1)) where
+	// _DESCS_COUNT() is an unsigned int: the negation happens in 32 bits,
+	// so id0 = 2^32 - count, not -count (prb_init() uses the same macro).
+	id0 := (1<<32 - count) & idMask
+	seqOf := func(id uint64) uint64 { return (id - id0) & idMask }
 	out.NextSeq = (seqOf(headID) + 1) & idMask
 
 	n := (headID-tailID)&idMask + 1

@@ -69,7 +69,7 @@ func newTestRing(countBits, sizeBits uint) *testRing {
 		descs: make([]byte, count*tDescSize), infos: make([]byte, count*tInfoSize), data: make([]byte, size)}
 	// _DEFINE_PRINTKRB(): the last descriptor is the initial head and tail,
 	// reusable and data-less; infos[0].seq = -count so that it becomes 0.
-	desc0 := -(count + 1) & tIDMask
+	desc0 := uint64(-uint32(count+1)) & tIDMask // DESC0_ID(): 32-bit negation
 	r.headID, r.tailID = desc0, desc0
 	r.setSV(count-1, desc0, descReusable)
 	r.setLpos(count-1, failedLpos, failedLpos)
