@@ -180,7 +180,8 @@ func layoutMembers(b *strings.Builder, members []btf.Member, base uint64, depth 
 		if m.BitfieldSize > 0 {
 			pos = fmt.Sprintf("[%d:%d]", off/8, off%8)
 		}
-		u := underlying(m.Type)
+		// Expand anonymous structs and unions, not named typedefs of them.
+		u := underlyingQual(m.Type)
 		if inner, ok := membersOf(u); ok && anonymous(u) {
 			kw := "struct"
 			if _, isUnion := u.(*btf.Union); isUnion {
