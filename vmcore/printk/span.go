@@ -91,8 +91,8 @@ func (s *span) load(ci uint64) *chunk {
 		end = s.size
 	}
 	if s.exhausted() {
-		// Allocate nothing more: one page, marked unread, stands for
-		// the whole chunk.
+		// Allocate nothing more: a dead chunk, not cached, answers for
+		// every page of it.
 		return &chunk{data: make([]byte, 0), start: start, dead: &vmem.FaultError{VAddr: s.base + start, Err: errBudget}}
 	}
 	c := &chunk{data: make([]byte, end-start), start: start}
@@ -100,29 +100,24 @@ func (s *span) load(ci uint64) *chunk {
 	if err := s.mem.ReadVirt(c.data, s.base+start); err == nil {
 		return c
 	}
-	// Page by page; pages are aligned on virtual addresses.
+	// Page by page; pages are aligned on virtual addresses. Work in
+	// offsets from va: near the top of the address space page ends would
+	// overflow.
 	va := s.base + start
-	first := va &^ (pageSize - 1)
-	npages := (s.base + end - 1 - first) / pageSize
-	c.bad = make([]error, npages+1)
+	skew := va & (pageSize - 1)
+	c.bad = make([]error, (skew+end-start+pageSize-1)/pageSize)
 	for p := range c.bad {
-		lo := first + uint64(p)*pageSize
-		hi := lo + pageSize
-		if lo < va {
-			lo = va
-		}
-		if hi > s.base+end {
-			hi = s.base + end
-		}
+		lo := max(uint64(p)*pageSize, skew) - skew
+		hi := min(uint64(p+1)*pageSize-skew, end-start)
 		if *s.budget <= 0 {
-			c.bad[p] = &vmem.FaultError{VAddr: lo, Err: errBudget}
+			c.bad[p] = &vmem.FaultError{VAddr: va + lo, Err: errBudget}
 			continue
 		}
-		buf := c.data[lo-va : hi-va]
-		if err := s.mem.ReadVirt(buf, lo); err != nil {
+		buf := c.data[lo:hi]
+		if err := s.mem.ReadVirt(buf, va+lo); err != nil {
 			var fe *vmem.FaultError
 			if !errors.As(err, &fe) {
-				err = &vmem.FaultError{VAddr: lo, Err: err}
+				err = &vmem.FaultError{VAddr: va + lo, Err: err}
 			}
 			c.bad[p] = err
 			*s.budget--
