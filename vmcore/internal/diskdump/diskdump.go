@@ -1,0 +1,456 @@
+// Package diskdump reads kdump-compressed dumps: makedumpfile's (and
+// QEMU's) "diskdump" container, signature "KDUMP   " (and the older
+// "DISKDUMP").
+//
+// Layout (makedumpfile diskdump_mod.h / IMPLEMENTATION), in blocks of
+// block_size bytes:
+//
+//	block 0                 struct disk_dump_header
+//	block 1..sub_hdr_size   struct kdump_sub_header (+ VMCOREINFO, ELF notes)
+//	bitmap_blocks blocks    1st bitmap (pages that exist), 2nd bitmap (pages dumped)
+//	...                     page_desc_t[] for every pfn set in the 2nd bitmap, in pfn order
+//	...                     page data (compressed per page), eraseinfo
+//
+// Only the little-endian LP64 layout (x86_64 dumps) is supported.
+package diskdump
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/panicscope/panicscope/vmcore/phys"
+)
+
+// ErrNotDiskdump is returned by Open when the signature is not "KDUMP   "
+// or "DISKDUMP".
+var ErrNotDiskdump = errors.New("not a kdump-compressed (diskdump) file")
+
+// ErrCorruptPage is wrapped by ReadPhys errors for a page whose descriptor
+// or data is invalid (bad size, failed decompression); it is not a
+// *phys.MissingError because the file claims to hold the page.
+var ErrCorruptPage = errors.New("corrupt page in kdump-compressed dump")
+
+// Header status flags (makedumpfile diskdump_mod.h, DUMP_DH_*); the
+// compression bits are also the page_desc_t flags.
+const (
+	StatusCompressedZlib   = 0x1
+	StatusCompressedLZO    = 0x2
+	StatusCompressedSnappy = 0x4
+	StatusIncomplete       = 0x8 // DUMP_DH_COMPRESSED_INCOMPLETE: writer ran out of space
+	StatusExcludedVmemmap  = 0x10
+	StatusCompressedZstd   = 0x20
+)
+
+const (
+	sigKdump    = "KDUMP   "
+	sigDiskdump = "DISKDUMP"
+
+	// sizeof(struct disk_dump_header) on x86_64, up to tasks[].
+	headerSize = 464
+	// sizeof(struct kdump_sub_header) on LP64, header_version 6.
+	subHeaderSize = 104
+	// sizeof(page_desc_t).
+	descSize = 24
+
+	minBlockSize = 512
+	maxBlockSize = 1 << 20 // 64 KiB pages exist (ppc64, arm64); leave room
+	// Caps on blobs copied out of the header area, on top of the file size.
+	maxVMCOREINFO = 16 << 20
+	maxNotes      = 64 << 20
+	// Decoded pages kept, as bytes (4096 pages of 4 KiB).
+	cacheBytes = 16 << 20
+)
+
+// UTSName is struct new_utsname as copied into the header.
+type UTSName struct {
+	Sysname, Nodename, Release, Version, Machine, Domainname string
+}
+
+// Timeval is the header's struct timeval.
+type Timeval struct {
+	Sec, Usec int64
+}
+
+// Time converts the timestamp; zero when the writer left it empty.
+func (t Timeval) Time() time.Time {
+	if t.Sec == 0 && t.Usec == 0 {
+		return time.Time{}
+	}
+	return time.Unix(t.Sec, t.Usec*1000).UTC()
+}
+
+// Header is struct disk_dump_header plus, for "KDUMP   " files, struct
+// kdump_sub_header. Fields keep the C names' meaning.
+type Header struct {
+	Signature      string // "KDUMP   " or "DISKDUMP"
+	Version        int32  // header_version (6 for current makedumpfile and QEMU)
+	UTSName        UTSName
+	Timestamp      Timeval
+	Status         uint32 // DUMP_DH_* flags
+	BlockSize      int32
+	SubHdrSize     int32 // in blocks
+	BitmapBlocks   uint32
+	MaxMapnr       uint64 // effective: max_mapnr_64 for header_version >= 6, else MaxMapnr32
+	MaxMapnr32     uint32 // the header's 32-bit max_mapnr (may be truncated)
+	TotalRAMBlocks uint32
+	DeviceBlocks   uint32
+	WrittenBlocks  uint32
+	CurrentCPU     uint32 // 0 in practice even when another CPU panicked
+	NrCPUs         int32
+	Sub            SubHeader // zero for "DISKDUMP" files
+}
+
+// SubHeader is struct kdump_sub_header (LP64 layout). Fields newer than
+// the file's header_version are zero, except StartPFN64/EndPFN64, which
+// mirror StartPFN/EndPFN before version 6 (as crash fills them).
+// makedumpfile leaves the pfn fields 0 unless the dump is split.
+type SubHeader struct {
+	PhysBase         uint64
+	DumpLevel        int32 // v1+
+	Split            int32 // v2+
+	StartPFN         uint64
+	EndPFN           uint64 // v2+, obsoleted by the _64 fields in v6
+	OffsetVMCOREINFO uint64 // v3+
+	SizeVMCOREINFO   uint64
+	OffsetNote       uint64 // v4+
+	SizeNote         uint64
+	OffsetEraseinfo  uint64 // v5+
+	SizeEraseinfo    uint64
+	StartPFN64       uint64 // v6+
+	EndPFN64         uint64
+	MaxMapnr64       uint64
+}
+
+// File is an open kdump-compressed dump. Its methods are safe for
+// concurrent use.
+type File struct {
+	r     io.ReaderAt
+	size  int64
+	hdr   Header
+	kdump bool
+
+	blockSize int
+	shift     uint
+	maxPFN    uint64 // pfns >= maxPFN are not in the dump (max_mapnr, bitmap length)
+	// Split dumps (makedumpfile --split) hold [firstPFN, endPFN) only, and
+	// their descriptors start at firstPFN.
+	firstPFN, endPFN uint64
+
+	ram, dumped bitmap
+	descBase    int64  // file offset of page_desc_t[0]
+	descCount   uint64 // descriptors this file should hold
+	rankBase    uint64 // dumped pages before firstPFN
+
+	vmcoreinfo, notes []byte
+	truncated         bool
+	warnings          []string
+
+	cache *phys.PageCache
+
+	rangesOnce sync.Once
+	ranges     []phys.Range
+	compOnce   sync.Once
+	comp       string
+}
+
+// Open parses the headers and bitmaps of a kdump-compressed file of the
+// given size. Page descriptors and data are read lazily by ReadPhys.
+func Open(r io.ReaderAt, size int64) (*File, error) {
+	var raw [headerSize]byte
+	n, err := r.ReadAt(raw[:], 0)
+	if n < 8 {
+		if err == nil || errors.Is(err, io.EOF) {
+			return nil, ErrNotDiskdump
+		}
+		return nil, fmt.Errorf("diskdump header: %w", err)
+	}
+	sig := string(raw[:8])
+	if sig != sigKdump && sig != sigDiskdump {
+		return nil, ErrNotDiskdump
+	}
+	if n < headerSize || size < headerSize {
+		return nil, fmt.Errorf("diskdump header: file is %d bytes, shorter than struct disk_dump_header", size)
+	}
+	f := &File{r: r, size: size, kdump: sig == sigKdump}
+	if err := f.parseHeader(raw[:]); err != nil {
+		return nil, err
+	}
+	if err := f.readSubHeader(); err != nil {
+		return nil, err
+	}
+	if err := f.readBitmaps(); err != nil {
+		return nil, err
+	}
+	f.readBlobs()
+	f.checkTruncated()
+	f.cache = phys.NewPageCache(max(cacheBytes/f.blockSize, 16))
+	return f, nil
+}
+
+func cstr(b []byte) string {
+	if i := bytes.IndexByte(b, 0); i >= 0 {
+		b = b[:i]
+	}
+	return string(b)
+}
+
+// parseHeader decodes struct disk_dump_header (x86_64 offsets: utsname
+// 6*65 bytes at 12, struct timeval aligned to 408).
+func (f *File) parseHeader(b []byte) error {
+	le := binary.LittleEndian
+	h := &f.hdr
+	h.Signature = string(b[:8])
+	h.Version = int32(le.Uint32(b[8:]))
+	u := b[12 : 12+6*65]
+	field := func(i int) string { return cstr(u[i*65 : (i+1)*65]) }
+	h.UTSName = UTSName{field(0), field(1), field(2), field(3), field(4), field(5)}
+	h.Timestamp = Timeval{int64(le.Uint64(b[408:])), int64(le.Uint64(b[416:]))}
+	h.Status = le.Uint32(b[424:])
+	h.BlockSize = int32(le.Uint32(b[428:]))
+	h.SubHdrSize = int32(le.Uint32(b[432:]))
+	h.BitmapBlocks = le.Uint32(b[436:])
+	h.MaxMapnr32 = le.Uint32(b[440:])
+	h.MaxMapnr = uint64(h.MaxMapnr32)
+	h.TotalRAMBlocks = le.Uint32(b[444:])
+	h.DeviceBlocks = le.Uint32(b[448:])
+	h.WrittenBlocks = le.Uint32(b[452:])
+	h.CurrentCPU = le.Uint32(b[456:])
+	h.NrCPUs = int32(le.Uint32(b[460:]))
+
+	bs := h.BlockSize
+	if bs < minBlockSize || bs > maxBlockSize || bs&(bs-1) != 0 {
+		if be := int32(binary.BigEndian.Uint32(b[428:])); be >= minBlockSize && be <= maxBlockSize && be&(be-1) == 0 {
+			return errors.New("diskdump header: big-endian dump (only little-endian x86_64 dumps are supported)")
+		}
+		return fmt.Errorf("diskdump header: block_size %d is not a power of two in [%d, %d]", bs, minBlockSize, maxBlockSize)
+	}
+	if h.Version < 0 {
+		return fmt.Errorf("diskdump header: header_version %d", h.Version)
+	}
+	if h.SubHdrSize < 0 {
+		return fmt.Errorf("diskdump header: sub_hdr_size %d", h.SubHdrSize)
+	}
+	if h.BitmapBlocks == 0 {
+		return errors.New("diskdump header: bitmap_blocks is 0")
+	}
+	f.blockSize = int(bs)
+	for 1<<f.shift < f.blockSize {
+		f.shift++
+	}
+	return nil
+}
+
+// readSubHeader decodes struct kdump_sub_header at block 1, reading only
+// the fields the header_version defines.
+func (f *File) readSubHeader() error {
+	if !f.kdump {
+		return nil // DISKDUMP's sub header is arch-specific and not needed
+	}
+	h := &f.hdr
+	if h.SubHdrSize < 1 {
+		return fmt.Errorf("diskdump header: sub_hdr_size %d leaves no room for struct kdump_sub_header", h.SubHdrSize)
+	}
+	var b [subHeaderSize]byte
+	off := int64(f.blockSize)
+	if off+subHeaderSize > f.size {
+		return fmt.Errorf("kdump sub header: file is %d bytes, cut before block 1", f.size)
+	}
+	if n, err := f.r.ReadAt(b[:], off); n < len(b) {
+		return fmt.Errorf("kdump sub header: %w", orUnexpectedEOF(err))
+	}
+	le := binary.LittleEndian
+	s := &h.Sub
+	v := h.Version
+	s.PhysBase = le.Uint64(b[0:])
+	if v >= 1 {
+		s.DumpLevel = int32(le.Uint32(b[8:]))
+	}
+	if v >= 2 {
+		s.Split = int32(le.Uint32(b[12:]))
+		s.StartPFN = le.Uint64(b[16:])
+		s.EndPFN = le.Uint64(b[24:])
+	}
+	if v >= 3 {
+		s.OffsetVMCOREINFO, s.SizeVMCOREINFO = le.Uint64(b[32:]), le.Uint64(b[40:])
+	}
+	if v >= 4 {
+		s.OffsetNote, s.SizeNote = le.Uint64(b[48:]), le.Uint64(b[56:])
+	}
+	if v >= 5 {
+		s.OffsetEraseinfo, s.SizeEraseinfo = le.Uint64(b[64:]), le.Uint64(b[72:])
+	}
+	if v >= 6 {
+		s.StartPFN64, s.EndPFN64, s.MaxMapnr64 = le.Uint64(b[80:]), le.Uint64(b[88:]), le.Uint64(b[96:])
+		// The 32-bit max_mapnr truncates above 16 TiB; v6 carries the real
+		// one (crash's read_dump_header does the same).
+		if s.MaxMapnr64 != 0 {
+			h.MaxMapnr = s.MaxMapnr64
+		}
+	} else {
+		s.StartPFN64, s.EndPFN64 = s.StartPFN, s.EndPFN
+	}
+	return nil
+}
+
+func orUnexpectedEOF(err error) error {
+	if err == nil || errors.Is(err, io.EOF) {
+		return io.ErrUnexpectedEOF
+	}
+	return err
+}
+
+// readBitmaps loads both bitmaps and builds the rank index. Their size
+// comes from bitmap_blocks, which must fit inside the file.
+func (f *File) readBitmaps() error {
+	h := &f.hdr
+	bs := uint64(f.blockSize)
+	start := (1 + uint64(h.SubHdrSize)) * bs
+	length := uint64(h.BitmapBlocks) * bs
+	if start+length > uint64(f.size) {
+		return fmt.Errorf("diskdump bitmaps: %d blocks at %#x run past the end of the %d-byte file", h.BitmapBlocks, start, f.size)
+	}
+	f.descBase = int64(start + length)
+
+	// makedumpfile and QEMU always write two bitmaps of half the area each.
+	// Old DISKDUMP files may have one, serving as both (crash's
+	// dump_is_partial: two only if the area is twice what max_mapnr needs).
+	twoBitmaps := true
+	if !f.kdump {
+		need := (h.MaxMapnr + 7) / 8
+		twoBitmaps = uint64(h.BitmapBlocks) >= 2*((need+bs-1)/bs)
+	}
+	half := length
+	if twoBitmaps {
+		half = length / 2
+	}
+	// Only the part covering max_mapnr is loaded.
+	f.maxPFN = min(h.MaxMapnr, half*8)
+	if lim := ^uint64(0) >> f.shift; f.maxPFN > lim {
+		f.maxPFN = lim
+	}
+	load := (f.maxPFN + 7) / 8
+	ram := make([]byte, load)
+	if err := f.readFull(ram, int64(start)); err != nil {
+		return fmt.Errorf("diskdump 1st bitmap: %w", err)
+	}
+	f.ram = newBitmap(ram, f.maxPFN)
+	if twoBitmaps {
+		dumped := make([]byte, load)
+		if err := f.readFull(dumped, int64(start+half)); err != nil {
+			return fmt.Errorf("diskdump 2nd bitmap: %w", err)
+		}
+		f.dumped = newBitmap(dumped, f.maxPFN)
+	} else {
+		f.dumped = f.ram
+	}
+	f.dumped.buildRank()
+
+	f.firstPFN, f.endPFN = 0, f.maxPFN
+	if f.kdump && h.Version >= 2 && h.Sub.Split != 0 {
+		f.firstPFN = min(h.Sub.StartPFN64, f.maxPFN)
+		f.endPFN = max(min(h.Sub.EndPFN64, f.maxPFN), f.firstPFN)
+	}
+	f.rankBase = f.dumped.rank(f.firstPFN)
+	f.descCount = f.dumped.rank(f.endPFN) - f.rankBase
+	return nil
+}
+
+func (f *File) readFull(b []byte, off int64) error {
+	if n, err := f.r.ReadAt(b, off); n < len(b) {
+		return orUnexpectedEOF(err)
+	}
+	return nil
+}
+
+// readBlob copies a sub-header blob out of the file, or explains why not.
+func (f *File) readBlob(what string, off, size, limit uint64) []byte {
+	if size == 0 || off == 0 {
+		return nil
+	}
+	if size > limit {
+		f.warn("%s: size %d exceeds the %d-byte cap; ignored", what, size, limit)
+		return nil
+	}
+	if off > uint64(f.size) || size > uint64(f.size)-off {
+		f.warn("%s: %d bytes at %#x lie beyond the end of the %d-byte file; ignored", what, size, off, f.size)
+		return nil
+	}
+	b := make([]byte, size)
+	if err := f.readFull(b, int64(off)); err != nil {
+		f.warn("%s: %v", what, err)
+		return nil
+	}
+	return b
+}
+
+// readBlobs loads VMCOREINFO (v3+) and the ELF notes (v4+). They are
+// optional: a bad offset gives a warning, not an error.
+func (f *File) readBlobs() {
+	s := f.hdr.Sub
+	f.vmcoreinfo = f.readBlob("VMCOREINFO", s.OffsetVMCOREINFO, s.SizeVMCOREINFO, maxVMCOREINFO)
+	f.notes = f.readBlob("ELF notes", s.OffsetNote, s.SizeNote, maxNotes)
+}
+
+// checkTruncated notes whether the descriptor array or the data of the
+// last page runs past the end of the file (a copy cut short).
+func (f *File) checkTruncated() {
+	if f.descCount == 0 {
+		return
+	}
+	end := uint64(f.descBase) + f.descCount*descSize
+	if f.descCount > uint64(f.size)/descSize || end > uint64(f.size) {
+		f.truncated = true
+		return
+	}
+	d, err := f.readDesc(f.descCount - 1)
+	if err != nil || d.offset <= 0 || uint64(d.offset)+uint64(d.size) > uint64(f.size) {
+		f.truncated = true
+	}
+}
+
+func (f *File) warn(format string, args ...any) {
+	f.warnings = append(f.warnings, fmt.Sprintf(format, args...))
+}
+
+// Header returns the parsed headers.
+func (f *File) Header() Header { return f.hdr }
+
+// BlockSize is the page size of the dump.
+func (f *File) BlockSize() int { return f.blockSize }
+
+// VMCOREINFO returns a copy of the VMCOREINFO text stored in the sub
+// header, or nil when there is none (QEMU without its vmcoreinfo device).
+func (f *File) VMCOREINFO() []byte { return bytes.Clone(f.vmcoreinfo) }
+
+// Notes returns a copy of the raw ELF notes (NT_PRSTATUS, QEMU CPU state,
+// VMCOREINFO...) stored in the sub header, or nil when absent.
+func (f *File) Notes() []byte { return bytes.Clone(f.notes) }
+
+// Incomplete reports DUMP_DH_COMPRESSED_INCOMPLETE: the writer ran out of
+// space and later pages read as phys.BeyondEnd.
+func (f *File) Incomplete() bool { return f.hdr.Status&StatusIncomplete != 0 }
+
+// Truncated reports that the file is shorter than its page descriptors
+// say (a copy cut short); the missing pages read as phys.BeyondEnd.
+func (f *File) Truncated() bool { return f.truncated }
+
+// DumpLevel is makedumpfile's -d level (QEMU writes 1), or -1 when the
+// header does not say (DISKDUMP, header_version 0).
+func (f *File) DumpLevel() int {
+	if !f.kdump || f.hdr.Version < 1 {
+		return -1
+	}
+	return int(f.hdr.Sub.DumpLevel)
+}
+
+// DumpedPages is the number of pages the file holds descriptors for.
+func (f *File) DumpedPages() uint64 { return f.descCount }
+
+// Warnings lists header problems that did not stop Open (e.g. a
+// VMCOREINFO offset beyond the end of the file).
+func (f *File) Warnings() []string { return append([]string(nil), f.warnings...) }

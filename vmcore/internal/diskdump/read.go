@@ -1,0 +1,274 @@
+package diskdump
+
+import (
+	"bytes"
+	"compress/zlib"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+
+	"github.com/klauspost/compress/snappy"
+	"github.com/klauspost/compress/zstd"
+
+	"github.com/panicscope/panicscope/vmcore/phys"
+)
+
+// pageDesc is page_desc_t: where a dumped page's data lives and how it is
+// encoded.
+type pageDesc struct {
+	offset int64  // off_t offset
+	size   uint32 // bytes stored
+	flags  uint32 // DUMP_DH_COMPRESSED_*; 0 = raw
+	// page_flags (the kernel's struct page flags) is not used.
+}
+
+// readDesc reads descriptor number idx (counted from this file's first pfn).
+func (f *File) readDesc(idx uint64) (pageDesc, error) {
+	var b [descSize]byte
+	off := uint64(f.descBase) + idx*descSize
+	if idx >= f.descCount || off+descSize > uint64(f.size) {
+		return pageDesc{}, io.ErrUnexpectedEOF
+	}
+	if n, err := f.r.ReadAt(b[:], int64(off)); n < descSize {
+		return pageDesc{}, orUnexpectedEOF(err)
+	}
+	le := binary.LittleEndian
+	return pageDesc{offset: int64(le.Uint64(b[0:])), size: le.Uint32(b[8:]), flags: le.Uint32(b[12:])}, nil
+}
+
+// ReadPhys fills buf with physical memory from paddr, crossing pages. An
+// absent page gives a *phys.MissingError for its first byte in the read:
+// NotInDump (no such pfn: beyond max_mapnr or not in the 1st bitmap, or
+// held by another part of a split dump), Excluded (filtered out by the
+// dump level: in the 1st bitmap, not the 2nd) or BeyondEnd (descriptor or
+// data missing from a truncated or incomplete file). A page whose data is
+// corrupt gives an error wrapping ErrCorruptPage.
+func (f *File) ReadPhys(buf []byte, paddr uint64) error {
+	mask := uint64(f.blockSize - 1)
+	for len(buf) > 0 {
+		page, err := f.page(paddr >> f.shift)
+		if err != nil {
+			var me *phys.MissingError
+			if errors.As(err, &me) {
+				me.Addr = paddr
+				return me
+			}
+			return fmt.Errorf("physical address %#x: %w", paddr, err)
+		}
+		n := copy(buf, page[paddr&mask:])
+		buf = buf[n:]
+		next := paddr + uint64(n)
+		if next < paddr && len(buf) > 0 {
+			return &phys.MissingError{Addr: 0, Reason: phys.NotInDump} // wrapped past 2^64
+		}
+		paddr = next
+	}
+	return nil
+}
+
+// page returns the decoded page for pfn, from the cache when possible.
+// The slice is shared and must not be modified.
+func (f *File) page(pfn uint64) ([]byte, error) {
+	if pfn >= f.maxPFN || pfn < f.firstPFN || pfn >= f.endPFN || !f.ram.test(pfn) {
+		return nil, &phys.MissingError{Reason: phys.NotInDump}
+	}
+	if !f.dumped.test(pfn) {
+		return nil, &phys.MissingError{Reason: phys.Excluded}
+	}
+	if p, ok := f.cache.Get(pfn); ok {
+		return p, nil
+	}
+	d, err := f.readDesc(f.dumped.rank(pfn) - f.rankBase)
+	if err != nil {
+		if errors.Is(err, io.ErrUnexpectedEOF) {
+			return nil, &phys.MissingError{Reason: phys.BeyondEnd}
+		}
+		return nil, fmt.Errorf("page descriptor of pfn %#x: %w", pfn, err)
+	}
+	p, err := f.decode(pfn, d)
+	if err != nil {
+		return nil, err
+	}
+	f.cache.Put(pfn, p)
+	return p, nil
+}
+
+// srcPool holds buffers for compressed page data (at most block_size).
+var srcPool = sync.Pool{New: func() any { return new([]byte) }}
+
+func (f *File) decode(pfn uint64, d pageDesc) ([]byte, error) {
+	bs := f.blockSize
+	switch {
+	case d.offset == 0:
+		// makedumpfile leaves descriptors of pages it never wrote zeroed
+		// (crash's cache_page: "descriptor with zero offset").
+		return nil, &phys.MissingError{Reason: phys.BeyondEnd}
+	case d.offset < 0:
+		return nil, fmt.Errorf("%w: pfn %#x: negative data offset %d", ErrCorruptPage, pfn, d.offset)
+	case d.size == 0 || d.size > uint32(bs):
+		return nil, fmt.Errorf("%w: pfn %#x: data size %d (block size %d)", ErrCorruptPage, pfn, d.size, bs)
+	case uint64(d.offset)+uint64(d.size) > uint64(f.size):
+		return nil, &phys.MissingError{Reason: phys.BeyondEnd}
+	}
+	method := methodOf(d.flags)
+	if method == methodNone && d.size != uint32(bs) {
+		return nil, fmt.Errorf("%w: pfn %#x: uncompressed page of %d bytes (block size %d)", ErrCorruptPage, pfn, d.size, bs)
+	}
+	out := make([]byte, bs)
+	if method == methodNone {
+		if err := f.readFull(out, d.offset); err != nil {
+			return nil, f.dataErr(pfn, err)
+		}
+		return out, nil
+	}
+	bp := srcPool.Get().(*[]byte)
+	defer srcPool.Put(bp)
+	if cap(*bp) < int(d.size) {
+		*bp = make([]byte, bs)
+	}
+	src := (*bp)[:d.size]
+	if err := f.readFull(src, d.offset); err != nil {
+		return nil, f.dataErr(pfn, err)
+	}
+	if err := decompress(method, out, src); err != nil {
+		return nil, fmt.Errorf("%w: pfn %#x: %s: %v", ErrCorruptPage, pfn, method, err)
+	}
+	return out, nil
+}
+
+// dataErr maps a failed data read: the file ended early (it is shorter
+// than the size Open was given) means the page is beyond the end.
+func (f *File) dataErr(pfn uint64, err error) error {
+	if errors.Is(err, io.ErrUnexpectedEOF) {
+		return &phys.MissingError{Reason: phys.BeyondEnd}
+	}
+	return fmt.Errorf("page data of pfn %#x: %w", pfn, err)
+}
+
+// method is a page encoding, named as Compression reports it.
+type method string
+
+const (
+	methodZlib   method = "zlib"
+	methodLZO    method = "lzo"
+	methodSnappy method = "snappy"
+	methodZstd   method = "zstd"
+	methodNone   method = "none"
+)
+
+// methodOf picks the encoding from page_desc_t.flags in the order crash's
+// cache_page tests them.
+func methodOf(flags uint32) method {
+	switch {
+	case flags&StatusCompressedZlib != 0:
+		return methodZlib
+	case flags&StatusCompressedLZO != 0:
+		return methodLZO
+	case flags&StatusCompressedSnappy != 0:
+		return methodSnappy
+	case flags&StatusCompressedZstd != 0:
+		return methodZstd
+	}
+	return methodNone
+}
+
+var errSize = errors.New("decompressed size is not the block size")
+
+// decompress fills all of dst from src; anything but exactly len(dst)
+// bytes is an error.
+func decompress(m method, dst, src []byte) error {
+	switch m {
+	case methodZlib:
+		return inflate(dst, src)
+	case methodLZO:
+		return unLZO(dst, src)
+	case methodSnappy:
+		n, err := snappy.DecodedLen(src)
+		if err != nil {
+			return err
+		}
+		if n != len(dst) {
+			return errSize
+		}
+		out, err := snappy.Decode(dst, src)
+		if err != nil {
+			return err
+		}
+		if len(out) != len(dst) {
+			return errSize
+		}
+		return nil
+	case methodZstd:
+		dec, err := zstdDecoder()
+		if err != nil {
+			return err
+		}
+		out, err := dec.DecodeAll(src, dst[:0])
+		if err != nil {
+			return err
+		}
+		if len(out) != len(dst) {
+			return errSize
+		}
+		if &out[0] != &dst[0] {
+			copy(dst, out)
+		}
+		return nil
+	}
+	return fmt.Errorf("unknown encoding %q", m)
+}
+
+// zlibPool reuses zlib readers (their inflate state is ~40 KiB).
+var zlibPool sync.Pool
+
+func inflate(dst, src []byte) error {
+	br := bytes.NewReader(src)
+	var zr io.ReadCloser
+	if v := zlibPool.Get(); v != nil {
+		zr = v.(io.ReadCloser)
+		if err := zr.(zlib.Resetter).Reset(br, nil); err != nil {
+			return err
+		}
+	} else {
+		var err error
+		if zr, err = zlib.NewReader(br); err != nil {
+			return err
+		}
+	}
+	defer zlibPool.Put(zr)
+	if _, err := io.ReadFull(zr, dst); err != nil {
+		if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+			return errSize
+		}
+		return err
+	}
+	// Reading on to the end checks the Adler-32 and that nothing is left.
+	var one [1]byte
+	if n, err := io.ReadAtLeast(zr, one[:], 1); n > 0 {
+		return errSize
+	} else if !errors.Is(err, io.EOF) {
+		return err
+	}
+	return nil
+}
+
+// zstdDecoder is shared by all files: DecodeAll is safe for concurrent
+// use. Its memory is capped so a hostile frame header cannot make it
+// allocate more than a page-sized output.
+var zstdDecoder = sync.OnceValues(func() (*zstd.Decoder, error) {
+	return zstd.NewReader(nil,
+		zstd.WithDecoderConcurrency(0),
+		zstd.WithDecoderMaxMemory(2*maxBlockSize),
+		zstd.WithDecoderMaxWindow(2*maxBlockSize))
+})
+
+// Ranges lists the physical ranges of dumped pages (set in both bitmaps),
+// in address order. Excluded pages split ranges.
+func (f *File) Ranges() []phys.Range {
+	f.rangesOnce.Do(func() {
+		f.ranges = runs(&f.ram, &f.dumped, f.firstPFN, f.endPFN, f.shift)
+	})
+	return append([]phys.Range(nil), f.ranges...)
+}
