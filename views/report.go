@@ -2,10 +2,323 @@
 // a width and styles to a string. Nothing here reads a dump or a terminal.
 package views
 
-import "github.com/panicscope/panicscope/vmcore/analysis"
+import (
+	"fmt"
+	"strings"
 
-// ReportText is the plain-text report, readable in a ticket.
-func ReportText(r *analysis.Report, width int) string { return "" }
+	"github.com/panicscope/panicscope/vmcore/analysis"
+	"github.com/panicscope/panicscope/vmcore/analysis/timeline"
+	"github.com/panicscope/panicscope/vmcore/printk"
+)
 
-// ReportMarkdown is the report as Markdown.
-func ReportMarkdown(r *analysis.Report) string { return "" }
+// StatusWord is a step status as a fixed-width ASCII word for plain text.
+func StatusWord(s timeline.Status) string {
+	switch s {
+	case timeline.NotReached:
+		return "not reached"
+	case "":
+		return "unknown"
+	}
+	return string(s)
+}
+
+// StepTitle names a step with its slot when the step appears twice.
+func StepTitle(s timeline.Step) string {
+	if s.Slot == "" {
+		return s.Step
+	}
+	return s.Step + " (" + strings.ReplaceAll(s.Slot, "_", " ") + ")"
+}
+
+// ReportText is the plain-text report, readable in a ticket: ASCII only,
+// wrapped at width columns (at least 60).
+func ReportText(r *analysis.Report, width int) string {
+	width = max(width, 60)
+	var b strings.Builder
+	kv := func(k, v string) { writeWrapped(&b, fmt.Sprintf("%-12s", k+":"), v, width) }
+
+	fmt.Fprintf(&b, "panicscope report: %s\n\n", r.Kernel.Release)
+	kv("Panic", r.Panic.Message)
+	kv("Where", panicWhere(r))
+	if r.Panic.FirstReport != "" {
+		kv("Cause", r.Panic.FirstReport)
+	}
+	kv("Taint", r.Panic.Taint)
+	kv("Kernel", r.Kernel.Release+" "+r.Kernel.Version)
+	kv("Captured", r.Kernel.Capture+": "+r.Kernel.CaptureWhy)
+	kv("Dump", fmt.Sprintf("%s, %s, %s", r.Identity.Format, r.Identity.Compression, filteredText(r.Identity)))
+	if !r.Identity.CrashTime.IsZero() {
+		kv("Crash time", r.Identity.CrashTime.Format("2006-01-02 15:04:05 UTC"))
+	}
+	kv("Symbols", r.Kernel.SymbolSource)
+	kv("Types", r.Kernel.TypeSource)
+	kv("Model", "panic() of "+r.Line+": "+r.LineWhy)
+
+	section(&b, "Timeline: the order panic() ran")
+	for i, s := range r.Timeline {
+		head := fmt.Sprintf("%2d. %-32s %-11s ", i+1, StepTitle(s), StatusWord(s.Status))
+		writeWrapped(&b, head, s.Reason, width)
+		ind := strings.Repeat(" ", 8)
+		for _, e := range s.Evidence {
+			writeWrapped(&b, ind+"evidence: ", evidenceText(e), width)
+		}
+		for _, m := range s.Members {
+			writeWrapped(&b, ind+fmt.Sprintf("- %-11s ", StatusWord(m.Status)), memberText(m), width)
+			for _, e := range m.Evidence {
+				writeWrapped(&b, ind+strings.Repeat(" ", 14)+"evidence: ", evidenceText(e), width)
+			}
+		}
+	}
+
+	section(&b, "Parameters")
+	p := r.Parameters
+	kv2 := func(k, v string) { fmt.Fprintf(&b, "  %-28s %s\n", k, v) }
+	kv2("crash_kexec_post_notifiers", yn(p.CrashKexecPostNotifiers))
+	kv2("crash kernel loaded", yn(p.CrashKernelLoaded))
+	kv2("panic_timeout", intText(p.PanicTimeout))
+	kv2("panic_print", uintHex(p.PanicPrint))
+	kv2("panic_on_oops", intText(p.PanicOnOops))
+	kv2("panic_on_warn", intText(p.PanicOnWarn))
+
+	section(&b, "Notifier chains (call order)")
+	for _, c := range r.Chains {
+		fmt.Fprintf(&b, "  %s (%d)\n", c.Name, len(c.Entries))
+		for i, e := range c.Entries {
+			fmt.Fprintf(&b, "    %2d. %11d  %s%s\n", i+1, e.Priority, e.Callback, moduleSuffix(e.Module))
+		}
+		if c.Broken != "" {
+			writeWrapped(&b, "    walk stopped: ", c.Broken, width)
+		}
+	}
+
+	section(&b, "Kmsg dumpers (dump_list order)")
+	if len(r.Dumpers) == 0 {
+		b.WriteString("  none registered\n")
+	}
+	for i, d := range r.Dumpers {
+		fmt.Fprintf(&b, "  %2d. %s%s  max_reason=%s\n", i+1, d.Callback, moduleSuffix(d.Module), d.ReasonName)
+	}
+	if r.Pstore != nil {
+		fmt.Fprintf(&b, "  pstore backend: %s (buffer %d bytes)\n", r.Pstore.Backend, r.Pstore.BufSize)
+		for _, rec := range r.Pstore.Records {
+			fmt.Fprintf(&b, "    zone %2d %-7s %s  %s\n", rec.Zone, rec.Kind, rec.Title, rec.Header)
+		}
+	}
+
+	section(&b, "CPUs")
+	for _, c := range r.CPUs {
+		writeWrapped(&b, fmt.Sprintf("  cpu %d  %-22s ", c.CPU, c.Role), fmt.Sprintf("%s  task %s (pid %d)  ip %s", c.IPSymbol, c.TaskComm, c.TaskPID, c.IP), width)
+	}
+
+	section(&b, "Kernel log")
+	fmt.Fprintf(&b, "  %s: %d records, seq %d-%d, %d overwritten, %d unreadable runs\n",
+		r.Log.Source, r.Log.Records, r.Log.FirstSeq, r.Log.NextSeq, r.Log.Dropped, r.Log.Gaps)
+	if len(r.Consoles) > 0 {
+		var names []string
+		for _, c := range r.Consoles {
+			names = append(names, fmt.Sprintf("%s%d", c.Name, c.Index))
+		}
+		fmt.Fprintf(&b, "  consoles: %s\n", strings.Join(names, ", "))
+	}
+
+	if len(r.Problems) > 0 {
+		section(&b, "What could not be read")
+		for _, p := range r.Problems {
+			writeWrapped(&b, "  - ", p, width)
+		}
+	}
+	return b.String()
+}
+
+// ReportMarkdown is the report as Markdown, for tickets that render it.
+func ReportMarkdown(r *analysis.Report) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "## Kernel panic: %s\n\n", mdEscape(r.Panic.Message))
+	row := func(k, v string) { fmt.Fprintf(&b, "| %s | %s |\n", k, mdEscape(v)) }
+	b.WriteString("| | |\n|---|---|\n")
+	row("Where", panicWhere(r))
+	if r.Panic.FirstReport != "" {
+		row("Cause", r.Panic.FirstReport)
+	}
+	row("Taint", r.Panic.Taint)
+	row("Kernel", r.Kernel.Release+" "+r.Kernel.Version)
+	row("Captured", r.Kernel.Capture+": "+r.Kernel.CaptureWhy)
+	row("Dump", fmt.Sprintf("%s, %s, %s", r.Identity.Format, r.Identity.Compression, filteredText(r.Identity)))
+	row("Model", "panic() of "+r.Line)
+
+	b.WriteString("\n### Timeline\n\n| # | step | status | reason / evidence |\n|---|---|---|---|\n")
+	for i, s := range r.Timeline {
+		var parts []string
+		if s.Reason != "" {
+			parts = append(parts, mdEscape(s.Reason))
+		}
+		for _, e := range s.Evidence {
+			parts = append(parts, "`"+mdCode(evidenceText(e))+"`")
+		}
+		for _, m := range s.Members {
+			parts = append(parts, mdEscape(StatusWord(m.Status)+": "+memberText(m)))
+		}
+		fmt.Fprintf(&b, "| %d | %s | **%s** | %s |\n", i+1, StepTitle(s), StatusWord(s.Status), strings.Join(parts, "<br>"))
+	}
+
+	b.WriteString("\n### Parameters\n\n| parameter | value |\n|---|---|\n")
+	p := r.Parameters
+	row("crash_kexec_post_notifiers", yn(p.CrashKexecPostNotifiers))
+	row("crash kernel loaded", yn(p.CrashKernelLoaded))
+	row("panic_timeout", intText(p.PanicTimeout))
+	row("panic_print", uintHex(p.PanicPrint))
+	row("panic_on_oops", intText(p.PanicOnOops))
+	row("panic_on_warn", intText(p.PanicOnWarn))
+
+	for _, c := range r.Chains {
+		fmt.Fprintf(&b, "\n### %s\n\n", c.Name)
+		if len(c.Entries) == 0 {
+			b.WriteString("(empty)\n")
+			continue
+		}
+		b.WriteString("| # | priority | callback | module |\n|---|---|---|---|\n")
+		for i, e := range c.Entries {
+			fmt.Fprintf(&b, "| %d | %d | `%s` | %s |\n", i+1, e.Priority, mdCode(e.Callback), e.Module)
+		}
+	}
+	b.WriteString("\n### Kmsg dumpers\n\n")
+	if len(r.Dumpers) == 0 {
+		b.WriteString("(none registered)\n")
+	} else {
+		b.WriteString("| # | callback | module | max_reason |\n|---|---|---|---|\n")
+		for i, d := range r.Dumpers {
+			fmt.Fprintf(&b, "| %d | `%s` | %s | %s |\n", i+1, mdCode(d.Callback), d.Module, d.ReasonName)
+		}
+	}
+	b.WriteString("\n### CPUs\n\n| cpu | role | instruction pointer | task |\n|---|---|---|---|\n")
+	for _, c := range r.CPUs {
+		fmt.Fprintf(&b, "| %d | %s | `%s` | %s (pid %d) |\n", c.CPU, c.Role, mdCode(c.IPSymbol), mdEscape(c.TaskComm), c.TaskPID)
+	}
+	if len(r.Problems) > 0 {
+		b.WriteString("\n### What could not be read\n\n")
+		for _, p := range r.Problems {
+			fmt.Fprintf(&b, "- %s\n", mdEscape(p))
+		}
+	}
+	return b.String()
+}
+
+func panicWhere(r *analysis.Report) string {
+	if r.Panic.CPU < 0 {
+		return "panicking CPU unknown"
+	}
+	s := fmt.Sprintf("CPU %d, task %s (pid %d)", r.Panic.CPU, r.Panic.TaskComm, r.Panic.TaskPID)
+	if r.Panic.Seq != nil && r.Panic.TimestampNS != nil {
+		s += fmt.Sprintf(", log seq %d at %s", *r.Panic.Seq, printk.FormatTimestamp(*r.Panic.TimestampNS))
+	}
+	return s
+}
+
+func filteredText(id analysis.Identity) string {
+	if id.Filtered {
+		return fmt.Sprintf("filtered (dump level %d)", id.DumpLevel)
+	}
+	return "not filtered"
+}
+
+func evidenceText(e timeline.Evidence) string {
+	s := e.Text
+	if e.Kind == timeline.EvLog && e.TimestampNS != nil {
+		s = printk.FormatTimestamp(*e.TimestampNS) + " " + s
+		if e.Seq != nil {
+			s += fmt.Sprintf("  (seq %d)", *e.Seq)
+		}
+	}
+	return s
+}
+
+func memberText(m timeline.Member) string {
+	s := m.Name + moduleSuffix(m.Module)
+	if m.Priority != nil {
+		s += fmt.Sprintf(" (priority %d)", *m.Priority)
+	}
+	if m.Reason != "" {
+		s += ": " + m.Reason
+	}
+	return s
+}
+
+func moduleSuffix(m string) string {
+	if m == "" {
+		return ""
+	}
+	return " [" + m + "]"
+}
+
+func yn(b *bool) string {
+	switch {
+	case b == nil:
+		return analysis.Unknown
+	case *b:
+		return "Y"
+	}
+	return "N"
+}
+
+func intText(v *int64) string {
+	if v == nil {
+		return analysis.Unknown
+	}
+	return fmt.Sprint(*v)
+}
+
+func uintHex(v *uint64) string {
+	if v == nil {
+		return analysis.Unknown
+	}
+	return fmt.Sprintf("%#x", *v)
+}
+
+func section(b *strings.Builder, title string) {
+	fmt.Fprintf(b, "\n%s\n%s\n", title, strings.Repeat("-", len(title)))
+}
+
+// writeWrapped writes head then text, wrapping text at width with a hanging
+// indent under the start of text.
+func writeWrapped(b *strings.Builder, head, text string, width int) {
+	indent := strings.Repeat(" ", len(head))
+	avail := max(width-len(head), 20)
+	lines := wrap(text, avail)
+	if len(lines) == 0 {
+		lines = []string{""}
+	}
+	for i, l := range lines {
+		if i == 0 {
+			b.WriteString(strings.TrimRight(head+l, " "))
+		} else {
+			b.WriteString(indent + l)
+		}
+		b.WriteByte('\n')
+	}
+}
+
+// wrap splits s into lines of at most n bytes, breaking at the last space
+// that fits and keeping the text's own spacing; a word longer than n is cut.
+func wrap(s string, n int) []string {
+	var out []string
+	for _, para := range strings.Split(s, "\n") {
+		para = strings.TrimRight(para, " ")
+		for len(para) > n {
+			cut := strings.LastIndexByte(para[:n+1], ' ')
+			if cut <= 0 {
+				cut = n
+			}
+			out = append(out, strings.TrimRight(para[:cut], " "))
+			para = strings.TrimLeft(para[cut:], " ")
+		}
+		out = append(out, para)
+	}
+	return out
+}
+
+func mdEscape(s string) string {
+	return strings.NewReplacer("|", "\\|", "\n", "<br>", "<", "&lt;", ">", "&gt;").Replace(s)
+}
+
+func mdCode(s string) string { return strings.ReplaceAll(s, "`", "'") }
+
