@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/panicscope/panicscope/vmcore/internal/diskdump"
@@ -192,7 +193,9 @@ func (d *Dump) fromDiskdump(dd *diskdump.File) []byte {
 	d.mem = dd
 	h := dd.Header()
 	d.Header = &h
-	d.Compression = dd.Compression()
+	// makedumpfile and QEMU store a page raw when compressing it does not
+	// pay; "zlib+none" is a zlib dump.
+	d.Compression = strings.TrimSuffix(dd.Compression(), "+none")
 	d.DumpLevel = dd.DumpLevel()
 	// QEMU writes dump level 1 (zero pages only); anything more filters data.
 	d.Filtered = d.DumpLevel > 1
