@@ -55,7 +55,8 @@ var (
 // Kernel ties memory, symbols and types together. Fields may be nil when
 // unknown: without Syms, Global answers ErrAbsent; without Types only C base
 // types ("int", "unsigned long", "char *", ...) resolve. PerCPUOffsets, when
-// set, replaces reading __per_cpu_offset. Do not copy a Kernel after use.
+// set, replaces reading __per_cpu_offset. Resolved type names are cached:
+// do not change Types, or copy a Kernel, after first use.
 type Kernel struct {
 	Mem           vmem.Reader
 	Syms          SymbolLookup

@@ -15,11 +15,18 @@ func TypeString(t btf.Type) string {
 
 // Declaration is the C declaration of name with type t ("char comm[16]").
 func Declaration(t btf.Type, name string) string {
-	return declare(t, name, 0)
+	d := declarer{budget: maxDeclareNodes}
+	return d.declare(t, name, 0)
 }
 
-func declare(t btf.Type, inner string, depth int) string {
-	if depth > maxNesting {
+// maxDeclareNodes bounds the types one declaration visits: hostile function
+// prototypes can nest into an exponential tree.
+const maxDeclareNodes = 4096
+
+type declarer struct{ budget int }
+
+func (d *declarer) declare(t btf.Type, inner string, depth int) string {
+	if d.budget--; depth > maxNesting || d.budget < 0 {
 		return "? " + inner
 	}
 	sp := func(base string) string {
@@ -50,46 +57,50 @@ func declare(t btf.Type, inner string, depth int) string {
 	case *btf.Pointer:
 		switch underlyingQual(v.Target).(type) {
 		case *btf.Array, *btf.FuncProto:
-			return declare(v.Target, "(*"+inner+")", depth+1)
+			return d.declare(v.Target, "(*"+inner+")", depth+1)
 		}
-		return declare(v.Target, "*"+inner, depth+1)
+		return d.declare(v.Target, "*"+inner, depth+1)
 	case *btf.Array:
-		return declare(v.Type, inner+fmt.Sprintf("[%d]", v.Nelems), depth+1)
+		return d.declare(v.Type, inner+fmt.Sprintf("[%d]", v.Nelems), depth+1)
 	case *btf.FuncProto:
 		var ps []string
 		for _, p := range v.Params {
-			ps = append(ps, strings.TrimSpace(declare(p.Type, "", depth+1)))
+			if d.budget < 0 {
+				ps = append(ps, "...")
+				break
+			}
+			ps = append(ps, strings.TrimSpace(d.declare(p.Type, "", depth+1)))
 		}
 		if len(ps) == 0 {
 			ps = []string{"void"}
 		}
-		return declare(v.Return, inner+"("+strings.Join(ps, ", ")+")", depth+1)
+		return d.declare(v.Return, inner+"("+strings.Join(ps, ", ")+")", depth+1)
 	case *btf.Func:
-		return declare(v.Type, v.Name, depth+1)
+		return d.declare(v.Type, v.Name, depth+1)
 	case *btf.Const:
-		return qualified("const", v.Type, inner, depth)
+		return d.qualified("const", v.Type, inner, depth)
 	case *btf.Volatile:
-		return qualified("volatile", v.Type, inner, depth)
+		return d.qualified("volatile", v.Type, inner, depth)
 	case *btf.Restrict:
-		return qualified("restrict", v.Type, inner, depth)
+		return d.qualified("restrict", v.Type, inner, depth)
 	case *btf.TypeTag:
-		return declare(v.Type, inner, depth+1) // __rcu, __user: not C
+		return d.declare(v.Type, inner, depth+1) // __rcu, __user: not C
 	case *btf.Var:
-		return declare(v.Type, inner, depth+1)
+		return d.declare(v.Type, inner, depth+1)
 	}
 	return sp(fmt.Sprintf("%T", t))
 }
 
 // qualified puts a qualifier before a plain base type ("const char *") and
 // after a pointer ("char *const p").
-func qualified(q string, t btf.Type, inner string, depth int) string {
+func (d *declarer) qualified(q string, t btf.Type, inner string, depth int) string {
 	switch underlyingQual(t).(type) {
 	case *btf.Pointer:
-		return declare(t, q+" "+inner, depth+1)
+		return d.declare(t, q+" "+inner, depth+1)
 	case *btf.Array, *btf.FuncProto:
-		return declare(t, inner, depth+1)
+		return d.declare(t, inner, depth+1)
 	}
-	return q + " " + declare(t, inner, depth+1)
+	return q + " " + d.declare(t, inner, depth+1)
 }
 
 // underlyingQual strips qualifiers but not typedefs.
@@ -132,6 +143,8 @@ func (k *Kernel) Layout(typeName string) (string, error) {
 // FormatLayout is Layout for a type in hand.
 func FormatLayout(t btf.Type) string {
 	var b strings.Builder
+	lines := maxLayoutLines
+	d := &declarer{budget: maxLayoutNodes}
 	u := underlying(t)
 	if td, ok := t.(*btf.Typedef); ok {
 		fmt.Fprintf(&b, "typedef %s;\n", strings.TrimSpace(Declaration(td.Type, td.Name)))
@@ -139,11 +152,11 @@ func FormatLayout(t btf.Type) string {
 	switch v := u.(type) {
 	case *btf.Struct:
 		fmt.Fprintf(&b, "struct %s {\n", orAnon(v.Name))
-		layoutMembers(&b, v.Members, 0, 1)
+		layoutMembers(&b, d, v.Members, 0, 1, &lines)
 		b.WriteString("}\n")
 	case *btf.Union:
 		fmt.Fprintf(&b, "union %s {\n", orAnon(v.Name))
-		layoutMembers(&b, v.Members, 0, 1)
+		layoutMembers(&b, d, v.Members, 0, 1, &lines)
 		b.WriteString("}\n")
 	case *btf.Enum:
 		fmt.Fprintf(&b, "enum %s {\n", orAnon(v.Name))
@@ -166,15 +179,26 @@ func FormatLayout(t btf.Type) string {
 	return b.String()
 }
 
+// maxLayoutLines bounds Layout's output: hostile types can nest anonymous
+// members into an exponential tree. task_struct needs about 400 lines.
+const maxLayoutLines = 20000
+
+// maxLayoutNodes bounds the types all declarations of one layout visit.
+const maxLayoutNodes = 1 << 16
+
 // layoutMembers writes one line per member, offsets absolute from the
 // outermost type (bits).
-func layoutMembers(b *strings.Builder, members []btf.Member, base uint64, depth int) {
+func layoutMembers(b *strings.Builder, d *declarer, members []btf.Member, base uint64, depth int, lines *int) {
 	indent := strings.Repeat("    ", depth)
-	if depth > maxNesting {
+	if depth > maxNesting || *lines <= 0 {
 		fmt.Fprintf(b, "%s...\n", indent)
 		return
 	}
 	for _, m := range members {
+		if *lines--; *lines <= 0 {
+			fmt.Fprintf(b, "%s... (cut)\n", indent)
+			return
+		}
 		off := base + uint64(m.Offset)
 		pos := fmt.Sprintf("[%d]", off/8)
 		if m.BitfieldSize > 0 {
@@ -188,7 +212,7 @@ func layoutMembers(b *strings.Builder, members []btf.Member, base uint64, depth 
 				kw = "union"
 			}
 			fmt.Fprintf(b, "%s%-8s %s {\n", indent, pos, kw)
-			layoutMembers(b, inner, off, depth+1)
+			layoutMembers(b, d, inner, off, depth+1, lines)
 			size := ""
 			if n, err := btf.Sizeof(m.Type); err == nil {
 				size = fmt.Sprintf(" /* size %d */", n)
@@ -196,7 +220,7 @@ func layoutMembers(b *strings.Builder, members []btf.Member, base uint64, depth 
 			fmt.Fprintf(b, "%s%-8s }%s;%s\n", indent, "", prefixName(" ", m.Name), size)
 			continue
 		}
-		decl := strings.TrimSpace(Declaration(m.Type, m.Name))
+		decl := strings.TrimSpace(d.declare(m.Type, m.Name, 0))
 		note := ""
 		if m.BitfieldSize > 0 {
 			decl += fmt.Sprintf(" : %d", m.BitfieldSize)

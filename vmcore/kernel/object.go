@@ -139,7 +139,8 @@ func (o Object) member(name string) (Object, error) {
 	if !ok {
 		return Object{}, fmt.Errorf("member %s of %s: %w", name, TypeString(o.Type), ErrType)
 	}
-	off, m, found := findMember(members, name, 0)
+	budget := maxMemberVisits
+	off, m, found := findMember(members, name, 0, &budget)
 	if !found {
 		return Object{}, fmt.Errorf("%s has no member %s: %w", TypeString(o.Type), name, ErrAbsent)
 	}
@@ -162,12 +163,17 @@ func membersOf(t btf.Type) ([]btf.Member, bool) {
 	return nil, false
 }
 
+// maxMemberVisits bounds one member search: hostile types can nest
+// anonymous members into an exponential tree.
+const maxMemberVisits = 1 << 16
+
 // findMember finds name among members, looking through anonymous struct and
 // union members; off is the member's bit offset.
-func findMember(members []btf.Member, name string, depth int) (off uint64, m btf.Member, ok bool) {
-	if depth > maxNesting {
+func findMember(members []btf.Member, name string, depth int, budget *int) (off uint64, m btf.Member, ok bool) {
+	if depth > maxNesting || *budget <= 0 {
 		return 0, btf.Member{}, false
 	}
+	*budget -= len(members)
 	for _, m := range members {
 		if m.Name == name && name != "" {
 			return uint64(m.Offset), m, true
@@ -178,7 +184,7 @@ func findMember(members []btf.Member, name string, depth int) (off uint64, m btf
 			continue
 		}
 		if inner, isComp := membersOf(underlying(m.Type)); isComp {
-			if o, im, ok := findMember(inner, name, depth+1); ok {
+			if o, im, ok := findMember(inner, name, depth+1, budget); ok {
 				return uint64(m.Offset) + o, im, true
 			}
 		}
