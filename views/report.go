@@ -11,8 +11,8 @@ import (
 	"github.com/panicscope/panicscope/vmcore/printk"
 )
 
-// StatusWord is a step status as a fixed-width ASCII word for plain text.
-func StatusWord(s timeline.Status) string {
+// plainStatus is a step status as a fixed-width ASCII word for plain text.
+func plainStatus(s timeline.Status) string {
 	switch s {
 	case timeline.NotReached:
 		return "not reached"
@@ -56,14 +56,14 @@ func ReportText(r *analysis.Report, width int) string {
 
 	section(&b, "Timeline: the order panic() ran")
 	for i, s := range r.Timeline {
-		head := fmt.Sprintf("%2d. %-32s %-11s ", i+1, StepTitle(s), StatusWord(s.Status))
+		head := fmt.Sprintf("%2d. %-32s %-11s ", i+1, StepTitle(s), plainStatus(s.Status))
 		writeWrapped(&b, head, s.Reason, width)
 		ind := strings.Repeat(" ", 8)
 		for _, e := range s.Evidence {
 			writeWrapped(&b, ind+"evidence: ", evidenceText(e), width)
 		}
 		for _, m := range s.Members {
-			writeWrapped(&b, ind+fmt.Sprintf("- %-11s ", StatusWord(m.Status)), memberText(m), width)
+			writeWrapped(&b, ind+fmt.Sprintf("- %-11s ", plainStatus(m.Status)), memberText(m), width)
 			for _, e := range m.Evidence {
 				writeWrapped(&b, ind+strings.Repeat(" ", 14)+"evidence: ", evidenceText(e), width)
 			}
@@ -156,9 +156,9 @@ func ReportMarkdown(r *analysis.Report) string {
 			parts = append(parts, "`"+mdCode(evidenceText(e))+"`")
 		}
 		for _, m := range s.Members {
-			parts = append(parts, mdEscape(StatusWord(m.Status)+": "+memberText(m)))
+			parts = append(parts, mdEscape(plainStatus(m.Status)+": "+memberText(m)))
 		}
-		fmt.Fprintf(&b, "| %d | %s | **%s** | %s |\n", i+1, StepTitle(s), StatusWord(s.Status), strings.Join(parts, "<br>"))
+		fmt.Fprintf(&b, "| %d | %s | **%s** | %s |\n", i+1, StepTitle(s), plainStatus(s.Status), strings.Join(parts, "<br>"))
 	}
 
 	b.WriteString("\n### Parameters\n\n| parameter | value |\n|---|---|\n")
@@ -283,7 +283,7 @@ func section(b *strings.Builder, title string) {
 func writeWrapped(b *strings.Builder, head, text string, width int) {
 	indent := strings.Repeat(" ", len(head))
 	avail := max(width-len(head), 20)
-	lines := wrap(text, avail)
+	lines := wrapPlain(text, avail)
 	if len(lines) == 0 {
 		lines = []string{""}
 	}
@@ -297,9 +297,9 @@ func writeWrapped(b *strings.Builder, head, text string, width int) {
 	}
 }
 
-// wrap splits s into lines of at most n bytes, breaking at the last space
+// wrapPlain splits s into lines of at most n bytes, breaking at the last space
 // that fits and keeping the text's own spacing; a word longer than n is cut.
-func wrap(s string, n int) []string {
+func wrapPlain(s string, n int) []string {
 	var out []string
 	for _, para := range strings.Split(s, "\n") {
 		para = strings.TrimRight(para, " ")

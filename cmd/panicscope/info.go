@@ -8,6 +8,7 @@ import (
 
 	"github.com/panicscope/panicscope/vmcore"
 	"github.com/panicscope/panicscope/vmcore/analysis"
+	"github.com/panicscope/panicscope/vmcore/printk"
 )
 
 func runInfo(args []string, stdout, stderr io.Writer) error {
@@ -26,6 +27,9 @@ func runInfo(args []string, stdout, stderr io.Writer) error {
 	}
 	defer d.Close()
 	id := analysis.Identify(d)
+	if info := d.VMCOREINFO(); info != nil {
+		id.AddLog(printk.Read(d, info))
+	}
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/panicscope/panicscope/vmcore"
+	"github.com/panicscope/panicscope/vmcore/printk"
 )
 
 // Unknown marks a fact that could not be established.
@@ -105,4 +106,16 @@ func signedHex(v uint64) string {
 		return fmt.Sprintf("-%#x", -int64(v))
 	}
 	return fmt.Sprintf("%#x", v)
+}
+
+// AddLog fills the panic message from the kernel log, which Identify leaves
+// "unknown" so that it stays fast enough for a first screen.
+func (id *Identity) AddLog(log *printk.Log, err error) {
+	if err != nil {
+		id.Problems = append(id.Problems, fmt.Sprintf("kernel log unreadable: %v", err))
+		return
+	}
+	if _, msg, ok := log.PanicMessage(); ok {
+		id.PanicMessage = msg
+	}
 }
