@@ -16,7 +16,7 @@ func runSym(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	if len(pos) < 2 {
-		return fmt.Errorf("usage: panicscope sym DUMP NAME|ADDR...")
+		return fmt.Errorf("usage: panicscope sym DUMP NAME|ADDR [NAME|ADDR]")
 	}
 	t, err := tf.open(pos[0], stderr)
 	if err != nil {

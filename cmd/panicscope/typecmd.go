@@ -14,7 +14,7 @@ func runType(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	if len(pos) < 2 {
-		return fmt.Errorf("usage: panicscope type DUMP TYPE...")
+		return fmt.Errorf("usage: panicscope type DUMP TYPE [TYPE]")
 	}
 	t, err := tf.open(pos[0], stderr)
 	if err != nil {

@@ -31,21 +31,20 @@ const (
 )
 
 type tRec struct {
-	text      string
-	ts        uint64
-	level     int
-	facility  int
-	flags     uint8
-	caller    uint32
-	subsys    string
-	device    string
-	state     uint64 // descFinalized unless set (use tState*)
-	lpos      uint64 // noLpos / failedLpos for data-less records
-	textLen   int    // override text_len when > 0
-	setState  bool
-	noNL      bool // no LOG_NEWLINE (a line continued later)
-	dataless  bool
-	wrapBlock bool // out: the block wrapped
+	text     string
+	ts       uint64
+	level    int
+	facility int
+	flags    uint8
+	caller   uint32
+	subsys   string
+	device   string
+	state    uint64 // descFinalized unless set (use tState*)
+	lpos     uint64 // noLpos / failedLpos for data-less records
+	textLen  int    // override text_len when > 0
+	setState bool
+	noNL     bool // no LOG_NEWLINE (a line continued later)
+	dataless bool
 }
 
 type tBlock struct{ id, begin, next uint64 }

@@ -200,7 +200,7 @@ func resolve(recs []record) ([]segment, bool) {
 		segs := make([]segment, len(order))
 		for k, i := range order {
 			r := recs[i]
-			segs[k] = segment{r.dst, r.n, r.src}
+			segs[k] = segment(r)
 		}
 		return coalesce(segs), false
 	}

@@ -291,10 +291,7 @@ func TestRoundTripRandomSizes(t *testing.T) {
 // correct prefix of the output.
 func TestTruncated(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 6))
-	var cases [][]byte
-	for _, data := range [][]byte{fakePage(rng), mixed(rng, 4096), mixed(rng, 20000), make([]byte, 4096)} {
-		cases = append(cases, data)
-	}
+	cases := [][]byte{fakePage(rng), mixed(rng, 4096), mixed(rng, 20000), make([]byte, 4096)}
 	for ci, data := range cases {
 		for _, opts := range []encOpts{{}, {rle: true}, {rng: rng}} {
 			src := compress(data, opts)
