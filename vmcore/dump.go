@@ -75,6 +75,7 @@ type Dump struct {
 	info  *vmcoreinfo.Info
 	trans *x86.Translator
 	tcfg  x86.Config
+	virt  vmem.Reader // live (OpenLive): reads virtual addresses directly, no page-table walk
 }
 
 // Open opens path read-only and identifies it by its magic bytes.
@@ -268,6 +269,9 @@ var ErrNoTranslation = errors.New("kernel virtual addresses cannot be translated
 
 // ReadVirt reads kernel virtual memory.
 func (d *Dump) ReadVirt(buf []byte, vaddr uint64) error {
+	if d.virt != nil {
+		return d.virt.ReadVirt(buf, vaddr)
+	}
 	if d.trans == nil {
 		return &vmem.FaultError{VAddr: vaddr, Err: ErrNoTranslation}
 	}
