@@ -29,7 +29,8 @@ func fuzzKallsymsInput(num uint32, index []byte, table, names, offsets []byte) [
 }
 
 func FuzzKallsyms(f *testing.F) {
-	syms := testSymbols(true, true)
+	// Small seeds keep executions (and minimisation) cheap.
+	syms := testSymbolsN(true, true, 30)
 	img := buildImage(f, rodataBase, syms, encAbsPercpu, lay61, true)
 	part := func(from, to string) []byte {
 		return img.data[img.labels[from]-img.base : img.labels[to]-img.base]
@@ -118,7 +119,7 @@ func runFuzzKallsyms(t testing.TB, data []byte) (*Table, error) {
 // FuzzScanKallsyms feeds fuzzed memory to the scanner (the signature search,
 // token index check, backwards name search and address layouts).
 func FuzzScanKallsyms(f *testing.F) {
-	syms := testSymbols(true, false)
+	syms := testSymbolsN(true, false, 30)
 	img := buildImage(f, rodataBase, syms, encAbsPercpu, lay510, false)
 	f.Add(img.data)
 	f.Add(img.data[:len(img.data)/2])

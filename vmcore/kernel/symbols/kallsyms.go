@@ -24,7 +24,7 @@ const (
 	// maxTokenLen bounds one kallsyms_token_table entry.
 	maxTokenLen = 1024
 	// maxDecodedBytes bounds all decoded names together.
-	maxDecodedBytes = 128 << 20
+	maxDecodedBytes = 32 << 20
 	// maxLongLen is the largest length the two-byte form can encode
 	// (scripts/kallsyms.c refuses lengths > 0x3FFF).
 	maxLongLen = 0x3FFF
@@ -185,11 +185,18 @@ type memStream struct {
 	err   error // the fault that ended the stream
 }
 
-func newMemStream(r vmem.Reader, base uint64, limit int) *memStream {
+// newMemStream reads at most limit bytes at base; the first read is of
+// expect bytes when that is in (0, limit], else 64 KiB, and reads double
+// from there.
+func newMemStream(r vmem.Reader, base uint64, limit, expect int) *memStream {
 	if base+uint64(limit) < base { // wraps around the address space
 		limit = int(-base)
 	}
-	return &memStream{r: r, base: base, limit: limit, chunk: 256 << 10}
+	chunk := 64 << 10
+	if expect > 0 && expect <= limit {
+		chunk = expect
+	}
+	return &memStream{r: r, base: base, limit: limit, chunk: chunk}
 }
 
 func (s *memStream) avail(n int) ([]byte, error) {
@@ -212,9 +219,7 @@ func (s *memStream) avail(n int) ([]byte, error) {
 		if err != nil {
 			s.err = err
 		}
-		if s.chunk < 4<<20 {
-			s.chunk *= 2
-		}
+		s.chunk = min(2*s.chunk, 4<<20)
 	}
 	return s.buf, nil
 }
@@ -306,7 +311,10 @@ type decoded struct {
 // does: a length (one byte, or since 6.1 two when the first has bit 7 set:
 // "kallsyms: support "big" kernel symbols"), then that many token indices;
 // the first character of the expansion is the type.
-func decodeNames(src byteSource, n int, tok *tokens, long bool) (*decoded, error) {
+//
+// sizeHint is the expected length of the stream (0 if unknown), used to size
+// buffers.
+func decodeNames(src byteSource, n int, tok *tokens, long bool, sizeHint int) (*decoded, error) {
 	if n <= 0 || n > MaxSyms {
 		return nil, fmt.Errorf("kallsyms_num_syms=%d out of range", n)
 	}
@@ -322,7 +330,12 @@ func decodeNames(src byteSource, n int, tok *tokens, long bool) (*decoded, error
 		markers: make([]uint32, 0, (c+255)/256),
 	}
 	starts := make([]int32, 0, c+1)
-	arena := make([]byte, 0, c*24)
+	// Decoded names are about twice the compressed stream.
+	arenaCap := c * 24
+	if sizeHint > 0 {
+		arenaCap = min(2*sizeHint+4096, n*24, 8<<20)
+	}
+	arena := make([]byte, 0, arenaCap)
 	var buf []byte
 	var err error
 	pos := 0
@@ -370,20 +383,18 @@ func decodeNames(src byteSource, n int, tok *tokens, long bool) (*decoded, error
 			return nil, fmt.Errorf("kallsyms_names entry %d at offset %d: type %q is not a letter", i, pos, typ)
 		}
 		d.types = append(d.types, typ)
-		// Drop the type character from the arena.
-		copy(arena[nameStart:], arena[nameStart+1:])
-		arena = arena[:len(arena)-1]
-		starts = append(starts, int32(nameStart))
+		// The type stays in the arena; the name starts after it.
+		starts = append(starts, int32(nameStart+1))
 		if len(arena) > maxDecodedBytes {
 			return nil, fmt.Errorf("kallsyms names exceed %d bytes", maxDecodedBytes)
 		}
 		pos = end
 	}
-	starts = append(starts, int32(len(arena)))
+	starts = append(starts, int32(len(arena)+1))
 	all := string(arena)
 	d.names = make([]string, n)
 	for i := range n {
-		d.names[i] = all[starts[i]:starts[i+1]]
+		d.names[i] = all[starts[i] : starts[i+1]-1]
 	}
 	d.end = pos
 	return d, nil
@@ -465,7 +476,13 @@ func FromKallsyms(mem vmem.Reader, info *vmcoreinfo.Info) (*Table, error) {
 	if err != nil {
 		return nil, fmt.Errorf("symbols: %w", err)
 	}
-	d, err := decodeNames(newMemStream(mem, loc.names, maxNamesBytes), loc.numSyms, tok, loc.long)
+	// Every layout scripts/kallsyms.c has written puts kallsyms_names
+	// before kallsyms_token_table, so the gap bounds the first read.
+	expect := 0
+	if loc.tokenTable > loc.names && loc.tokenTable-loc.names <= maxNamesBytes {
+		expect = int(loc.tokenTable - loc.names)
+	}
+	d, err := decodeNames(newMemStream(mem, loc.names, maxNamesBytes, expect), loc.numSyms, tok, loc.long, expect)
 	if err != nil {
 		return nil, fmt.Errorf("symbols: %w", err)
 	}
@@ -552,9 +569,5 @@ func (loc *kallsymsLoc) addrs(mem vmem.Reader, d *decoded, want map[string]uint6
 }
 
 func buildKallsymsTable(src Source, d *decoded, addrs []uint64) *Table {
-	syms := make([]Symbol, len(d.names))
-	for i := range syms {
-		syms[i] = Symbol{Name: d.names[i], Addr: addrs[i], Type: d.types[i]}
-	}
-	return newTableOwned(src, syms)
+	return newTableColumns(src, d.names, addrs, d.types)
 }

@@ -152,6 +152,12 @@ func TestScanKallsyms(t *testing.T) {
 				t.Fatal(err)
 			}
 			checkTable(t, tab2, syms)
+			// The backwards scan from init_uts_ns finds them by itself.
+			uts, _ := info.Symbol("init_uts_ns")
+			sc := &scanner{mem: f, want: map[string]uint64{"_stext": testText}, tried: map[uint64]bool{}}
+			if _, err := sc.run(testText, uts, true); err != nil {
+				t.Errorf("backwards scan: %v", err)
+			}
 		})
 	}
 }

@@ -50,34 +50,46 @@ func ScanKallsyms(mem vmem.Reader, textStart, textEnd uint64, kaslrOffset uint64
 	if textStart == 0 {
 		textStart = defaultText + kaslrOffset
 	}
-	return scanKallsyms(mem, textStart, textEnd, map[string]uint64{"_stext": textStart})
+	sc := &scanner{mem: mem, want: map[string]uint64{"_stext": textStart}, tried: map[uint64]bool{}}
+	return sc.run(textStart, textEnd, false)
 }
 
 // ScanKallsymsInfo is ScanKallsyms with textStart from SYMBOL(_stext) and
 // the KASLR offset from KERNELOFFSET; every SYMBOL() of info that kallsyms
 // holds (init_uts_ns, ...) must decode to its VMCOREINFO address.
+//
+// It first scans backwards from SYMBOL(init_uts_ns): that is in .data, and
+// the kallsyms tables are in .rodata just before it (x86_64 vmlinux.lds.S
+// orders .text, .rodata, .data), which reads about a third of what the
+// forward scan from _stext does. The forward scan is the fallback.
 func ScanKallsymsInfo(mem vmem.Reader, info *vmcoreinfo.Info) (*Table, error) {
-	want := map[string]uint64{}
-	for _, k := range info.Keys() {
-		name, ok := strings.CutPrefix(k, "SYMBOL(")
-		if !ok || !strings.HasSuffix(name, ")") {
-			continue
-		}
-		name = strings.TrimSuffix(name, ")")
-		if v, err := info.Symbol(name); err == nil {
-			want[name] = v
-		}
-	}
+	want := vmcoreinfoSymbols(info)
 	stext, ok := want["_stext"]
 	if !ok {
 		off, _ := info.KernelOffset()
 		stext = defaultText + off
 		want["_stext"] = stext
 	}
-	return scanKallsyms(mem, stext, 0, want)
+	sc := &scanner{mem: mem, want: want, tried: map[uint64]bool{}}
+	if uts, ok := want["init_uts_ns"]; ok && uts > stext && uts-stext <= maxScanSize {
+		if t, err := sc.run(stext, uts, true); err == nil {
+			return t, nil
+		}
+	}
+	return sc.run(stext, 0, false)
 }
 
-func scanKallsyms(mem vmem.Reader, start, end uint64, want map[string]uint64) (*Table, error) {
+// scanner remembers the signature hits already tried.
+type scanner struct {
+	mem     vmem.Reader
+	want    map[string]uint64
+	tried   map[uint64]bool
+	reasons []string
+}
+
+// run scans [start, end) in chunks, forwards or backwards.
+func (sc *scanner) run(start, end uint64, backwards bool) (*Table, error) {
+	mem := sc.mem
 	if end == 0 || end <= start {
 		end = start + DefaultScanSize
 		if end < start {
@@ -87,9 +99,13 @@ func scanKallsyms(mem vmem.Reader, start, end uint64, want map[string]uint64) (*
 	if end-start > maxScanSize {
 		end = start + maxScanSize
 	}
-	var reasons []string
+	nchunks := (end - start + scanChunk - 1) / scanChunk
 	hole := uint64(0)
-	for a := start; a < end; a += scanChunk {
+	for k := uint64(0); k < nchunks; k++ {
+		a := start + k*scanChunk
+		if backwards {
+			a = start + (nchunks-1-k)*scanChunk
+		}
 		n := uint64(scanChunk + len(tokenSignature) - 1)
 		if end-a < n {
 			n = end - a
@@ -112,23 +128,24 @@ func scanKallsyms(mem vmem.Reader, start, end uint64, want map[string]uint64) (*
 				}
 				hit := sg.addr + uint64(off+i)
 				off += i + 1
-				if hit-a >= scanChunk { // the next chunk's overlap sees it again
+				if hit-a >= scanChunk || sc.tried[hit] { // the next chunk's overlap sees it
 					continue
 				}
-				t, err := tryTokenHit(mem, hit, want)
+				sc.tried[hit] = true
+				t, err := tryTokenHit(mem, hit, sc.want)
 				if err == nil {
 					return t, nil
 				}
-				if len(reasons) < 8 {
-					reasons = append(reasons, fmt.Sprintf("candidate at %#x: %v", hit, err))
+				if len(sc.reasons) < 8 {
+					sc.reasons = append(sc.reasons, fmt.Sprintf("candidate at %#x: %v", hit, err))
 				}
 			}
 		}
 	}
-	if len(reasons) == 0 {
+	if len(sc.reasons) == 0 {
 		return nil, fmt.Errorf("%w: no token table signature in [%#x, %#x)", ErrKallsymsNotFound, start, end)
 	}
-	return nil, fmt.Errorf("%w: %s", ErrKallsymsNotFound, strings.Join(reasons, "; "))
+	return nil, fmt.Errorf("%w: %s", ErrKallsymsNotFound, strings.Join(sc.reasons, "; "))
 }
 
 type segment struct {
@@ -320,9 +337,11 @@ func findNamesAndAddrs(mem vmem.Reader, ft *foundTokens, want map[string]uint64)
 				if !quickNames(win[s:], n, ft.tok) {
 					continue
 				}
-				t, err := fullCheck(mem, ft, win, base, x, s, n, want)
-				if err == nil {
-					return t, nil
+				t, namesOK, err := fullCheck(mem, ft, win, base, x, s, n, want)
+				if err == nil || namesOK {
+					// Names matching kallsyms_markers are the table:
+					// no other candidate can be better.
+					return t, err
 				}
 				lastErr = err
 			}
@@ -376,11 +395,10 @@ func quickNames(b []byte, n int, tok *tokens) bool {
 
 // fullCheck decodes all names from win[s:] and compares the markers after
 // them, then locates and decodes the addresses.
-func fullCheck(mem vmem.Reader, ft *foundTokens, win []byte, base uint64, x, s, n int, want map[string]uint64) (*Table, error) {
+func fullCheck(mem vmem.Reader, ft *foundTokens, win []byte, base uint64, x, s, n int, want map[string]uint64) (t *Table, namesOK bool, err error) {
 	var d *decoded
-	var err error
 	for _, long := range []bool{true, false} {
-		d, err = decodeNames(sliceSource(win[s:]), n, ft.tok, long)
+		d, err = decodeNames(sliceSource(win[s:]), n, ft.tok, long, len(win)-s)
 		if err != nil {
 			continue
 		}
@@ -389,7 +407,7 @@ func fullCheck(mem vmem.Reader, ft *foundTokens, win []byte, base uint64, x, s, 
 		}
 	}
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	loc := kallsymsLoc{
 		numSyms:    n,
@@ -400,11 +418,11 @@ func fullCheck(mem vmem.Reader, ft *foundTokens, win []byte, base uint64, x, s, 
 	numAddr := base + uint64(x)
 	addrs, enc, err := scanAddrs(mem, &loc, numAddr, d, want)
 	if err != nil {
-		return nil, err
+		return nil, true, fmt.Errorf("kallsyms_names at %#x (%d symbols): %w", loc.names, n, err)
 	}
-	t := buildKallsymsTable(SourceKallsymsScan, d, addrs)
+	t = buildKallsymsTable(SourceKallsymsScan, d, addrs)
 	t.encoding = enc.String()
-	return t, nil
+	return t, true, nil
 }
 
 // checkMarkers compares kallsyms_markers (u32 offsets of every 256th name,

@@ -71,18 +71,26 @@ type Table struct {
 	addMu    sync.Mutex                // serialises AddModule
 }
 
-// symSet is the symbols of vmlinux or of one module, sorted by address.
+// symSet is the symbols of vmlinux or of one module, sorted by address, kept
+// in columns (a kallsyms decode fills them without building Symbols).
 type symSet struct {
 	module string
-	syms   []Symbol
+	names  []string
+	addrs  []uint64
+	sizes  []uint64
+	types  []byte
 
 	once  sync.Once
 	first map[string]int32 // name -> lowest index
 	next  []int32          // next index with the same name, -1 at the end
 }
 
-// New builds a table from syms (any order; the slice is copied). A symbol with
-// Size 0 gets the distance to the next higher address as its size (see
+func (s *symSet) sym(i int) Symbol {
+	return Symbol{Name: s.names[i], Addr: s.addrs[i], Size: s.sizes[i], Type: s.types[i], Module: s.module}
+}
+
+// New builds a table from syms (any order; the slice is not kept). A symbol
+// with Size 0 gets the distance to the next higher address as its size (see
 // MaxInferredSize). Symbols whose Module is not "" go to per-module sets as
 // with AddModule.
 func New(src Source, syms []Symbol) *Table {
@@ -100,56 +108,59 @@ func New(src Source, syms []Symbol) *Table {
 		}
 		mods[s.Module] = append(mods[s.Module], s)
 	}
-	sets := []*symSet{newSet("", core, true)}
+	sets := []*symSet{newSet("", core)}
 	for _, m := range order {
-		sets = append(sets, newSet(m, mods[m], true))
+		sets = append(sets, newSet(m, mods[m]))
 	}
 	t.sets.Store(&sets)
 	return t
 }
 
-// newTableOwned builds a vmlinux-only table from syms, which must already be
-// sorted by address; the slice is kept.
-func newTableOwned(src Source, syms []Symbol) *Table {
+// newTableColumns builds a vmlinux-only table from columns already sorted by
+// address; the slices are kept.
+func newTableColumns(src Source, names []string, addrs []uint64, types []byte) *Table {
 	t := &Table{source: src}
-	sets := []*symSet{newSet("", syms, false)}
+	set := &symSet{names: names, addrs: addrs, types: types, sizes: make([]uint64, len(addrs))}
+	inferSizes(set.addrs, set.sizes)
+	sets := []*symSet{set}
 	t.sets.Store(&sets)
 	return t
 }
 
-func newSet(module string, syms []Symbol, copyAndSort bool) *symSet {
-	if copyAndSort {
-		syms = append([]Symbol(nil), syms...)
-		// Stable: among aliases the caller's (kallsyms') order is kept, so the
-		// first alias is the one the kernel prints.
-		sort.SliceStable(syms, func(i, j int) bool { return syms[i].Addr < syms[j].Addr })
+func newSet(module string, syms []Symbol) *symSet {
+	syms = append([]Symbol(nil), syms...)
+	// Stable: among aliases the caller's (kallsyms') order is kept, so the
+	// first alias is the one the kernel prints.
+	sort.SliceStable(syms, func(i, j int) bool { return syms[i].Addr < syms[j].Addr })
+	n := len(syms)
+	set := &symSet{module: module, names: make([]string, n), addrs: make([]uint64, n),
+		sizes: make([]uint64, n), types: make([]byte, n)}
+	for i, s := range syms {
+		set.names[i], set.addrs[i], set.sizes[i], set.types[i] = s.Name, s.Addr, s.Size, s.Type
 	}
-	for i := range syms {
-		syms[i].Module = module
-	}
-	inferSizes(syms)
-	return &symSet{module: module, syms: syms}
+	inferSizes(set.addrs, set.sizes)
+	return set
 }
 
-// inferSizes sets Size of symbols with Size 0 to the distance to the next
-// higher address (get_symbol_pos() in kernel/kallsyms.c), when below
-// MaxInferredSize. syms is sorted by address.
-func inferSizes(syms []Symbol) {
-	n := len(syms)
+// inferSizes sets sizes that are 0 to the distance to the next higher address
+// (get_symbol_pos() in kernel/kallsyms.c), when below MaxInferredSize. addrs
+// is sorted.
+func inferSizes(addrs, sizes []uint64) {
+	n := len(addrs)
 	for i := 0; i < n; {
 		j := i + 1
-		for j < n && syms[j].Addr == syms[i].Addr {
+		for j < n && addrs[j] == addrs[i] {
 			j++
 		}
 		var size uint64
 		if j < n {
-			if gap := syms[j].Addr - syms[i].Addr; gap <= MaxInferredSize {
+			if gap := addrs[j] - addrs[i]; gap <= MaxInferredSize {
 				size = gap
 			}
 		}
 		for k := i; k < j; k++ {
-			if syms[k].Size == 0 {
-				syms[k].Size = size
+			if sizes[k] == 0 {
+				sizes[k] = size
 			}
 		}
 		i = j
@@ -158,10 +169,10 @@ func inferSizes(syms []Symbol) {
 
 func (s *symSet) index() {
 	s.once.Do(func() {
-		s.first = make(map[string]int32, len(s.syms))
-		s.next = make([]int32, len(s.syms))
-		for i := len(s.syms) - 1; i >= 0; i-- {
-			name := s.syms[i].Name
+		s.first = make(map[string]int32, len(s.names))
+		s.next = make([]int32, len(s.names))
+		for i := len(s.names) - 1; i >= 0; i-- {
+			name := s.names[i]
 			if j, ok := s.first[name]; ok {
 				s.next[i] = j
 			} else {
@@ -174,17 +185,16 @@ func (s *symSet) index() {
 
 // find returns the containing symbol index and whether found.
 func (s *symSet) find(addr uint64) (int, bool) {
-	syms := s.syms
-	i := sort.Search(len(syms), func(i int) bool { return syms[i].Addr > addr }) - 1
+	addrs := s.addrs
+	i := sort.Search(len(addrs), func(i int) bool { return addrs[i] > addr }) - 1
 	if i < 0 {
 		return 0, false
 	}
 	// First alias at that address, as get_symbol_pos() does.
-	for i > 0 && syms[i-1].Addr == syms[i].Addr {
+	for i > 0 && addrs[i-1] == addrs[i] {
 		i--
 	}
-	sym := syms[i]
-	if addr == sym.Addr || addr-sym.Addr < sym.Size {
+	if addr == addrs[i] || addr-addrs[i] < s.sizes[i] {
 		return i, true
 	}
 	return 0, false
@@ -222,7 +232,7 @@ func (t *Table) Encoding() string {
 func (t *Table) Len() int {
 	n := 0
 	for _, s := range t.loadSets() {
-		n += len(s.syms)
+		n += len(s.addrs)
 	}
 	return n
 }
@@ -234,7 +244,7 @@ func (t *Table) Lookup(name string) (Symbol, bool) {
 	for _, s := range t.loadSets() {
 		s.index()
 		if i, ok := s.first[name]; ok {
-			return s.syms[i], true
+			return s.sym(int(i)), true
 		}
 	}
 	return Symbol{}, false
@@ -251,7 +261,7 @@ func (t *Table) LookupAll(name string) []Symbol {
 			continue
 		}
 		for ; i >= 0; i = s.next[i] {
-			out = append(out, s.syms[i])
+			out = append(out, s.sym(int(i)))
 		}
 	}
 	return out
@@ -266,9 +276,8 @@ func (t *Table) ByAddr(addr uint64) (sym Symbol, off uint64, ok bool) {
 		if !found {
 			continue
 		}
-		c := s.syms[i]
-		if !ok || c.Addr > sym.Addr {
-			sym, ok = c, true
+		if !ok || s.addrs[i] > sym.Addr {
+			sym, ok = s.sym(i), true
 		}
 	}
 	if !ok {
@@ -302,10 +311,10 @@ func (t *Table) Format(addr uint64) string {
 func (t *Table) AddModule(name string, syms []Symbol) {
 	t.addMu.Lock()
 	defer t.addMu.Unlock()
-	set := newSet(name, syms, true)
+	set := newSet(name, syms)
 	old := t.loadSets()
 	if len(old) == 0 { // zero Table: empty vmlinux set
-		old = []*symSet{newSet("", nil, false)}
+		old = []*symSet{newSet("", nil)}
 	}
 	sets := make([]*symSet, 0, len(old)+1)
 	replaced := false
@@ -339,8 +348,8 @@ func (t *Table) All() iter.Seq[Symbol] {
 	sets := t.loadSets()
 	return func(yield func(Symbol) bool) {
 		for _, s := range sets {
-			for _, sym := range s.syms {
-				if !yield(sym) {
+			for i := range s.addrs {
+				if !yield(s.sym(i)) {
 					return
 				}
 			}

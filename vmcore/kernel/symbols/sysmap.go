@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -182,23 +183,20 @@ func truncate(s string, n int) string {
 // System.map of another build shows up as mismatches.
 func (t *Table) Verify(info *vmcoreinfo.Info) (matched int, err error) {
 	var bad []string
-	for _, k := range info.Keys() {
-		name, ok := strings.CutPrefix(k, "SYMBOL(")
-		if !ok || !strings.HasSuffix(name, ")") {
-			continue
-		}
-		name = strings.TrimSuffix(name, ")")
-		want, err := info.Symbol(name)
-		if err != nil {
-			continue
-		}
+	want := vmcoreinfoSymbols(info)
+	names := make([]string, 0, len(want))
+	for name := range want {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
 		all := t.LookupAll(name)
 		if len(all) == 0 {
 			continue
 		}
 		found := false
 		for _, s := range all {
-			if s.Addr == want {
+			if s.Addr == want[name] {
 				found = true
 				break
 			}
@@ -206,11 +204,34 @@ func (t *Table) Verify(info *vmcoreinfo.Info) (matched int, err error) {
 		if found {
 			matched++
 		} else {
-			bad = append(bad, fmt.Sprintf("%s: table %#x, VMCOREINFO %#x", name, all[0].Addr, want))
+			bad = append(bad, fmt.Sprintf("%s: table %#x, VMCOREINFO %#x", name, all[0].Addr, want[name]))
 		}
 	}
 	if len(bad) > 0 {
 		return matched, fmt.Errorf("symbols: %s disagrees with VMCOREINFO: %s", t.Source(), strings.Join(bad, "; "))
 	}
 	return matched, nil
+}
+
+// vmcoreinfoSymbols returns the SYMBOL(name) lines of info that give a
+// symbol's address. SYMBOL(mem_section) is left out: it is written by
+// VMCOREINFO_SYMBOL_ARRAY(), the array's value, and with
+// CONFIG_SPARSEMEM_EXTREME mem_section is a pointer, so the value is where it
+// points, not the symbol's address.
+func vmcoreinfoSymbols(info *vmcoreinfo.Info) map[string]uint64 {
+	out := map[string]uint64{}
+	for _, k := range info.Keys() {
+		name, ok := strings.CutPrefix(k, "SYMBOL(")
+		if !ok || !strings.HasSuffix(name, ")") {
+			continue
+		}
+		name = strings.TrimSuffix(name, ")")
+		if name == "mem_section" {
+			continue
+		}
+		if v, err := info.Symbol(name); err == nil {
+			out[name] = v
+		}
+	}
+	return out
 }
