@@ -561,3 +561,28 @@ func TestPerCPU(t *testing.T) {
 		t.Fatalf("UP cpu 1: %v", err)
 	}
 }
+
+func TestConcurrentUse(t *testing.T) {
+	k := newKernel(t, nil)
+	done := make(chan error)
+	for g := 0; g < 4; g++ {
+		go func() {
+			var err error
+			for i := 0; i < 50 && err == nil; i++ {
+				var o kernel.Object
+				if o, err = k.Global("panic_notifier_list", "struct atomic_notifier_head"); err == nil {
+					_, err = o.Member("head->next->priority")
+				}
+				if err == nil {
+					_, err = k.Layout("struct lab_flags")
+				}
+			}
+			done <- err
+		}()
+	}
+	for g := 0; g < 4; g++ {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+}

@@ -17,6 +17,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"sync"
 
@@ -74,7 +75,26 @@ func Open(path, wantBuildID string) (*Types, error) {
 	return t, nil
 }
 
-func newTypes(path string, f *elf.File, wantBuildID string) (*Types, error) {
+// NewFromReader is Open for an ELF image in r; name is used in messages.
+func NewFromReader(r io.ReaderAt, name, wantBuildID string) (t *Types, err error) {
+	defer recoverInto(&err, name)
+	f, err := elf.NewFile(r)
+	if err != nil {
+		return nil, err
+	}
+	return newTypes(name, f, wantBuildID)
+}
+
+// recoverInto turns a panic of the ELF or DWARF decoders on a malformed file
+// into an error.
+func recoverInto(err *error, name string) {
+	if r := recover(); r != nil {
+		*err = fmt.Errorf("%s: malformed debug info: %v", name, r)
+	}
+}
+
+func newTypes(path string, f *elf.File, wantBuildID string) (t *Types, err error) {
+	defer recoverInto(&err, path)
 	id, err := BuildID(f)
 	if err != nil && wantBuildID != "" {
 		return nil, fmt.Errorf("%s: %w", path, err)
@@ -153,7 +173,8 @@ func findBuildID(b []byte, bo binary.ByteOrder) (string, bool) {
 
 // AnyType resolves "struct X", "union X", "enum X" or a bare name (struct,
 // union, typedef, enum, then base type), as btfmem.Types does.
-func (t *Types) AnyType(name string) (btf.Type, error) {
+func (t *Types) AnyType(name string) (typ btf.Type, err error) {
+	defer recoverInto(&err, t.path)
 	name = strings.Join(strings.Fields(name), " ")
 	var keys []string
 	switch {

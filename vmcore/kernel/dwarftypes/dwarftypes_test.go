@@ -1,6 +1,7 @@
 package dwarftypes_test
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"os"
@@ -131,4 +132,30 @@ func TestNotELF(t *testing.T) {
 	if _, err := dwarftypes.Open(filepath.Join(t.TempDir(), "missing"), ""); err == nil {
 		t.Fatal("missing file accepted")
 	}
+}
+
+// FuzzDWARFTypes: a mutated ELF/DWARF image through NewFromReader and a few
+// lookups. No panic.
+func FuzzDWARFTypes(f *testing.F) {
+	for _, p := range labFiles {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(data)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if len(data) > 1<<16 {
+			return
+		}
+		ty, err := dwarftypes.NewFromReader(bytes.NewReader(data), "fuzz", "")
+		if err != nil {
+			return
+		}
+		for _, n := range []string{"struct lab_flags", "notifier_fn_t", "atomic_t", "lab_state", "int", "nope"} {
+			if typ, err := ty.AnyType(n); err == nil {
+				_ = kernel.FormatLayout(typ)
+			}
+		}
+	})
 }
