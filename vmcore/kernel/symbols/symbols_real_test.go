@@ -250,35 +250,40 @@ func TestRealScanKallsyms510(t *testing.T) {
 	}
 }
 
-// The scan also finds the 6.1 tables (another write_src() layout) and agrees
-// with the VMCOREINFO route symbol for symbol.
-func TestRealScanKallsyms61(t *testing.T) {
-	d := openDump(t, "qemu-6.1-sysrq", "vmcore")
-	info := d.VMCOREINFO()
-	ks, err := symbols.FromKallsyms(d, info)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sc, err := symbols.ScanKallsymsInfo(d, info)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if sc.Len() != ks.Len() {
-		t.Fatalf("scan %d symbols, VMCOREINFO %d", sc.Len(), ks.Len())
-	}
-	var a, b []string
-	for s := range ks.All() {
-		a = append(a, fmt.Sprintf("%x %c %s", s.Addr, s.Type, s.Name))
-	}
-	for s := range sc.All() {
-		b = append(b, fmt.Sprintf("%x %c %s", s.Addr, s.Type, s.Name))
-	}
-	sort.Strings(a)
-	sort.Strings(b)
-	for i := range a {
-		if a[i] != b[i] {
-			t.Fatalf("first difference: %q vs %q", a[i], b[i])
-		}
+// The scan also finds the 6.1 and 6.12 tables (two more write_src() layouts:
+// kallsyms_seqs_of_names between markers and token table; offsets after
+// token index) and agrees with the VMCOREINFO route symbol for symbol.
+func TestRealScanKallsymsNewer(t *testing.T) {
+	for _, fixture := range []string{"qemu-6.1-sysrq", "qemu-6.12-sysrq"} {
+		t.Run(fixture, func(t *testing.T) {
+			d := openDump(t, fixture, "vmcore")
+			info := d.VMCOREINFO()
+			ks, err := symbols.FromKallsyms(d, info)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sc, err := symbols.ScanKallsymsInfo(d, info)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if sc.Len() != ks.Len() {
+				t.Fatalf("scan %d symbols, VMCOREINFO %d", sc.Len(), ks.Len())
+			}
+			var a, b []string
+			for s := range ks.All() {
+				a = append(a, fmt.Sprintf("%x %c %s", s.Addr, s.Type, s.Name))
+			}
+			for s := range sc.All() {
+				b = append(b, fmt.Sprintf("%x %c %s", s.Addr, s.Type, s.Name))
+			}
+			sort.Strings(a)
+			sort.Strings(b)
+			for i := range a {
+				if a[i] != b[i] {
+					t.Fatalf("first difference: %q vs %q", a[i], b[i])
+				}
+			}
+		})
 	}
 }
 
