@@ -63,7 +63,7 @@ func ReportText(r *analysis.Report, width int) string {
 			writeWrapped(&b, ind+"evidence: ", evidenceText(e), width)
 		}
 		for _, m := range s.Members {
-			writeWrapped(&b, ind+fmt.Sprintf("- %-11s ", plainStatus(m.Status)), memberText(m), width)
+			writeWrapped(&b, ind+fmt.Sprintf("- %-11s ", plainStatus(m.Status)), memberText(m, s.Reason), width)
 			for _, e := range m.Evidence {
 				writeWrapped(&b, ind+strings.Repeat(" ", 14)+"evidence: ", evidenceText(e), width)
 			}
@@ -156,7 +156,7 @@ func ReportMarkdown(r *analysis.Report) string {
 			parts = append(parts, "`"+mdCode(evidenceText(e))+"`")
 		}
 		for _, m := range s.Members {
-			parts = append(parts, mdEscape(plainStatus(m.Status)+": "+memberText(m)))
+			parts = append(parts, mdEscape(plainStatus(m.Status)+": "+memberText(m, s.Reason)))
 		}
 		fmt.Fprintf(&b, "| %d | %s | **%s** | %s |\n", i+1, StepTitle(s), plainStatus(s.Status), strings.Join(parts, "<br>"))
 	}
@@ -232,12 +232,14 @@ func evidenceText(e timeline.Evidence) string {
 	return s
 }
 
-func memberText(m timeline.Member) string {
+// memberText describes a notifier or dumper; its reason is left out when it
+// only repeats the step's.
+func memberText(m timeline.Member, stepReason string) string {
 	s := m.Name + moduleSuffix(m.Module)
 	if m.Priority != nil {
 		s += fmt.Sprintf(" (priority %d)", *m.Priority)
 	}
-	if m.Reason != "" {
+	if m.Reason != "" && m.Reason != stepReason {
 		s += ": " + m.Reason
 	}
 	return s
