@@ -6,6 +6,9 @@ import (
 	"io"
 	"strconv"
 	"strings"
+
+	"github.com/panicscope/panicscope/vmcore"
+	"github.com/panicscope/panicscope/vmcore/printk"
 )
 
 // levelNames are the kernel's log levels (include/linux/kern_levels.h).
@@ -33,8 +36,6 @@ type jsonLine struct {
 
 func runLog(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("log", stderr)
-	var tf targetFlags
-	tf.register(fs)
 	level := fs.String("level", "", "show only lines at this level or more severe (0-7 or emerg..debug)")
 	since := fs.Uint64("since-seq", 0, "show only records with sequence number >= N")
 	caller := fs.String("caller", "", "show only records from this caller (T<pid> or C<cpu>)")
@@ -53,12 +54,17 @@ func runLog(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
-	t, err := tf.open(pos[0], stderr)
+	// The log needs only VMCOREINFO and memory: skip symbols and types,
+	// which cost most of the start-up time.
+	d, err := vmcore.Open(pos[0])
 	if err != nil {
 		return err
 	}
-	defer t.Close()
-	log, err := t.Log()
+	defer d.Close()
+	if d.VMCOREINFO() == nil {
+		return fmt.Errorf("kernel log: %s has no VMCOREINFO, so the log cannot be located", pos[0])
+	}
+	log, err := printk.Read(d, d.VMCOREINFO())
 	if err != nil {
 		return err
 	}
