@@ -27,6 +27,7 @@ func commands() []command {
 		{"report", "DUMP [--json|--markdown]", "the panic story: chains, dumpers, parameters, CPUs and the timeline", runReport},
 		{"log", "DUMP [--panic] [--json]", "the kernel log (printk ring buffer or log_buf), dmesg style", runLog},
 		{"type", "DUMP TYPE...", "print a type's layout with offsets, like crash's struct -o", runType},
+		{"bt", "DUMP [--cpu N|--pid P|--all] [--json]", "stack backtraces of every CPU (or a task), unwound with the kernel's ORC tables", runBt},
 	}
 }
 

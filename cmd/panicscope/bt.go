@@ -1,0 +1,190 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+
+	"github.com/panicscope/panicscope/vmcore/target"
+	"github.com/panicscope/panicscope/vmcore/unwind"
+	"github.com/panicscope/panicscope/vmcore/vmem"
+)
+
+// btFrame is one frame in bt --json.
+type btFrame struct {
+	Function string        `json:"function"`
+	Offset   uint64        `json:"offset"`
+	Size     uint64        `json:"size"`
+	Module   string        `json:"module,omitempty"`
+	PC       string        `json:"pc"`
+	SP       string        `json:"sp"`
+	Stack    string        `json:"stack"`
+	Reliable bool          `json:"reliable"`
+	Method   unwind.Method `json:"method"`
+	Regs     *unwind.Regs  `json:"regs,omitempty"`
+}
+
+// btTrace is one stack in bt --json; frames are innermost first.
+type btTrace struct {
+	CPU       int          `json:"cpu"` // -1: a task not running on a CPU
+	PID       int          `json:"pid"`
+	Comm      string       `json:"comm"`
+	Task      string       `json:"task"`
+	Panicking bool         `json:"panicking"`
+	Start     string       `json:"start"` // "cpu registers" or "saved context"
+	End       string       `json:"end"`
+	Complete  bool         `json:"complete"`
+	Error     string       `json:"error,omitempty"`
+	Frames    []btFrame    `json:"frames"`
+	UserRegs  *unwind.Regs `json:"user_regs,omitempty"`
+	Problems  []string     `json:"problems,omitempty"`
+
+	trace *unwind.Trace
+}
+
+func runBt(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("bt", stderr)
+	var tf targetFlags
+	tf.register(fs)
+	cpu := fs.Int("cpu", -1, "only this CPU's active stack")
+	pid := fs.Int("pid", -1, "only this task (its CPU's registers if it is running, else its saved context)")
+	all := fs.Bool("all", false, "every CPU, then every task not running on a CPU")
+	asJSON := fs.Bool("json", false, "print a JSON list of stacks")
+	depth := fs.Int("depth", unwind.DefaultMaxDepth, "at most this many frames per stack")
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return fmt.Errorf("usage: panicscope bt DUMP [--cpu N | --pid P | --all] [--json]")
+	}
+	t, err := tf.open(pos[0], stderr)
+	if err != nil {
+		return err
+	}
+	defer t.Close()
+	if t.Syms == nil {
+		warnProblems(stderr, t.Problems)
+		return fmt.Errorf("no symbols available for this dump: stacks cannot be walked")
+	}
+	release := ""
+	if info := t.Dump.VMCOREINFO(); info != nil {
+		release = info.OSRelease()
+	}
+	u, err := unwind.NewKernel(t.Kernel, t.Syms, release)
+	if err != nil {
+		return err
+	}
+	u.MaxDepth = *depth
+	warnProblems(stderr, u.Problems)
+	traces, err := btTraces(t, u, *cpu, *pid, *all)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(traces)
+	}
+	for i, tr := range traces {
+		if i > 0 {
+			fmt.Fprintln(stdout)
+		}
+		where := fmt.Sprintf("CPU: %d", tr.CPU)
+		if tr.CPU < 0 {
+			where = "CPU: -"
+		}
+		head := fmt.Sprintf("PID: %-6d TASK: %s  %s  COMMAND: %q", tr.PID, tr.Task, where, tr.Comm)
+		if tr.Panicking {
+			head += "  [panicking]"
+		}
+		fmt.Fprintf(stdout, "%s  (from %s)\n", head, tr.Start)
+		for _, p := range tr.Problems {
+			fmt.Fprintf(stdout, "    problem: %s\n", p)
+		}
+		tr.trace.Format(stdout)
+	}
+	return nil
+}
+
+// btTraces selects and walks the stacks asked for.
+func btTraces(t *target.Target, u *unwind.Kernel, cpu, pid int, all bool) ([]btTrace, error) {
+	panicCPU := readPanicCPU(t)
+	var out []btTrace
+	running := map[uint64]int{} // task -> CPU
+	cpuTrace := func(i int) btTrace {
+		ct := u.UnwindCPU(i, unwind.RegsFromNotes(t.Dump.CPUs[i].Regs))
+		running[ct.Task.Addr] = i
+		bt := newBt(ct.Trace, ct.Task, i, "cpu registers")
+		bt.Panicking = i == panicCPU
+		bt.Problems = ct.Problems
+		return bt
+	}
+	switch {
+	case cpu >= 0:
+		if cpu >= len(t.Dump.CPUs) {
+			return nil, fmt.Errorf("cpu %d: the dump has registers for %d CPUs", cpu, len(t.Dump.CPUs))
+		}
+		return []btTrace{cpuTrace(cpu)}, nil
+	case pid >= 0:
+		for i := range t.Dump.CPUs {
+			if addr, err := u.CurrentTask(i); err == nil {
+				if task, err := u.ReadTask(addr); err == nil && task.PID == pid {
+					return []btTrace{cpuTrace(i)}, nil
+				}
+			}
+		}
+		tasks, err := u.Tasks(0)
+		for _, task := range tasks {
+			if task.PID == pid {
+				return []btTrace{newBt(u.UnwindTask(task), task, -1, "saved context")}, nil
+			}
+		}
+		if err != nil {
+			return nil, fmt.Errorf("pid %d not found (task list: %v)", pid, err)
+		}
+		return nil, fmt.Errorf("pid %d not found", pid)
+	}
+	for i := range t.Dump.CPUs {
+		out = append(out, cpuTrace(i))
+	}
+	if !all {
+		return out, nil
+	}
+	tasks, err := u.Tasks(0)
+	for _, task := range tasks {
+		if _, ok := running[task.Addr]; ok {
+			continue
+		}
+		out = append(out, newBt(u.UnwindTask(task), task, -1, "saved context"))
+	}
+	if err != nil {
+		out[0].Problems = append(out[0].Problems, fmt.Sprintf("task list: %v", err))
+	}
+	return out, nil
+}
+
+func newBt(tr *unwind.Trace, task unwind.Task, cpu int, start string) btTrace {
+	bt := btTrace{CPU: cpu, PID: task.PID, Comm: task.Comm, Task: fmt.Sprintf("%016x", task.Addr), Start: start,
+		End: tr.End, Complete: tr.Complete(), Error: tr.Err, UserRegs: tr.UserRegs, Frames: []btFrame{}, trace: tr}
+	for _, f := range tr.Frames {
+		bt.Frames = append(bt.Frames, btFrame{Function: f.Function, Offset: f.Offset, Size: f.Size, Module: f.Module,
+			PC: fmt.Sprintf("%#x", f.PC), SP: fmt.Sprintf("%#x", f.SP), Stack: f.Stack, Reliable: f.Reliable,
+			Method: f.Method, Regs: f.Regs})
+	}
+	return bt
+}
+
+// readPanicCPU is panic_cpu (kernel/panic.c: atomic_t, PANIC_CPU_INVALID -1
+// until a CPU enters panic()); -1 when unknown.
+func readPanicCPU(t *target.Target) int {
+	a, err := t.Kernel.Symbol("panic_cpu")
+	if err != nil {
+		return -1
+	}
+	v, err := vmem.ReadU32(t.Dump, a)
+	if err != nil {
+		return -1
+	}
+	return int(int32(v))
+}

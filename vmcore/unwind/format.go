@@ -1,0 +1,55 @@
+package unwind
+
+import (
+	"fmt"
+	"io"
+	"strings"
+)
+
+// Format writes the trace in the style of crash's bt: one "#n [sp] symbol"
+// line per frame (unreliable frames with "? "), the method when it is not
+// ORC, a marker where the walk changes stacks, the registers of each
+// interrupted context and, last, why the walk ended.
+func (t *Trace) Format(w io.Writer) {
+	prevStack := ""
+	for i, f := range t.Frames {
+		if i > 0 && f.Stack != prevStack {
+			fmt.Fprintf(w, "    --- %s stack ---\n", f.Stack)
+		}
+		prevStack = f.Stack
+		if f.Regs != nil {
+			fmt.Fprintf(w, "    [exception RIP: %s]\n", f.Symbol())
+			for _, l := range f.Regs.Lines() {
+				fmt.Fprintf(w, "    %s\n", l)
+			}
+		}
+		line := fmt.Sprintf("%3s [%016x] %s", fmt.Sprintf("#%d", i), f.SP, f.String())
+		switch f.Method {
+		case MethodORC, MethodRegs:
+		default:
+			line += fmt.Sprintf("  (%s)", f.Method)
+		}
+		fmt.Fprintln(w, line)
+	}
+	if t.UserRegs != nil {
+		fmt.Fprintln(w, "    user-mode registers:")
+		for _, l := range t.UserRegs.Lines() {
+			fmt.Fprintf(w, "    %s\n", l)
+		}
+	}
+	end := t.End
+	if t.Complete() {
+		end += ", complete"
+	}
+	if t.Err != "" {
+		end += ": " + t.Err
+	}
+	fmt.Fprintf(w, "    (%s)\n", end)
+}
+
+// String is Format into a string.
+func (t *Trace) String() string {
+	var b strings.Builder
+	t.Format(&b)
+	return b.String()
+}
