@@ -1,0 +1,155 @@
+package views
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/panicscope/panicscope/vmcore/analysis"
+	"github.com/panicscope/panicscope/vmcore/analysis/timeline"
+)
+
+// Buffers is the Buffers page: where the log could have been saved — kmsg
+// dumpers, the pstore backend and its ramoops records, the printk ring and
+// the consoles.
+func Buffers(d Data, w, h, offset int, st Styles) string {
+	return Window(st, BuffersLines(d, w, st), offset, w, h)
+}
+
+const buffersLabelW = 9
+
+// BuffersLines is the whole Buffers page, before scrolling.
+func BuffersLines(d Data, w int, st Styles) []string {
+	p := &pageDoc{st: st, w: w}
+	r := d.Report
+	if r == nil {
+		p.add(st.Dim.Render(d.missing("dumpers, pstore and consoles", d.ReportErr)))
+		ringLines(p, d)
+		return p.lines
+	}
+	dumperTable(p, r)
+	pstoreLines(p, r)
+	ringLines(p, d)
+	consoleTable(p, r)
+	return p.lines
+}
+
+func dumperTable(p *pageDoc, r *analysis.Report) {
+	st := p.st
+	p.heading("kmsg dumpers (dump_list, call order)")
+	if len(r.Dumpers) == 0 {
+		p.para(2, "none registered", st.Dim.Render)
+		return
+	}
+	var members []timeline.Member
+	for _, s := range r.Timeline {
+		if s.Step == timeline.StepKmsgDump {
+			members = s.Members
+		}
+	}
+	cols := []tableColumn{{title: "callback", flex: true}, {title: "module", width: 12},
+		{title: "max_reason", width: 20}, {title: "in this panic", width: 13}}
+	var rows [][]string
+	for i, dm := range r.Dumpers {
+		mod := dm.Module
+		if mod == "" {
+			mod = st.Dim.Render("built-in")
+		}
+		reason := fmt.Sprintf("%s (%d)", strings.TrimPrefix(dm.ReasonName, "KMSG_DUMP_"), dm.MaxReason)
+		status := st.Unknown.Render(st.Glyphs.Unknown + " unknown")
+		if i < len(members) && members[i].Name == dm.Callback {
+			m := members[i]
+			status = st.StatusStyle(m.Status).Render(st.Mark(m.Status) + " " + StatusWord(m.Status))
+		}
+		if !dm.Registered {
+			status = st.Dim.Render("unregistered")
+		}
+		rows = append(rows, []string{dm.Callback, mod, reason, status})
+	}
+	p.add(st.table(cols, rows, p.w)...)
+}
+
+func pstoreLines(p *pageDoc, r *analysis.Report) {
+	st := p.st
+	p.heading("pstore")
+	ps := r.Pstore
+	if ps == nil {
+		p.para(2, problemAbout(r, "pstore", "no backend registered (psinfo is NULL)"), st.Dim.Render)
+		return
+	}
+	p.para(2, fmt.Sprintf("backend %s, flags %#x, buffer %d bytes", orUnknown(ps.Backend), ps.Flags, ps.BufSize), nil)
+	if len(ps.Records) == 0 {
+		if ps.Backend == "ramoops" {
+			p.para(2, "no records in the ramoops zones", st.Dim.Render)
+		}
+		return
+	}
+	cols := []tableColumn{{title: "zone", width: 4, right: true}, {title: "kind", width: 7},
+		{title: "title", width: 16}, {title: "header", flex: true}, {title: "", width: 10}}
+	var rows [][]string
+	for _, rec := range ps.Records {
+		comp := ""
+		if rec.Compressed {
+			comp = "compressed"
+		}
+		rows = append(rows, []string{fmt.Sprint(rec.Zone), rec.Kind, rec.Title, strings.TrimSpace(rec.Header), comp})
+	}
+	p.add(st.table(cols, rows, p.w)...)
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return analysis.Unknown
+	}
+	return s
+}
+
+func ringLines(p *pageDoc, d Data) {
+	st := p.st
+	p.heading("printk ring")
+	r := d.Report
+	if r == nil || r.Log.Source == "" {
+		if len(d.Log) > 0 {
+			p.para(2, fmt.Sprintf("%d lines read; statistics come with the analysis", len(d.Log)), st.Dim.Render)
+		} else {
+			p.para(2, d.missing("kernel log", d.LogErr, problemAbout(orEmpty(r), "kernel log", "")), st.Dim.Render)
+		}
+		return
+	}
+	l := r.Log
+	kv := func(k, v string) { p.kv("  "+k, buffersLabelW+2, v, nil) }
+	kv("source", l.Source)
+	if l.Records > 0 {
+		kv("records", fmt.Sprintf("%d readable, seq %d-%d; next seq %d", l.Records, l.FirstSeq, l.NextSeq-1, l.NextSeq))
+	} else {
+		kv("records", fmt.Sprintf("none; next seq %d", l.NextSeq))
+	}
+	kv("dropped", fmt.Sprintf("%d overwritten when the ring wrapped", l.Dropped))
+	kv("gaps", fmt.Sprintf("%d unreadable runs of records", l.Gaps))
+	kv("size", fmt.Sprintf("%d bytes of text", l.Size))
+}
+
+func orEmpty(r *analysis.Report) *analysis.Report {
+	if r == nil {
+		return &analysis.Report{}
+	}
+	return r
+}
+
+func consoleTable(p *pageDoc, r *analysis.Report) {
+	st := p.st
+	p.heading("consoles")
+	if len(r.Consoles) == 0 {
+		p.para(2, problemAbout(r, "console", "none registered"), st.Dim.Render)
+		return
+	}
+	cols := []tableColumn{{title: "console", flex: true}, {title: "state", width: 8}, {title: "flags", width: 8}}
+	var rows [][]string
+	for _, c := range r.Consoles {
+		state := "enabled"
+		if !c.Enabled {
+			state = st.Dim.Render("disabled")
+		}
+		rows = append(rows, []string{fmt.Sprintf("%s%d", c.Name, c.Index), state, fmt.Sprintf("%#x", c.Flags)})
+	}
+	p.add(st.table(cols, rows, p.w)...)
+}

@@ -1,0 +1,126 @@
+package views
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/panicscope/panicscope/vmcore/analysis"
+)
+
+// CPUs is the CPUs page: each CPU's role in the panic, where it was, its
+// task and its registers.
+func CPUs(d Data, w, h, offset int, st Styles) string {
+	return Window(st, CPUsLines(d, w, st), offset, w, h)
+}
+
+// CPUsLines is the whole CPUs page, before scrolling.
+func CPUsLines(d Data, w int, st Styles) []string {
+	p := &pageDoc{st: st, w: w}
+	r := d.Report
+	if r == nil {
+		p.add(st.Dim.Render(d.missing("CPU states", d.ReportErr)))
+		return p.lines
+	}
+	if len(r.CPUs) == 0 {
+		p.add(st.Dim.Render("no CPU states: " + problemAbout(r, "cpu", "the dump has no CPU notes")))
+		return p.lines
+	}
+	for _, c := range r.CPUs {
+		cpuLines(p, c)
+	}
+	return p.lines
+}
+
+func cpuLines(p *pageDoc, c analysis.CPUState) {
+	st := p.st
+	p.blank()
+	role := st.Value
+	if c.Role == analysis.RolePanicking {
+		role = st.Running
+	}
+	task := "task unknown"
+	if c.TaskComm != "" || c.TaskPID >= 0 {
+		task = fmt.Sprintf("task %s (pid %d)", c.TaskComm, c.TaskPID)
+	}
+	p.add(st.truncate(st.Heading.Render(fmt.Sprintf("CPU %d", c.CPU))+"  "+role.Render(c.Role)+"  "+task, p.w))
+	const lw = 6
+	ip := c.IPSymbol
+	if ip == "" {
+		ip = "no symbol"
+	}
+	p.kv("  ip", lw, ip+"  "+c.IP, nil)
+	if c.RoleWhy != "" {
+		p.kv("  why", lw, c.RoleWhy, st.Dim.Render)
+	}
+	if c.Task != "" {
+		p.kv("  task", lw, c.Task, st.Dim.Render)
+	}
+	if len(c.Regs) == 0 {
+		p.para(2, "no registers saved for this CPU", st.Dim.Render)
+		return
+	}
+	p.add(regGrid(st, c.Regs, p.w)...)
+}
+
+// regOrder is the order registers are shown in, as the kernel's __show_regs()
+// groups them; registers not named here follow in name order.
+var regOrder = []string{
+	"rip", "rsp", "rbp", "rax", "rbx", "rcx", "rdx", "rsi", "rdi",
+	"r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15", "eflags",
+	"cs", "ss", "ds", "es", "fs", "gs", "fs_base", "gs_base", "orig_rax",
+}
+
+// regGrid lays the registers out row by row in as many columns as fit,
+// each tableColumn as wide as its longest register name.
+func regGrid(st Styles, regs map[string]string, w int) []string {
+	var names []string
+	seen := map[string]bool{}
+	for _, n := range regOrder {
+		if _, ok := regs[n]; ok {
+			names = append(names, n)
+			seen[n] = true
+		}
+	}
+	var rest []string
+	for n := range regs {
+		if !seen[n] {
+			rest = append(rest, n)
+		}
+	}
+	sort.Strings(rest)
+	names = append(names, rest...)
+	valW := 0
+	for _, v := range regs {
+		valW = max(valW, cellWidth(v))
+	}
+	const indent, gap = 2, 2
+	for cols := min(len(names), 8); cols >= 1; cols-- {
+		labelW := make([]int, cols)
+		for i, n := range names {
+			labelW[i%cols] = max(labelW[i%cols], len(n))
+		}
+		total := indent + gap*(cols-1)
+		for _, lw := range labelW {
+			total += lw + 1 + valW
+		}
+		if total > w && cols > 1 {
+			continue
+		}
+		var out []string
+		for i := 0; i < len(names); i += cols {
+			var b strings.Builder
+			b.WriteString(strings.Repeat(" ", indent))
+			for j := 0; j < cols && i+j < len(names); j++ {
+				if j > 0 {
+					b.WriteString(strings.Repeat(" ", gap))
+				}
+				n := names[i+j]
+				b.WriteString(st.Dim.Render(fmt.Sprintf("%*s", labelW[j], n)) + " " + st.pad(regs[n], valW))
+			}
+			out = append(out, strings.TrimRight(b.String(), " "))
+		}
+		return out
+	}
+	return nil
+}
