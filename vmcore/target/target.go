@@ -24,6 +24,14 @@ type Options struct {
 	// SymbolsFile is a System.map or a /proc/kallsyms copy; it replaces
 	// the symbols found in memory.
 	SymbolsFile string
+	// Vmlinux is a DWARF vmlinux of the dumped kernel: its types replace
+	// BTF, and its symbols are used when kallsyms cannot be read.
+	Vmlinux string
+	// Force accepts a Vmlinux whose build ID differs from the dump's.
+	Force bool
+	// LiveRoot prefixes the /proc and /sys paths OpenLive reads ("" is
+	// "/"); tests point it at a fake tree.
+	LiveRoot string
 }
 
 // Target is a dump with its symbols and types. Problems lists what could
@@ -36,6 +44,9 @@ type Target struct {
 	Kernel       *kernel.Kernel
 	Modules      []ModuleInfo
 	Problems     []string
+	Live         *LiveState // set by OpenLive: what /proc and /sys said
+
+	closers []func() error // extra files to close (a --vmlinux)
 
 	logOnce sync.Once
 	log     *printk.Log
@@ -53,6 +64,12 @@ func Open(path string, opt Options) (*Target, error) {
 		return nil, err
 	}
 	t := FromDump(d, opt)
+	if opt.Vmlinux != "" {
+		if err := t.UseVmlinux(opt.Vmlinux, opt.Force); err != nil {
+			t.Close()
+			return nil, err
+		}
+	}
 	return t, nil
 }
 
@@ -78,7 +95,13 @@ func FromDump(d *vmcore.Dump, opt Options) *Target {
 }
 
 // Close closes the dump.
-func (t *Target) Close() error { return t.Dump.Close() }
+func (t *Target) Close() error {
+	err := t.Dump.Close()
+	for _, c := range t.closers {
+		err = errors.Join(err, c())
+	}
+	return err
+}
 
 func (t *Target) problem(format string, args ...any) {
 	t.Problems = append(t.Problems, fmt.Sprintf(format, args...))
