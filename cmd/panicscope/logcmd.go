@@ -41,12 +41,14 @@ func runLog(args []string, stdout, stderr io.Writer) error {
 	caller := fs.String("caller", "", "show only records from this caller (T<pid> or C<cpu>)")
 	asJSON := fs.Bool("json", false, "print JSON lines")
 	panicOnly := fs.Bool("panic", false, "start at the panic message")
+	dmesgStyle := fs.Bool("dmesg", false, "repeat the timestamp on every line of a multi-line record, as dmesg does (default: as crash's log)")
+	live := fs.Bool("live", false, "read the running kernel's log through /proc/kcore instead of a DUMP (needs root)")
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
 		return err
 	}
-	if len(pos) != 1 {
-		return fmt.Errorf("usage: panicscope log DUMP [--level L] [--since-seq N] [--caller T123|C1] [--panic] [--json]")
+	if len(pos) != 1 && !(*live && len(pos) == 0) {
+		return fmt.Errorf("usage: panicscope log DUMP|--live [--level L] [--since-seq N] [--caller T123|C1] [--panic] [--json]")
 	}
 	maxLevel := 7
 	if *level != "" {
@@ -56,13 +58,18 @@ func runLog(args []string, stdout, stderr io.Writer) error {
 	}
 	// The log needs only VMCOREINFO and memory: skip symbols and types,
 	// which cost most of the start-up time.
-	d, err := vmcore.Open(pos[0])
+	var d *vmcore.Dump
+	if *live {
+		d, err = vmcore.OpenLive(vmcore.DefaultKcore)
+	} else {
+		d, err = vmcore.Open(pos[0])
+	}
 	if err != nil {
 		return err
 	}
 	defer d.Close()
 	if d.VMCOREINFO() == nil {
-		return fmt.Errorf("kernel log: %s has no VMCOREINFO, so the log cannot be located", pos[0])
+		return fmt.Errorf("kernel log: %s has no VMCOREINFO, so the log cannot be located", d.Path)
 	}
 	log, err := printk.Read(d, d.VMCOREINFO())
 	if err != nil {
@@ -106,7 +113,11 @@ func runLog(args []string, stdout, stderr io.Writer) error {
 			}
 			continue
 		}
-		fmt.Fprintln(stdout, l.String())
+		if *dmesgStyle {
+			fmt.Fprintln(stdout, l.String())
+		} else {
+			fmt.Fprintln(stdout, l.CrashString())
+		}
 	}
 	return nil
 }

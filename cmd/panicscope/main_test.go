@@ -81,3 +81,39 @@ func TestInfoJSONKeys(t *testing.T) {
 		t.Errorf("report --json: %+v", rep)
 	}
 }
+
+// TestLogMatchesCrash: for every dump crash could open, `panicscope log`
+// prints as many lines as crash's `log`, and its last lines are crash's.
+func TestLogMatchesCrash(t *testing.T) {
+	for _, fx := range testfixtures.All(t) {
+		for _, f := range fx.Meta.Files {
+			total, tail, ok := testfixtures.CrashLog(t, fx, f.Name)
+			if !ok {
+				continue
+			}
+			t.Run(fx.Name+"/"+f.Name, func(t *testing.T) {
+				p := filepath.Join(fx.Dir, f.Name)
+				if strings.HasSuffix(p, ".zst") {
+					p = testfixtures.Decompressed(t, p)
+				}
+				var out bytes.Buffer
+				if err := run([]string{"log", p}, &out, &bytes.Buffer{}); err != nil {
+					t.Fatal(err)
+				}
+				lines := strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n")
+				if len(lines) != total {
+					t.Errorf("%d lines, crash printed %d", len(lines), total)
+				}
+				if len(lines) < len(tail) {
+					t.Fatalf("only %d lines", len(lines))
+				}
+				got := lines[len(lines)-len(tail):]
+				for i := range tail {
+					if got[i] != tail[i] {
+						t.Errorf("line -%d:\n got  %q\n want %q", len(tail)-i, got[i], tail[i])
+					}
+				}
+			})
+		}
+	}
+}

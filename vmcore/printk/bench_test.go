@@ -118,7 +118,7 @@ func TestAgainstMakedumpfile(t *testing.T) {
 			l := readLog(t, path)
 			var got []string
 			for _, ln := range l.Lines() {
-				got = append(got, crashStyle(ln))
+				got = append(got, ln.CrashString())
 			}
 			if len(got) != len(want) {
 				t.Errorf("%d lines, makedumpfile %d", len(got), len(want))

@@ -112,6 +112,23 @@ type Line struct {
 // String is the line as dmesg prints it: "[    1.835687] text".
 func (l Line) String() string { return FormatTimestamp(l.TS) + " " + l.Text }
 
+// CrashString renders the line as crash's "log" does (printk.c
+// dump_record()): later lines of a record are indented with spaces instead
+// of repeating the timestamp, and unprintable bytes become '.'.
+func (l Line) CrashString() string {
+	prefix := FormatTimestamp(l.TS) + " "
+	if l.IsContinuation {
+		prefix = strings.Repeat(" ", len(prefix))
+	}
+	b := []byte(l.Text)
+	for i, c := range b {
+		if c != '\t' && (c < 0x20 || c > 0x7e) {
+			b[i] = '.'
+		}
+	}
+	return prefix + string(b)
+}
+
 // Lines splits the records into printed lines the way the kernel's
 // record_print_text() does: every '\n' in a record's text starts a new line
 // with the same prefix, and a text ending in '\n' gives a last, empty line.

@@ -1,8 +1,6 @@
 package printk_test
 
 import (
-	"bufio"
-	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -41,54 +39,6 @@ func readLog(t testing.TB, path string) *printk.Log {
 		t.Fatalf("printk.Read: %v", err)
 	}
 	return l
-}
-
-// crashLog is the "### log: N lines, last 30:" section that crash-check.txt
-// has for the dump file named file.
-func crashLog(t *testing.T, f testfixtures.Fixture, file string) (total int, tail []string, ok bool) {
-	data, err := os.ReadFile(filepath.Join(f.Dir, "crash-check.txt"))
-	if err != nil {
-		return 0, nil, false
-	}
-	inFile := false
-	sc := bufio.NewScanner(strings.NewReader(string(data)))
-	sc.Buffer(nil, 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		if strings.HasPrefix(line, "### crash ") {
-			fields := strings.Fields(line)
-			inFile = fields[len(fields)-1] == file
-			continue
-		}
-		if !inFile || !strings.HasPrefix(line, "### log: ") {
-			continue
-		}
-		if _, err := fmt.Sscanf(line, "### log: %d lines", &total); err != nil {
-			t.Fatalf("crash-check.txt: %q: %v", line, err)
-		}
-		for sc.Scan() && sc.Text() != "" && !strings.HasPrefix(sc.Text(), "###") {
-			tail = append(tail, sc.Text())
-		}
-		return total, tail, total > 0
-	}
-	return 0, nil, false
-}
-
-// crashStyle renders a line as crash's "log" does (printk.c dump_record()):
-// later lines of a record are indented with spaces instead of repeating the
-// timestamp, and unprintable bytes become '.'.
-func crashStyle(l printk.Line) string {
-	prefix := printk.FormatTimestamp(l.TS) + " "
-	if l.IsContinuation {
-		prefix = strings.Repeat(" ", len(prefix))
-	}
-	b := []byte(l.Text)
-	for i, c := range b {
-		if c != '\t' && (c < 0x20 || c > 0x7e) {
-			b[i] = '.'
-		}
-	}
-	return prefix + string(b)
 }
 
 var consoleLine = regexp.MustCompile(`^\[ *\d+\.\d{6}\] `)
@@ -177,7 +127,7 @@ func TestRealDumps(t *testing.T) {
 				}
 
 				// crash's "log": the total and the last 30 lines.
-				if total, tail, ok := crashLog(t, f, file.Name); ok {
+				if total, tail, ok := testfixtures.CrashLog(t, f, file.Name); ok {
 					if total != len(lines) {
 						t.Errorf("%d lines, crash printed %d", len(lines), total)
 					}
@@ -185,7 +135,7 @@ func TestRealDumps(t *testing.T) {
 						t.Fatalf("only %d lines", len(lines))
 					}
 					for i, want := range tail {
-						if got := crashStyle(lines[len(lines)-len(tail)+i]); got != want {
+						if got := lines[len(lines)-len(tail)+i].CrashString(); got != want {
 							t.Errorf("crash log line -%d:\n got %q\nwant %q", len(tail)-i, got, want)
 						}
 					}
