@@ -241,7 +241,8 @@ func (m Model) render() string {
 		views.Tabs(m.page, m.w, m.src.Name(), m.st),
 		page,
 		m.statusLine(),
-		m.help.View(pageHelp{m.keys, m.page}),
+		// help.Model can overflow when its ellipsis does not fit: cut it.
+		views.Window(m.st, []string{m.help.View(pageHelp{m.keys, m.page})}, 0, m.w, 1),
 	}, "\n")
 	if m.opts.ASCII {
 		screen = views.ToASCII(screen)

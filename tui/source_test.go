@@ -1,0 +1,83 @@
+package tui
+
+import (
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+
+	"github.com/panicscope/panicscope/vmcore/analysis"
+	"github.com/panicscope/panicscope/vmcore/printk"
+)
+
+// The stored reports and log excerpts of package views (generated once from
+// the real dumps), so these tests need no ../shared.
+const viewsTestdata = "../views/testdata"
+
+// fakeSource serves a stored report; it records the order of the calls.
+type fakeSource struct {
+	name    string
+	r       *analysis.Report
+	lines   []printk.Line
+	openErr error
+	logErr  error
+
+	mu    sync.Mutex
+	calls []string
+}
+
+func loadFake(t testing.TB, fixture string) *fakeSource {
+	t.Helper()
+	src := &fakeSource{name: fixture + "/vmcore", r: &analysis.Report{}}
+	for _, f := range []struct {
+		file string
+		v    any
+	}{{fixture + ".report.json", src.r}, {fixture + ".log.json", &src.lines}} {
+		b, err := os.ReadFile(filepath.Join(viewsTestdata, f.file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal(b, f.v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return src
+}
+
+func (s *fakeSource) call(name string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.calls = append(s.calls, name)
+}
+
+func (s *fakeSource) Name() string { return s.name }
+func (s *fakeSource) Path() string { return "/dumps/" + s.name }
+
+func (s *fakeSource) Identify() (*analysis.Identity, error) {
+	s.call("identify")
+	if s.openErr != nil {
+		return nil, s.openErr
+	}
+	id := s.r.Identity
+	id.PanicMessage = analysis.Unknown // Identify does not read the log
+	return &id, nil
+}
+
+func (s *fakeSource) Log() ([]printk.Line, error) {
+	s.call("log")
+	return s.lines, s.logErr
+}
+
+func (s *fakeSource) Analyse() (*analysis.Report, error) {
+	s.call("analyse")
+	return s.r, nil
+}
+
+func (s *fakeSource) Close() error {
+	s.call("close")
+	return nil
+}
+
+var errNotADump = errors.New("not a kernel crash dump: unknown magic")
