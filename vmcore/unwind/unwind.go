@@ -291,8 +291,14 @@ func (w *walker) stackFor(addr, n uint64) (*stackMem, bool) {
 	if !s.Contains(addr, n) || w.visited[stackKey(s)] || len(w.loaded) >= maxStackReads {
 		return nil, false
 	}
-	w.visited[stackKey(s)] = true
 	m := loadStack(w.u.Mem, s)
+	if s.Kind == StackUnknown {
+		// A guessed region counts only if the word asked for is there.
+		if _, ok := m.word(addr &^ 7); !ok {
+			return nil, false
+		}
+	}
+	w.visited[stackKey(s)] = true
 	w.loaded = append(w.loaded, m)
 	w.cur = m
 	return m, true
@@ -639,8 +645,8 @@ func (w *walker) scan() {
 			break
 		}
 		nm, ok := w.stackFor(next, 8)
-		if !ok {
-			break
+		if !ok || nm == m {
+			break // the link must lead to another stack, once
 		}
 		m, addr = nm, next&^7
 	}
