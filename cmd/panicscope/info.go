@@ -9,20 +9,28 @@ import (
 	"github.com/panicscope/panicscope/vmcore"
 	"github.com/panicscope/panicscope/vmcore/analysis"
 	"github.com/panicscope/panicscope/vmcore/printk"
+	"github.com/panicscope/panicscope/vmcore/target"
 )
 
 func runInfo(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("info", stderr)
 	asJSON := fs.Bool("json", false, "print JSON")
+	live := fs.Bool("live", false, "identify the running kernel through /proc/kcore instead of a DUMP (needs root)")
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
 		return err
 	}
-	if len(pos) != 1 {
-		return fmt.Errorf("usage: panicscope info DUMP [--json]")
+	if len(pos) != 1 && !(*live && len(pos) == 0) {
+		return fmt.Errorf("usage: panicscope info DUMP|--live [--json]")
 	}
-	d, err := vmcore.Open(pos[0])
-	if err != nil {
+	var d *vmcore.Dump
+	if *live {
+		t, err := target.OpenLive(target.Options{})
+		if err != nil {
+			return err
+		}
+		d = t.Dump
+	} else if d, err = vmcore.Open(pos[0]); err != nil {
 		return err
 	}
 	defer d.Close()

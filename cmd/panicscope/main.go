@@ -22,12 +22,12 @@ type command struct {
 
 func commands() []command {
 	return []command{
-		{"info", "DUMP [--json]", "identify a dump: kernel, format, CPUs, paging, KASLR, panic message", runInfo},
-		{"sym", "DUMP NAME|ADDR...", "look up symbols by name or address (symbol+0xoff/0xsize [module])", runSym},
-		{"report", "DUMP [--json|--markdown]", "the panic story: chains, dumpers, parameters, CPUs and the timeline", runReport},
-		{"log", "DUMP [--panic] [--json]", "the kernel log (printk ring buffer or log_buf), dmesg style", runLog},
-		{"type", "DUMP TYPE...", "print a type's layout with offsets, like crash's struct -o", runType},
-		{"demo", "[--ascii]", "the interactive view on a small dump built into the binary (any dump: panicscope DUMP [--symbols FILE] [--ascii])", runDemo},
+		{"info", "DUMP|--live [--json]", "identify a dump: kernel, format, CPUs, paging, KASLR, panic message", runInfo},
+		{"sym", "DUMP|--live NAME|ADDR...", "look up symbols by name or address (symbol+0xoff/0xsize [module])", runSym},
+		{"report", "DUMP|--live [--json|--markdown]", "the panic story: chains, dumpers, parameters, CPUs and the timeline", runReport},
+		{"plan", "DUMP|--live [--json]", "what panic() would do as configured (live: if this machine panicked now), with warnings", runPlan},
+		{"log", "DUMP|--live [--panic] [--json]", "the kernel log (printk ring buffer or log_buf), dmesg style", runLog},
+		{"type", "DUMP|--live TYPE...", "print a type's layout with offsets, like crash's struct -o", runType},
 		{"bt", "DUMP [--cpu N|--pid P|--all] [--json]", "stack backtraces of every CPU (or a task), unwound with the kernel's ORC tables", runBt},
 	}
 }
@@ -54,9 +54,6 @@ func run(args []string, stdout, stderr io.Writer) error {
 		if c.name == args[0] {
 			return c.run(args[1:], stdout, stderr)
 		}
-	}
-	if st, err := os.Stat(args[0]); err == nil && !st.IsDir() {
-		return runTUI(args, stdout, stderr) // panicscope DUMP: the interactive view
 	}
 	usage(stderr)
 	return fmt.Errorf("unknown command %q", args[0])

@@ -11,14 +11,36 @@ import (
 // targetFlags are the flags every command that reads kernel objects takes.
 type targetFlags struct {
 	symbols string
+	vmlinux string
+	force   bool
+	live    bool
 }
 
 func (f *targetFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.symbols, "symbols", "", "System.map or /proc/kallsyms copy (kernels without kallsyms in VMCOREINFO)")
+	fs.StringVar(&f.vmlinux, "vmlinux", "", "DWARF vmlinux of the dumped kernel (optional: types and symbols from debuginfo)")
+	fs.BoolVar(&f.force, "force", false, "accept a --vmlinux whose build ID differs from the dump's")
+	fs.BoolVar(&f.live, "live", false, "read the running kernel through /proc/kcore instead of a DUMP (needs root)")
 }
 
+// split takes the DUMP argument off the positionals; with --live there is
+// none. ok is false when a DUMP is missing.
+func (f *targetFlags) split(pos []string) (dump string, rest []string, ok bool) {
+	if f.live {
+		return "", pos, true
+	}
+	if len(pos) == 0 {
+		return "", nil, false
+	}
+	return pos[0], pos[1:], true
+}
+
+// open opens the dump at path, or the running kernel with --live.
 func (f *targetFlags) open(path string, stderr io.Writer) (*target.Target, error) {
-	t, err := target.Open(path, target.Options{SymbolsFile: f.symbols})
+	if f.live {
+		return target.OpenLive(target.Options{SymbolsFile: f.symbols, Vmlinux: f.vmlinux, Force: f.force})
+	}
+	t, err := target.Open(path, target.Options{SymbolsFile: f.symbols, Vmlinux: f.vmlinux, Force: f.force})
 	if err != nil {
 		return nil, err
 	}

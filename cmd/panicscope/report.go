@@ -20,10 +20,11 @@ func runReport(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if len(pos) != 1 {
-		return fmt.Errorf("usage: panicscope report DUMP [--json | --markdown]")
+	dump, rest, ok := tf.split(pos)
+	if !ok || len(rest) != 0 {
+		return fmt.Errorf("usage: panicscope report DUMP|--live [--json | --markdown]")
 	}
-	t, err := tf.open(pos[0], stderr)
+	t, err := tf.open(dump, stderr)
 	if err != nil {
 		return err
 	}

@@ -15,10 +15,11 @@ func runSym(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if len(pos) < 2 {
-		return fmt.Errorf("usage: panicscope sym DUMP NAME|ADDR [NAME|ADDR]")
+	dump, names, ok := tf.split(pos)
+	if !ok || len(names) == 0 {
+		return fmt.Errorf("usage: panicscope sym DUMP|--live NAME|ADDR [NAME|ADDR]")
 	}
-	t, err := tf.open(pos[0], stderr)
+	t, err := tf.open(dump, stderr)
 	if err != nil {
 		return err
 	}
@@ -29,7 +30,7 @@ func runSym(args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stderr, "symbols: %s (%d)\n", t.SymbolSource, t.Syms.Len())
 	failed := false
-	for _, q := range pos[1:] {
+	for _, q := range names {
 		if addr, ok := parseAddr(q); ok {
 			fmt.Fprintf(stdout, "%016x  %s\n", addr, t.Syms.Format(addr))
 			continue

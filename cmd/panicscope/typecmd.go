@@ -13,10 +13,11 @@ func runType(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if len(pos) < 2 {
-		return fmt.Errorf("usage: panicscope type DUMP TYPE [TYPE]")
+	dump, names, ok := tf.split(pos)
+	if !ok || len(names) == 0 {
+		return fmt.Errorf("usage: panicscope type DUMP|--live TYPE [TYPE]")
 	}
-	t, err := tf.open(pos[0], stderr)
+	t, err := tf.open(dump, stderr)
 	if err != nil {
 		return err
 	}
@@ -25,7 +26,7 @@ func runType(args []string, stdout, stderr io.Writer) error {
 		warnProblems(stderr, t.Problems)
 		return fmt.Errorf("no type information available for this dump")
 	}
-	for _, name := range pos[1:] {
+	for _, name := range names {
 		out, err := t.Kernel.Layout(name)
 		if err != nil {
 			return fmt.Errorf("type %s: %w", name, err)

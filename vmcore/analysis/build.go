@@ -53,11 +53,15 @@ func Build(t *target.Target) *Report {
 	readCPUs(t, r)
 	r.Identity.PanicMessage = r.Panic.Message
 	r.Timeline = buildTimeline(t, r, log)
+	buildPlan(t, r)
 	return r
 }
 
 func captureKind(t *target.Target) (kind, why string) {
 	d := t.Dump
+	if d.Live() {
+		return CaptureLive, "a running system read through " + d.Path
+	}
 	if info := d.VMCOREINFO(); info != nil && d.InfoSource != "memory scan" {
 		if _, ok := info.CrashTime(); ok {
 			return CaptureKdump, "VMCOREINFO has CRASHTIME, written by crash_save_vmcoreinfo() inside __crash_kexec()"
@@ -86,7 +90,9 @@ func readLog(t *target.Target, r *Report) *printk.Log {
 	rec, msg, ok := log.PanicMessage()
 	if !ok {
 		r.Panic.Message = Unknown
-		r.problem("kernel log: no \"Kernel panic - not syncing\" message")
+		if r.Kernel.Capture != CaptureLive {
+			r.problem("kernel log: no \"Kernel panic - not syncing\" message")
+		}
 		return log
 	}
 	r.Panic.Message = msg

@@ -57,6 +57,11 @@ func readCPUs(t *target.Target, r *Report) {
 			r.problem("cpu %d: current task: %v", i, err)
 		}
 		cs.Role, cs.RoleWhy = cpuRole(r, i, c, funcName(cs.IPSymbol))
+		if t.Dump.Live() {
+			// A running CPU saves no registers: only its current task is known.
+			cs.IP, cs.SP, cs.IPSymbol, cs.Regs = "", "", "", nil
+			cs.Role, cs.RoleWhy = RoleRunning, "live system: the current task is read from per-CPU memory; registers are not saved"
+		}
 		if i == r.Panic.CPU {
 			r.Panic.TaskPID, r.Panic.TaskComm = cs.TaskPID, cs.TaskComm
 		}

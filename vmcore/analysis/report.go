@@ -29,6 +29,7 @@ type Report struct {
 	Line          string          `json:"panic_model"`     // which panic() model was used, e.g. "6.1-stable"
 	LineWhy       string          `json:"panic_model_why"` // how it was chosen
 	Timeline      []timeline.Step `json:"timeline"`
+	Plan          *PlanResult     `json:"plan,omitempty"` // what panic() would do as configured (live: now)
 	Problems      []string        `json:"problems"`
 
 	panicCPU *int64 // panic_cpu as read, before validation
@@ -158,4 +159,5 @@ type Module struct {
 	Base    string `json:"base"`
 	Size    uint64 `json:"size"`
 	Symbols int    `json:"symbols"`
+	Taints  string `json:"taints,omitempty"` // struct module.taints as letters ("O", "OE", "P")
 }

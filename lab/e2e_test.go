@@ -1,0 +1,353 @@
+// Package lab holds the end-to-end test of live mode: it boots Debian's 6.1
+// kernel under QEMU with lab.sh, runs `panicscope report --live --json`
+// inside the guest and checks what it reports against what the guest's own
+// /proc and /sys said. It skips, saying why, when QEMU, a static busybox or
+// the kernel package is not available.
+package lab
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/panicscope/panicscope/vmcore/analysis"
+	"github.com/panicscope/panicscope/vmcore/analysis/timeline"
+)
+
+// guestRun is one boot's output.
+type guestRun struct {
+	guest   map[string]string // the guest's /proc and /sys values
+	report  analysis.Report
+	plan    string // `panicscope plan --live` text
+	nonRoot string // `report --live` run as nobody
+	reportS string // report's stderr
+	seconds int
+}
+
+var sectionRE = regexp.MustCompile(`(?m)^=====PANICSCOPE-([A-Z-]+?)-(BEGIN|END)(.*?)=====$`)
+
+func section(out, name string) (string, string, bool) {
+	begin := "=====PANICSCOPE-" + name + "-BEGIN=====\n"
+	i := strings.Index(out, begin)
+	if i < 0 {
+		return "", "", false
+	}
+	rest := out[i+len(begin):]
+	for _, m := range sectionRE.FindAllStringSubmatchIndex(rest, -1) {
+		if rest[m[2]:m[3]] == name && rest[m[4]:m[5]] == "END" {
+			return rest[:m[0]], strings.TrimSpace(rest[m[6]:m[7]]), true
+		}
+	}
+	return "", "", false
+}
+
+func labScript(t *testing.T) string {
+	p, err := filepath.Abs("lab.sh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// lab runs lab.sh; a prerequisite missing (exit 3) skips the test.
+func lab(t *testing.T, timeout time.Duration, args ...string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "bash", append([]string{labScript(t)}, args...)...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	var ee *exec.ExitError
+	if errors.As(err, &ee) && ee.ExitCode() == 3 {
+		t.Skipf("lab prerequisite missing: %s", strings.TrimSpace(stderr.String()))
+	}
+	if err != nil {
+		t.Fatalf("lab.sh %s: %v\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), err, tail(stdout.String(), 4000), tail(stderr.String(), 4000))
+	}
+	return stdout.String()
+}
+
+func tail(s string, n int) string {
+	if len(s) > n {
+		return "…" + s[len(s)-n:]
+	}
+	return s
+}
+
+func bootLive(t *testing.T, cmdline ...string) guestRun {
+	t.Helper()
+	start := time.Now()
+	out := lab(t, 10*time.Minute, append([]string{"live"}, cmdline...)...)
+	out = strings.ReplaceAll(out, "\r\n", "\n") // a serial tty maps \n to \r\n
+	var g guestRun
+	g.seconds = int(time.Since(start).Seconds())
+	body, _, ok := section(out, "GUEST")
+	if !ok {
+		t.Fatalf("no guest section in:\n%s", tail(out, 4000))
+	}
+	g.guest = map[string]string{}
+	sc := bufio.NewScanner(strings.NewReader(body))
+	for sc.Scan() {
+		if k, v, ok := strings.Cut(sc.Text(), "="); ok {
+			g.guest[k] = strings.TrimSpace(v)
+		}
+	}
+	js, end, ok := section(out, "REPORT")
+	if !ok {
+		t.Fatalf("no report section in:\n%s", tail(out, 4000))
+	}
+	g.reportS, _, _ = section(out, "REPORT-STDERR")
+	if !strings.Contains(end, "rc=0") {
+		t.Fatalf("panicscope report --live failed in the guest (%s); stderr:\n%s", end, g.reportS)
+	}
+	if err := json.Unmarshal([]byte(js), &g.report); err != nil {
+		t.Fatalf("report --live --json is not JSON: %v\n%s", err, tail(js, 2000))
+	}
+	g.plan, _, _ = section(out, "PLAN")
+	var nonRootEnd string
+	g.nonRoot, nonRootEnd, _ = section(out, "NONROOT")
+	g.nonRoot += nonRootEnd
+	t.Logf("boot %q: %d s on the host, report in the guest %s", cmdline, g.seconds, end)
+	return g
+}
+
+func stepOf(p *analysis.PlanResult, step, slot string) *analysis.PlanStep {
+	for i := range p.Steps {
+		if p.Steps[i].Step == step && p.Steps[i].Slot == slot {
+			return &p.Steps[i]
+		}
+	}
+	return nil
+}
+
+func hasWarning(p *analysis.PlanResult, code string) (string, bool) {
+	for _, w := range p.Warnings {
+		if w.Code == code {
+			return w.Text, true
+		}
+	}
+	return "", false
+}
+
+// checkAgainstGuest compares the report with the guest's own files.
+func checkAgainstGuest(t *testing.T, g guestRun) {
+	t.Helper()
+	r, gv := g.report, g.guest
+	if r.Kernel.Capture != analysis.CaptureLive || r.Identity.Format != "live (/proc/kcore)" {
+		t.Errorf("capture %q format %q", r.Kernel.Capture, r.Identity.Format)
+	}
+	if r.Kernel.Release != gv["uname_r"] {
+		t.Errorf("release %q, guest uname -r %q", r.Kernel.Release, gv["uname_r"])
+	}
+	if !strings.Contains(r.Kernel.SymbolSource, "/proc/kallsyms") || !strings.Contains(r.Kernel.TypeSource, "/sys/kernel/btf/vmlinux") {
+		t.Errorf("symbols from %q, types from %q", r.Kernel.SymbolSource, r.Kernel.TypeSource)
+	}
+	p := r.Parameters
+	num := func(k string) int64 {
+		v, err := strconv.ParseInt(gv[k], 10, 64)
+		if err != nil {
+			t.Fatalf("guest %s=%q: %v", k, gv[k], err)
+		}
+		return v
+	}
+	if p.PanicTimeout == nil || *p.PanicTimeout != num("panic") {
+		t.Errorf("panic_timeout %v, guest /proc/sys/kernel/panic %s", p.PanicTimeout, gv["panic"])
+	}
+	if p.PanicPrint == nil || int64(*p.PanicPrint) != num("panic_print") {
+		t.Errorf("panic_print %v, guest %s", p.PanicPrint, gv["panic_print"])
+	}
+	if p.PanicOnOops == nil || *p.PanicOnOops != num("panic_on_oops") {
+		t.Errorf("panic_on_oops %v, guest %s", p.PanicOnOops, gv["panic_on_oops"])
+	}
+	if p.CrashKexecPostNotifiers == nil || *p.CrashKexecPostNotifiers != (gv["crash_kexec_post_notifiers"] == "Y") {
+		t.Errorf("crash_kexec_post_notifiers %v, guest %s", p.CrashKexecPostNotifiers, gv["crash_kexec_post_notifiers"])
+	}
+	if p.CrashKernelLoaded == nil || *p.CrashKernelLoaded != (gv["kexec_crash_loaded"] == "1") {
+		t.Errorf("crash_kernel_loaded %v, guest /sys/kernel/kexec_crash_loaded %s", p.CrashKernelLoaded, gv["kexec_crash_loaded"])
+	}
+	if int64(r.Panic.TaintMask) != num("tainted") {
+		t.Errorf("taint mask %d, guest /proc/sys/kernel/tainted %s", r.Panic.TaintMask, gv["tainted"])
+	}
+	// Modules: the same set as /proc/modules.
+	var mods []string
+	for _, m := range r.Modules {
+		mods = append(mods, m.Name)
+	}
+	guestMods := strings.Fields(gv["modules"])
+	if strings.Join(sortedCopy(mods), " ") != strings.Join(sortedCopy(guestMods), " ") {
+		t.Errorf("modules %v, guest /proc/modules %v", mods, guestMods)
+	}
+	// panic_notifier_list: read, named by symbol, with the x86 KASLR dumper
+	// (arch/x86/kernel/setup.c register_kernel_offset_dumper()).
+	var pnl *analysis.Chain
+	for i := range r.Chains {
+		if r.Chains[i].Name == "panic_notifier_list" {
+			pnl = &r.Chains[i]
+		}
+	}
+	if pnl == nil || pnl.Broken != "" || len(pnl.Entries) == 0 {
+		t.Fatalf("panic_notifier_list: %+v", pnl)
+	}
+	names := map[string]bool{}
+	for _, e := range pnl.Entries {
+		names[e.Callback] = true
+		if strings.HasPrefix(e.Callback, "0x") {
+			t.Errorf("notifier callback without a symbol: %+v", e)
+		}
+		if e.Module != "" && !contains(guestMods, e.Module) {
+			t.Errorf("notifier %s from module %s, not in /proc/modules", e.Callback, e.Module)
+		}
+	}
+	if !names["dump_kernel_offset"] {
+		t.Errorf("dump_kernel_offset not on panic_notifier_list: %v", names)
+	}
+	if r.Log.Records == 0 {
+		t.Errorf("kernel log: %+v", r.Log)
+	}
+	// The plan: live, every parameter checked against /proc and /sys.
+	pl := r.Plan
+	if pl == nil || pl.Basis != analysis.PlanBasisLive || pl.Model != timeline.Line61Stable {
+		t.Fatalf("plan: %+v", pl)
+	}
+	if len(pl.Checks) < 6 {
+		t.Errorf("plan checks: %+v", pl.Checks)
+	}
+	for _, c := range pl.Checks {
+		if !c.Agree {
+			t.Errorf("memory and %s disagree: %+v", c.Path, c)
+		}
+	}
+	if n := stepOf(pl, timeline.StepNotifiers, ""); n == nil || len(n.Members) != len(pnl.Entries) || n.Action != analysis.PlanRuns {
+		t.Errorf("plan notifiers step: %+v", n)
+	}
+	for _, l := range r.Problems {
+		t.Logf("problem: %s", l)
+	}
+	// Without root, /proc/kcore (0400 root) cannot be opened: the error
+	// names it with the errno text, and the exit status is not 0.
+	if !strings.Contains(g.nonRoot, "cannot read /proc/kcore: open: permission denied") || strings.Contains(g.nonRoot, "rc=0") {
+		t.Errorf("non-root run:\n%s", g.nonRoot)
+	}
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+func sortedCopy(s []string) []string {
+	out := append([]string(nil), s...)
+	for i := range out {
+		for j := i + 1; j < len(out); j++ {
+			if out[j] < out[i] {
+				out[i], out[j] = out[j], out[i]
+			}
+		}
+	}
+	return out
+}
+
+func TestLiveGuest(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: the lab boots QEMU guests")
+	}
+	if _, err := exec.LookPath("qemu-system-x86_64"); err != nil {
+		t.Skip("qemu-system-x86_64 is not installed (apt-get install -y qemu-system-x86 busybox-static): the lab cannot boot a guest")
+	}
+	if _, err := exec.LookPath("go"); err != nil {
+		t.Skip("go is not on PATH: the lab builds a static panicscope for the guest")
+	}
+	if os.Getenv("PANICSCOPE_LAB") == "off" {
+		t.Skip("PANICSCOPE_LAB=off")
+	}
+	vmlinuz := strings.TrimSpace(lab(t, 5*time.Minute, "kernel"))
+	t.Logf("kernel: %s", vmlinuz)
+
+	// Boot 1: Debian's defaults.
+	def := bootLive(t)
+	t.Run("defaults", func(t *testing.T) {
+		checkAgainstGuest(t, def)
+		pl := def.report.Plan
+		if def.guest["crash_kexec_post_notifiers"] != "N" || def.guest["panic"] != "0" || def.guest["kexec_crash_loaded"] != "0" {
+			t.Fatalf("unexpected guest defaults: %v", def.guest)
+		}
+		if _, ok := hasWarning(pl, analysis.WarnNoCrashKernel); !ok {
+			t.Errorf("no %q warning: %+v", analysis.WarnNoCrashKernel, pl.Warnings)
+		}
+		if w, ok := hasWarning(pl, analysis.WarnPanicTimeoutZero); !ok || !strings.Contains(w, "hang instead of rebooting") {
+			t.Errorf("no panic_timeout=0 warning: %+v", pl.Warnings)
+		}
+		if s := stepOf(pl, timeline.StepRestart, ""); s == nil || s.Action != analysis.PlanSkipped {
+			t.Errorf("restart: %+v", s)
+		}
+		if s := stepOf(pl, timeline.StepEnd, ""); s == nil || s.Action != analysis.PlanRuns {
+			t.Errorf("end: %+v", s)
+		}
+		if s := stepOf(pl, timeline.StepStopCPUs, ""); s == nil || !strings.HasSuffix(s.Function, "→ smp_send_stop") {
+			t.Errorf("stop_cpus with crash_kexec_post_notifiers=N: %+v", s)
+		}
+		t.Logf("plan:\n%s", def.plan)
+	})
+
+	// Boot 2: crash_kexec_post_notifiers and panic=10 on the command line.
+	post := bootLive(t, "crash_kexec_post_notifiers", "panic=10")
+	t.Run("post_notifiers_panic10", func(t *testing.T) {
+		checkAgainstGuest(t, post)
+		pl := post.report.Plan
+		if post.guest["crash_kexec_post_notifiers"] != "Y" || post.guest["panic"] != "10" {
+			t.Fatalf("the command line did not take: %v", post.guest)
+		}
+		p := post.report.Parameters
+		if !*p.CrashKexecPostNotifiers || *p.PanicTimeout != 10 {
+			t.Errorf("parameters: post %v timeout %v", *p.CrashKexecPostNotifiers, *p.PanicTimeout)
+		}
+		if s := stepOf(pl, timeline.StepStopCPUs, ""); s == nil || !strings.HasSuffix(s.Function, "→ crash_smp_send_stop") {
+			t.Errorf("stop_cpus with crash_kexec_post_notifiers=Y: %+v", s)
+		}
+		if s := stepOf(pl, timeline.StepCrashKexec, timeline.SlotBeforeNotifiers); s == nil || s.Action != analysis.PlanSkipped || !strings.Contains(s.Why, "crash_kexec_post_notifiers=Y") {
+			t.Errorf("crash_kexec before notifiers: %+v", s)
+		}
+		if s := stepOf(pl, timeline.StepCrashKexec, timeline.SlotAfterKmsgDump); s == nil || s.Action != analysis.PlanSkipped || !strings.Contains(s.Why, "no crash kernel loaded") {
+			t.Errorf("crash_kexec after kmsg_dump: %+v", s)
+		}
+		if s := stepOf(pl, timeline.StepRestart, ""); s == nil || s.Action != analysis.PlanRuns || !strings.Contains(s.Why, "panic_timeout=10") {
+			t.Errorf("restart: %+v", s)
+		}
+		if s := stepOf(pl, timeline.StepEnd, ""); s == nil || s.Action != analysis.PlanNotReached {
+			t.Errorf("end: %+v", s)
+		}
+		// No crash kernel in the lab: the "notifiers before kdump" warning
+		// must not appear, the "no crash kernel" one must, and say that
+		// crash_kexec_post_notifiers changes nothing.
+		if w, ok := hasWarning(pl, analysis.WarnNoCrashKernel); !ok || !strings.Contains(w, "crash_kexec_post_notifiers=Y has no effect") {
+			t.Errorf("no-crash-kernel warning: %+v", pl.Warnings)
+		}
+		if _, ok := hasWarning(pl, analysis.WarnPostNotifiersBeforeKdump); ok {
+			t.Errorf("notifiers-before-kdump warning without a crash kernel: %+v", pl.Warnings)
+		}
+		if _, ok := hasWarning(pl, analysis.WarnPanicTimeoutZero); ok {
+			t.Errorf("panic_timeout=0 warning with panic=10: %+v", pl.Warnings)
+		}
+		for _, m := range stepOf(pl, timeline.StepNotifiers, "").Members {
+			if m.BeforeKdump {
+				t.Errorf("notifier %s marked before kdump without a crash kernel", m.Name)
+			}
+		}
+		t.Logf("plan:\n%s", post.plan)
+	})
+}

@@ -1,0 +1,166 @@
+#!/usr/bin/env bash
+# The panicscope lab: boots Debian's 6.1 kernel under QEMU (TCG) with a
+# busybox initramfs that holds a static panicscope, to prove live mode inside
+# a real guest and to regenerate QEMU dumps from the repository alone.
+#
+#   lab/lab.sh kernel              fetch Debian's kernel package into the cache; print the vmlinuz path
+#   lab/lab.sh initramfs           build the initramfs (busybox + static panicscope); print its path
+#   lab/lab.sh live [ARG...]       boot, run `panicscope report --live --json` (and plan, and a non-root
+#                                  attempt) in the guest, print the guest's own /proc and /sys values,
+#                                  all between markers, then power off. ARGs go on the kernel command line.
+#   lab/lab.sh dump OUT [ARG...]   boot, panic the guest (echo c > /proc/sysrq-trigger) and write OUT with
+#                                  QMP dump-guest-memory (format kdump-zlib); OUT.console.log is the console
+#
+# Environment: LAB_CACHE (default ${XDG_CACHE_HOME:-$HOME/.cache}/panicscope-lab; kernels and initramfs go
+# there, never into the repository), LAB_KERNEL_PKG (linux-image-6.1.0-56-amd64), LAB_ACCEL (tcg; "kvm"
+# if /dev/kvm works), LAB_TIMEOUT (seconds per boot, 300), LAB_MEM (512), LAB_SMP (2).
+#
+# Exit status 3 means a prerequisite is missing (qemu, a static busybox, the kernel package): the e2e test
+# skips on it and says why.
+set -euo pipefail
+shopt -s inherit_errexit
+
+LAB_DIR=$(cd "$(dirname "$0")" && pwd)
+REPO=$(cd "$LAB_DIR/.." && pwd)
+LAB_CACHE=${LAB_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/panicscope-lab}
+LAB_KERNEL_PKG=${LAB_KERNEL_PKG:-linux-image-6.1.0-56-amd64}
+LAB_ACCEL=${LAB_ACCEL:-tcg}
+LAB_TIMEOUT=${LAB_TIMEOUT:-300}
+LAB_MEM=${LAB_MEM:-512}
+LAB_SMP=${LAB_SMP:-2}
+export PATH="$PATH:/usr/local/go/bin:/usr/sbin:/sbin"
+
+die() { echo "lab: $*" >&2; exit 1; }
+missing() { echo "lab: missing prerequisite: $*" >&2; exit 3; }
+
+cmd_kernel() {
+  local dir="$LAB_CACHE/$LAB_KERNEL_PKG"
+  local vmlinuz
+  vmlinuz=$(ls "$dir"/root/boot/vmlinuz-* 2>/dev/null | head -n1 || true)
+  if [ -n "$vmlinuz" ]; then echo "$vmlinuz"; return; fi
+  command -v apt-get >/dev/null || missing "apt-get (to download $LAB_KERNEL_PKG)"
+  command -v dpkg-deb >/dev/null || missing "dpkg-deb"
+  mkdir -p "$dir"
+  local deb
+  deb=$(ls "$dir"/*.deb 2>/dev/null | head -n1 || true)
+  if [ -z "$deb" ]; then
+    if ! (cd "$dir" && apt-get download "$LAB_KERNEL_PKG" >&2); then
+      echo "lab: apt-get download $LAB_KERNEL_PKG failed; trying apt-get update once" >&2
+      apt-get update >&2 || true
+      (cd "$dir" && apt-get download "$LAB_KERNEL_PKG" >&2) || missing "Debian package $LAB_KERNEL_PKG (apt-cache policy $LAB_KERNEL_PKG)"
+    fi
+    deb=$(ls "$dir"/*.deb | head -n1)
+  fi
+  rm -rf "$dir/root"
+  dpkg-deb -x "$deb" "$dir/root" || die "dpkg-deb -x $deb failed"
+  vmlinuz=$(ls "$dir"/root/boot/vmlinuz-* 2>/dev/null | head -n1 || true)
+  [ -n "$vmlinuz" ] || die "no /boot/vmlinuz-* in $deb"
+  echo "$vmlinuz"
+}
+
+static_busybox() {
+  local bb
+  for bb in "${LAB_BUSYBOX:-}" /bin/busybox /usr/bin/busybox "$(command -v busybox 2>/dev/null || true)"; do
+    [ -n "$bb" ] && [ -x "$bb" ] || continue
+    if ! ldd "$bb" >/dev/null 2>&1; then echo "$bb"; return; fi
+  done
+  missing "a static busybox (apt-get install -y busybox-static)"
+}
+
+cmd_initramfs() {
+  local vmlinuz bb root out
+  vmlinuz=$(cmd_kernel)
+  bb=$(static_busybox)
+  command -v go >/dev/null || missing "go"
+  root="$LAB_CACHE/initramfs.d"
+  out="$LAB_CACHE/initramfs.cpio.gz"
+  rm -rf "$root"
+  mkdir -p "$root"/{bin,dev,proc,sys,tmp,lib/modules}
+  cp "$bb" "$root/bin/busybox"
+  (cd "$REPO" && CGO_ENABLED=0 go build -trimpath -o "$root/bin/panicscope" ./cmd/panicscope) || die "go build failed"
+  cp "$LAB_DIR/init" "$root/init"
+  chmod 755 "$root/init" "$root/bin/busybox"
+  # qemu_fw_cfg lets the guest hand QEMU its VMCOREINFO (-device vmcoreinfo),
+  # so dumps taken by `lab.sh dump` carry it like the fixtures do.
+  local mod
+  mod=$(ls "$(dirname "$vmlinuz")"/../lib/modules/*/kernel/drivers/firmware/qemu_fw_cfg.ko 2>/dev/null | head -n1 || true)
+  [ -n "$mod" ] && cp "$mod" "$root/lib/modules/"
+  (cd "$root" && find . -print0 | sort -z | "$bb" cpio -o -H newc -0 2>/dev/null | gzip -1 > "$out.tmp") || die "cpio failed"
+  mv "$out.tmp" "$out"
+  echo "$out"
+}
+
+qemu_cmd() {
+  command -v qemu-system-x86_64 >/dev/null || missing "qemu-system-x86_64 (apt-get install -y qemu-system-x86)"
+  local accel="$LAB_ACCEL"
+  if [ "$accel" = kvm ] && ! [ -w /dev/kvm ]; then accel=tcg; fi
+  QEMU=(timeout --foreground -k 10 "$LAB_TIMEOUT" qemu-system-x86_64 -accel "$accel" -m "$LAB_MEM" -smp "$LAB_SMP"
+    -nographic -monitor none -no-reboot -device vmcoreinfo)
+}
+
+# boot MODE WORKDIR [ARG...]: console on ttyS0 → WORKDIR/console.log, the
+# init script's data on ttyS1 → WORKDIR/data.log.
+boot() {
+  local mode=$1 work=$2; shift 2
+  local vmlinuz initrd
+  vmlinuz=$(cmd_kernel)
+  initrd=$(cmd_initramfs)
+  qemu_cmd
+  mkdir -p "$work"
+  : > "$work/console.log"; : > "$work/data.log"
+  QEMU+=(-kernel "$vmlinuz" -initrd "$initrd"
+    -append "console=ttyS0 loglevel=4 lab.mode=$mode $*"
+    -serial "file:$work/console.log" -serial "file:$work/data.log")
+}
+
+cmd_live() {
+  local work
+  work=$(mktemp -d "${TMPDIR:-/tmp}/panicscope-lab.XXXXXX")
+  boot live "$work" "$@"
+  local start=$SECONDS rc=0
+  "${QEMU[@]}" </dev/null >"$work/qemu.out" 2>&1 || rc=$?
+  echo "=====LAB-BOOT seconds=$((SECONDS - start)) qemu_rc=$rc cmdline_extra=[$*]====="
+  cat "$work/data.log"
+  if ! grep -q '=====PANICSCOPE-DONE=====' "$work/data.log"; then
+    echo "=====LAB-CONSOLE-BEGIN====="; tail -n 80 "$work/console.log"; cat "$work/qemu.out"; echo "=====LAB-CONSOLE-END====="
+    rm -rf "$work"
+    die "the guest did not finish (qemu exit $rc after $((SECONDS - start)) s)"
+  fi
+  rm -rf "$work"
+}
+
+cmd_dump() {
+  [ $# -ge 1 ] || die "usage: lab.sh dump OUT [ARG...]"
+  local out=$1; shift
+  out=$(realpath -m "$out")
+  local work
+  work=$(mktemp -d "${TMPDIR:-/tmp}/panicscope-lab.XXXXXX")
+  boot panic "$work" "$@"
+  local sock="$work/qmp.sock"
+  QEMU+=(-qmp "unix:$sock,server=on,wait=off")
+  "${QEMU[@]}" </dev/null >"$work/qemu.out" 2>&1 &
+  local qpid=$! start=$SECONDS
+  # Wait for the end of panic() on the console ("---[ end Kernel panic").
+  until grep -q -- '---\[ end Kernel panic' "$work/console.log" 2>/dev/null; do
+    if ! kill -0 "$qpid" 2>/dev/null; then cat "$work/console.log" "$work/qemu.out" >&2; die "qemu exited before the guest panicked"; fi
+    if [ $((SECONDS - start)) -gt "$LAB_TIMEOUT" ]; then kill "$qpid"; die "no panic within $LAB_TIMEOUT s"; fi
+    sleep 1
+  done
+  sleep 2
+  rm -f "$out"
+  (cd "$REPO" && go run ./lab/qmp -socket "$sock" \
+    '{"execute":"dump-guest-memory","arguments":{"paging":false,"protocol":"file:'"$out"'","format":"kdump-zlib"}}' \
+    '{"execute":"quit"}') || { kill "$qpid" 2>/dev/null; die "QMP dump-guest-memory failed"; }
+  wait "$qpid" || true
+  cp "$work/console.log" "$out.console.log"
+  rm -rf "$work"
+  echo "lab: wrote $out ($(stat -c %s "$out") bytes) after $((SECONDS - start)) s; console in $out.console.log"
+}
+
+case "${1:-}" in
+  kernel) shift; cmd_kernel "$@" ;;
+  initramfs) shift; cmd_initramfs "$@" ;;
+  live) shift; cmd_live "$@" ;;
+  dump) shift; cmd_dump "$@" ;;
+  *) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+esac

@@ -1,0 +1,632 @@
+package analysis
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/panicscope/panicscope/vmcore/analysis/timeline"
+	"github.com/panicscope/panicscope/vmcore/target"
+)
+
+// Plan actions: what a step of panic() would do.
+const (
+	PlanRuns       = "runs"
+	PlanSkipped    = "skipped"     // reached, but its condition says no
+	PlanNotReached = "not_reached" // an earlier step does not return (kexec, reboot)
+	PlanDepends    = "depends"     // on a fact that could not be read
+)
+
+// Plan bases.
+const (
+	PlanBasisLive       = "live"       // what panic() would do if this machine panicked now
+	PlanBasisConfigured = "configured" // the parameters and lists as they were in the dump
+)
+
+// Warning codes (stable; the text may change).
+const (
+	WarnPostNotifiersBeforeKdump = "post_notifiers_before_kdump"
+	WarnNoCrashKernel            = "no_crash_kernel"
+	WarnCrashKernelUnknown       = "crash_kernel_unknown"
+	WarnPstoreNoPanic            = "pstore_no_panic"
+	WarnDumpersSkippedByKdump    = "dumpers_skipped_by_kdump"
+	WarnPanicTimeoutZero         = "panic_timeout_zero"
+	WarnPanicPrint               = "panic_print"
+	WarnModuleNotifierFirst      = "module_notifier_before_kdump"
+	WarnLiveMismatch             = "live_mismatch"
+)
+
+// PlanResult is the ordered list of what panic() would do on this kernel
+// with the parameters, notifiers and dumpers read, and what the 2022 review
+// of the panic path (notifiers vs. kmsg_dump vs. kdump) would warn about.
+type PlanResult struct {
+	Basis    string        `json:"basis"` // PlanBasis*
+	Summary  string        `json:"summary"`
+	Model    string        `json:"panic_model"`
+	ModelWhy string        `json:"panic_model_why"`
+	Steps    []PlanStep    `json:"steps"`
+	Warnings []PlanWarning `json:"warnings"`
+	// Checks compares memory with what /proc and /sys say (live only).
+	Checks []PlanCheck `json:"checks,omitempty"`
+}
+
+// PlanStep is one step of panic() in call order.
+type PlanStep struct {
+	Order    int          `json:"order"`
+	Step     string       `json:"step"` // timeline.Step* names
+	Slot     string       `json:"slot,omitempty"`
+	Action   string       `json:"action"` // Plan* actions
+	Why      string       `json:"why"`
+	Function string       `json:"function"`
+	Source   string       `json:"source"`
+	Note     string       `json:"note,omitempty"`
+	Members  []PlanMember `json:"members,omitempty"`
+	// Actual is the same step's status in the dump's timeline (dumps only):
+	// the configured plan next to what ran.
+	Actual    string `json:"actual,omitempty"`
+	ActualWhy string `json:"actual_why,omitempty"`
+}
+
+// PlanMember is one panic notifier or kmsg dumper.
+type PlanMember struct {
+	Name        string `json:"name"`
+	Module      string `json:"module,omitempty"`
+	ModuleTaint string `json:"module_taint,omitempty"` // struct module.taints as letters
+	Priority    *int   `json:"priority,omitempty"`
+	MaxReason   *int   `json:"max_reason,omitempty"`
+	Action      string `json:"action"`
+	Why         string `json:"why,omitempty"`
+	BeforeKdump bool   `json:"before_kdump"` // runs before the crash kernel would start
+}
+
+// PlanWarning is one finding about the configuration.
+type PlanWarning struct {
+	Code string `json:"code"`
+	Text string `json:"text"`
+}
+
+// PlanCheck is one parameter as memory and as /proc or /sys show it.
+type PlanCheck struct {
+	Name   string `json:"name"`
+	Memory string `json:"memory"`
+	System string `json:"system"`
+	Path   string `json:"path"`
+	Agree  bool   `json:"agree"`
+}
+
+// KMSG_DUMP_* (include/linux/kmsg_dump.h).
+const (
+	kmsgDumpUndef = timeline.KmsgDumpUndef
+	kmsgDumpPanic = timeline.KmsgDumpPanic
+	kmsgDumpOops  = timeline.KmsgDumpOops
+)
+
+// pstoreFlagsDmesg is PSTORE_FLAGS_DMESG (include/linux/pstore.h): the
+// backend takes kmsg dumps.
+const pstoreFlagsDmesg = 1 << 0
+
+// Plan says what panic() would do on r's kernel, in order, from r's
+// parameters, panic_notifier_list and dump_list, with warnings. It is a pure
+// function of r. For a dump the steps also carry what the timeline says
+// actually ran (Actual).
+func Plan(r *Report) PlanResult {
+	p := r.Parameters
+	res := PlanResult{Basis: PlanBasisConfigured, Steps: []PlanStep{}, Warnings: []PlanWarning{}}
+	if r.Kernel.Capture == CaptureLive {
+		res.Basis = PlanBasisLive
+	}
+	notifiers := findChain(r, "panic_notifier_list")
+	in := timeline.Inputs{
+		Release:           r.Kernel.Release,
+		HasSymbol:         lineSymbol(r.Line),
+		PostNotifiers:     p.CrashKexecPostNotifiers,
+		CrashKernelLoaded: p.CrashKernelLoaded,
+		PanicPrint:        p.PanicPrint,
+		Capture:           timeline.CaptureLive, // no panic evidence: the bare model in order
+	}
+	if p.PanicTimeout != nil {
+		v := int(*p.PanicTimeout)
+		in.PanicTimeout = &v
+	}
+	line, steps := timeline.Build(in)
+	res.Model = line
+	res.ModelWhy = r.LineWhy
+	if res.ModelWhy == "" {
+		_, res.ModelWhy = timeline.Line(in.Release, nil)
+	}
+
+	taints := map[string]string{}
+	for _, m := range r.Modules {
+		taints[m.Name] = m.Taints
+	}
+	post, loaded := p.CrashKexecPostNotifiers, p.CrashKernelLoaded
+	kdumpAfterNotifiers := isTrue(post) && isTrue(loaded)
+	ended := ""           // why later steps are not reached
+	kdumpUnknown := false // a crash_kexec that may or may not take over came before
+	for i, s := range steps {
+		ps := PlanStep{Order: i + 1, Step: s.Step, Slot: s.Slot, Function: s.Function, Source: s.Source, Note: s.Note}
+		ps.Action, ps.Why = stepAction(s, r, line, notifiers)
+		switch {
+		case ended != "":
+			ps.Action, ps.Why = PlanNotReached, ended
+		case kdumpUnknown && ps.Action == PlanRuns:
+			ps.Action, ps.Why = PlanDepends, "only if no crash kernel takes over earlier ("+ps.Why+")"
+		}
+		if s.Step == timeline.StepCrashKexec && ps.Action == PlanDepends && post != nil {
+			kdumpUnknown = true
+		}
+		if ended == "" && ps.Action == PlanRuns {
+			switch s.Step {
+			case timeline.StepCrashKexec:
+				ended = "the crash kernel took over in __crash_kexec(): machine_kexec() does not return"
+			case timeline.StepRestart:
+				ended = "emergency_restart() reboots the machine"
+			}
+		}
+		switch s.Step {
+		case timeline.StepNotifiers:
+			if notifiers != nil {
+				for _, e := range notifiers.Entries {
+					prio := e.Priority
+					ps.Members = append(ps.Members, PlanMember{Name: e.Callback, Module: e.Module, ModuleTaint: taints[e.Module],
+						Priority: &prio, Action: ps.Action, BeforeKdump: kdumpAfterNotifiers && ps.Action == PlanRuns})
+				}
+			}
+		case timeline.StepKmsgDump:
+			for _, d := range r.Dumpers {
+				ps.Members = append(ps.Members, dumperMember(d, ps, taints, kdumpAfterNotifiers))
+			}
+		}
+		if a := actualStep(r, s.Step, s.Slot); a != nil && res.Basis == PlanBasisConfigured {
+			ps.Actual, ps.ActualWhy = string(a.Status), a.Reason
+		}
+		res.Steps = append(res.Steps, ps)
+	}
+	res.Warnings = planWarnings(r, notifiers)
+	res.Summary = planSummary(res)
+	return res
+}
+
+func isTrue(b *bool) bool  { return b != nil && *b }
+func isFalse(b *bool) bool { return b != nil && !*b }
+
+// lineSymbol answers HasSymbol so that timeline.Line picks the line the
+// report already chose with the real symbol table.
+func lineSymbol(line string) func(string) bool {
+	want := map[string][]string{
+		timeline.Line510:      {"printk_safe_flush_on_panic"},
+		timeline.Line61Stable: {"panic_other_cpus_shutdown"},
+		timeline.Line612:      {"kmsg_dump_desc", "panic_other_cpus_shutdown"},
+		timeline.Line619:      {"vpanic", "sys_info", "kmsg_dump_desc", "panic_other_cpus_shutdown"},
+	}[line]
+	if want == nil {
+		return nil
+	}
+	return func(s string) bool {
+		for _, w := range want {
+			if s == w {
+				return true
+			}
+		}
+		return false
+	}
+}
+
+// sysInfoBits are the panic_print bits the line's sys-info call acts on
+// (kernel/panic.c panic_print_sys_info(); lib/sys_info.c in 6.19).
+func sysInfoBits(line string) uint64 {
+	const base = 0x1f // tasks, mem, timers, locks, ftrace
+	switch line {
+	case timeline.Line510:
+		return base | 0x20 // one call, replay included
+	case timeline.Line61:
+		return base | 0x40
+	case timeline.Line612:
+		return base | 0x80
+	case timeline.Line619:
+		return base | 0x40 | 0x80
+	}
+	return base
+}
+
+// stepAction decides one step from the parameters, without evidence.
+func stepAction(s timeline.Step, r *Report, line string, notifiers *Chain) (string, string) {
+	p := r.Parameters
+	post, loaded := p.CrashKexecPostNotifiers, p.CrashKernelLoaded
+	switch s.Step {
+	case timeline.StepMessage:
+		return PlanRuns, `pr_emerg("Kernel panic - not syncing: ..."), dump_stack() unless the panic comes from an oops`
+	case timeline.StepCrashKexec:
+		postSlot := s.Slot == timeline.SlotAfterKmsgDump
+		switch {
+		case post == nil:
+			return PlanDepends, "crash_kexec_post_notifiers unknown"
+		case *post != postSlot:
+			if *post {
+				return PlanSkipped, "crash_kexec_post_notifiers=Y: kdump is deferred until after kmsg_dump"
+			}
+			return PlanSkipped, "crash_kexec_post_notifiers=N: kdump was tried before the notifiers"
+		case loaded == nil:
+			return PlanDepends, "kexec_crash_image unknown: the crash kernel starts here if one is loaded"
+		case !*loaded:
+			return PlanSkipped, "no crash kernel loaded (kexec_crash_image=NULL): __crash_kexec() does nothing"
+		}
+		return PlanRuns, "a crash kernel is loaded: machine_crash_shutdown() stops the other CPUs by NMI, then machine_kexec() boots it to capture the vmcore"
+	case timeline.StepStopCPUs:
+		why := "stops the other CPUs: " + s.Function
+		if pp := p.PanicPrint; pp != nil && *pp&0x40 != 0 && sysInfoBits(line)&0x40 == 0 && line != timeline.Line510 {
+			why += fmt.Sprintf("; panic_print=%#x: all-CPU NMI backtrace first", *pp)
+		}
+		return PlanRuns, why
+	case timeline.StepNotifiers:
+		switch {
+		case notifiers == nil:
+			return PlanDepends, "panic_notifier_list not read"
+		case len(notifiers.Entries) == 0:
+			return PlanRuns, "panic_notifier_list is empty: nothing to call"
+		}
+		return PlanRuns, fmt.Sprintf("%d callbacks in priority order", len(notifiers.Entries))
+	case timeline.StepPanicPrint:
+		pp := p.PanicPrint
+		if pp == nil {
+			return PlanDepends, "panic_print unknown"
+		}
+		var bits uint64
+		switch s.Slot {
+		case timeline.SlotConsoleReplay:
+			bits = 0x20
+		default:
+			bits = sysInfoBits(line)
+		}
+		if got := *pp & bits; got != 0 {
+			return PlanRuns, fmt.Sprintf("panic_print=%#x: %s", *pp, printBitNames(got))
+		}
+		if *pp == 0 {
+			if line == timeline.Line619 && s.Slot == timeline.SlotSysInfo {
+				return PlanDepends, "panic_print=0: sys_info(0) falls back to kernel_si_mask"
+			}
+			return PlanSkipped, "panic_print=0"
+		}
+		return PlanSkipped, fmt.Sprintf("panic_print=%#x: no bit for this call", *pp)
+	case timeline.StepKmsgDump:
+		if len(r.Dumpers) == 0 {
+			return PlanRuns, "dump_list is empty: nothing to call"
+		}
+		return PlanRuns, fmt.Sprintf("%d kmsg dumpers, each if KMSG_DUMP_PANIC <= its max_reason", len(r.Dumpers))
+	case timeline.StepConsoleFlush:
+		return PlanRuns, "console_unblank(); console_flush_on_panic(): pending messages reach the consoles"
+	case timeline.StepRestart:
+		t := p.PanicTimeout
+		switch {
+		case t == nil:
+			return PlanDepends, "panic_timeout unknown"
+		case *t == 0:
+			return PlanSkipped, "panic_timeout=0: no reboot"
+		case *t > 0:
+			return PlanRuns, fmt.Sprintf("panic_timeout=%d: \"Rebooting in %d seconds..\", then emergency_restart()", *t, *t)
+		}
+		return PlanRuns, fmt.Sprintf("panic_timeout=%d: emergency_restart() at once", *t)
+	case timeline.StepEnd:
+		return PlanRuns, "prints the end line and spins in the final loop: the machine hangs until reset"
+	}
+	return PlanDepends, "not modelled"
+}
+
+func printBitNames(bits uint64) string {
+	names := []struct {
+		bit  uint64
+		name string
+	}{{0x01, "show_state()"}, {0x02, "show_mem()"}, {0x04, "sysrq_timer_list_show()"}, {0x08, "debug_show_all_locks()"},
+		{0x10, "ftrace_dump()"}, {0x20, "console replay (CONSOLE_REPLAY_ALL)"}, {0x40, "all-CPU backtrace"}, {0x80, "blocked tasks"}}
+	var out []string
+	for _, n := range names {
+		if bits&n.bit != 0 {
+			out = append(out, n.name)
+		}
+	}
+	return strings.Join(out, ", ")
+}
+
+// effectiveMaxReason is kmsg_dump()'s default: KMSG_DUMP_UNDEF means
+// KMSG_DUMP_OOPS (kernel/printk/printk.c, without always_kmsg_dump).
+func effectiveMaxReason(mr int) int {
+	if mr == kmsgDumpUndef {
+		return kmsgDumpOops
+	}
+	return mr
+}
+
+func dumperMember(d Dumper, step PlanStep, taints map[string]string, beforeKdump bool) PlanMember {
+	m := PlanMember{Name: d.Callback, Module: d.Module, ModuleTaint: taints[d.Module], Action: step.Action}
+	if d.MaxReason >= 0 {
+		mr := d.MaxReason
+		m.MaxReason = &mr
+	}
+	if step.Action != PlanRuns {
+		return m
+	}
+	switch {
+	case !d.Registered:
+		m.Action, m.Why = PlanSkipped, "not registered"
+	case d.MaxReason < 0:
+		m.Action, m.Why = PlanDepends, "max_reason unknown"
+	case kmsgDumpPanic > effectiveMaxReason(d.MaxReason):
+		m.Action, m.Why = PlanSkipped, fmt.Sprintf("max_reason=%d excludes KMSG_DUMP_PANIC", d.MaxReason)
+	default:
+		m.Why = fmt.Sprintf("max_reason=%s includes KMSG_DUMP_PANIC", reasonName(d))
+		m.BeforeKdump = beforeKdump
+	}
+	return m
+}
+
+func reasonName(d Dumper) string {
+	if d.ReasonName != "" {
+		if d.MaxReason == kmsgDumpUndef {
+			return d.ReasonName + " (default KMSG_DUMP_OOPS)"
+		}
+		return d.ReasonName
+	}
+	return strconv.Itoa(d.MaxReason)
+}
+
+func actualStep(r *Report, step, slot string) *timeline.Step {
+	for i := range r.Timeline {
+		if r.Timeline[i].Step == step && r.Timeline[i].Slot == slot {
+			return &r.Timeline[i]
+		}
+	}
+	return nil
+}
+
+func memberList(names []string) string {
+	const maxNames = 8
+	if len(names) > maxNames {
+		return strings.Join(names[:maxNames], ", ") + fmt.Sprintf(", … (%d more)", len(names)-maxNames)
+	}
+	return strings.Join(names, ", ")
+}
+
+func withModule(name, module string) string {
+	if module == "" {
+		return name
+	}
+	return name + " [" + module + "]"
+}
+
+// planWarnings are the findings of the 2022 panic-path review (notifiers vs.
+// kmsg_dump vs. kdump) applied to this configuration.
+func planWarnings(r *Report, notifiers *Chain) []PlanWarning {
+	p := r.Parameters
+	post, loaded := p.CrashKexecPostNotifiers, p.CrashKernelLoaded
+	var w []PlanWarning
+	add := func(code, format string, args ...any) {
+		w = append(w, PlanWarning{Code: code, Text: fmt.Sprintf(format, args...)})
+	}
+	var nNames []string
+	if notifiers != nil {
+		for _, e := range notifiers.Entries {
+			nNames = append(nNames, withModule(e.Callback, e.Module))
+		}
+	}
+	var dNames []string
+	for _, d := range r.Dumpers {
+		if d.Registered {
+			dNames = append(dNames, withModule(d.Callback, d.Module))
+		}
+	}
+	switch {
+	case isTrue(loaded) && isTrue(post):
+		text := fmt.Sprintf("kdump loaded but crash_kexec_post_notifiers=Y: %d notifiers and %d dumpers run before the crash kernel", len(nNames), len(dNames))
+		var all []string
+		all = append(all, nNames...)
+		all = append(all, dNames...)
+		if len(all) > 0 {
+			text += " (" + memberList(all) + ")"
+		}
+		add(WarnPostNotifiersBeforeKdump, "%s; any of them can hang or fault on a broken kernel and the vmcore is lost", text)
+	case isFalse(loaded):
+		text := "no crash kernel loaded (kexec_crash_image=NULL): a vmcore will not be captured"
+		if isTrue(post) {
+			text += "; crash_kexec_post_notifiers=Y has no effect without one"
+		}
+		add(WarnNoCrashKernel, "%s", text)
+	case loaded == nil:
+		add(WarnCrashKernelUnknown, "kexec_crash_image could not be read: whether a crash kernel would capture a vmcore is unknown")
+	}
+	if isTrue(loaded) && isFalse(post) && len(dNames) > 0 {
+		add(WarnDumpersSkippedByKdump, "crash_kexec_post_notifiers=N: the crash kernel starts before kmsg_dump, so %d kmsg dumpers (%s) do not run when kdump succeeds", len(dNames), memberList(dNames))
+	}
+	if ps := r.Pstore; ps != nil {
+		name := ps.Backend
+		if name == "" {
+			name = "(unnamed)"
+		}
+		var pd *Dumper
+		for i := range r.Dumpers {
+			if funcName(r.Dumpers[i].Callback) == "pstore_dump" {
+				pd = &r.Dumpers[i]
+			}
+		}
+		switch {
+		case ps.Flags&pstoreFlagsDmesg == 0:
+			add(WarnPstoreNoPanic, "pstore backend %s registered without the dmesg front-end (flags %#x lack PSTORE_FLAGS_DMESG): panics are not saved to pstore", name, ps.Flags)
+		case pd == nil && r.Dumpers != nil:
+			add(WarnPstoreNoPanic, "pstore backend %s registered but pstore_dump is not on dump_list: panics are not saved to pstore", name)
+		case pd != nil && !pd.Registered:
+			add(WarnPstoreNoPanic, "pstore backend %s: its kmsg dumper is not registered: panics are not saved to pstore", name)
+		case pd != nil && pd.MaxReason >= 0 && kmsgDumpPanic > effectiveMaxReason(pd.MaxReason):
+			add(WarnPstoreNoPanic, "pstore registered but max_reason=%d excludes panics (KMSG_DUMP_PANIC=%d)", pd.MaxReason, kmsgDumpPanic)
+		}
+	}
+	if t := p.PanicTimeout; t != nil && *t == 0 {
+		text := "panic_timeout=0: the machine will hang instead of rebooting"
+		if isTrue(loaded) {
+			text += " if the crash kernel does not start"
+		}
+		add(WarnPanicTimeoutZero, "%s", text)
+	}
+	if pp := p.PanicPrint; pp != nil && *pp != 0 {
+		what := printBitNames(*pp)
+		switch {
+		case isTrue(loaded) && isFalse(post):
+			add(WarnPanicPrint, "panic_print=%#x set (%s) but the crash kernel starts before it is acted on", *pp, what)
+		case isTrue(loaded):
+			add(WarnPanicPrint, "panic_print=%#x set: extra output (%s) before kdump, after the notifiers; it delays the crash kernel", *pp, what)
+		default:
+			add(WarnPanicPrint, "panic_print=%#x set: extra output (%s) after the notifiers, before kmsg_dump", *pp, what)
+		}
+	}
+	if notifiers != nil && isTrue(loaded) && isTrue(post) {
+		taints := map[string]string{}
+		for _, m := range r.Modules {
+			taints[m.Name] = m.Taints
+		}
+		for _, e := range notifiers.Entries {
+			if e.Module == "" {
+				continue
+			}
+			if t := taints[e.Module]; t != "" {
+				add(WarnModuleNotifierFirst, "notifier %s from module %s (taint %s: %s) runs before kdump", e.Callback, e.Module, t, taintWords(t))
+			}
+		}
+	}
+	return w
+}
+
+// taintWords explains module taint letters (include/linux/panic.h).
+func taintWords(letters string) string {
+	words := map[rune]string{'P': "proprietary", 'O': "out-of-tree", 'E': "unsigned", 'C': "staging", 'F': "force-loaded", 'X': "auxiliary", 'T': "struct randomization"}
+	var out []string
+	for _, c := range letters {
+		if w, ok := words[c]; ok {
+			out = append(out, w)
+		}
+	}
+	if len(out) == 0 {
+		return "tainting"
+	}
+	return strings.Join(out, ", ")
+}
+
+func planSummary(p PlanResult) string {
+	var runs []string
+	for _, s := range p.Steps {
+		if s.Action == PlanRuns || s.Action == PlanDepends {
+			n := s.Step
+			if s.Step == timeline.StepCrashKexec {
+				n = "kdump"
+			}
+			if s.Action == PlanDepends {
+				n += "?"
+			}
+			runs = append(runs, n)
+		}
+	}
+	lead := "if this machine panicked now: "
+	if p.Basis == PlanBasisConfigured {
+		lead = "as configured in the dump: "
+	}
+	return lead + strings.Join(runs, " → ")
+}
+
+// buildPlan fills module taints, computes the plan and, on a live system,
+// checks memory against /proc and /sys.
+func buildPlan(t *target.Target, r *Report) {
+	if t.Kernel != nil && t.Kernel.Types != nil {
+		for i := range r.Modules {
+			if i < len(t.Modules) && t.Modules[i].Name == r.Modules[i].Name {
+				r.Modules[i].Taints = moduleTaints(t, t.Modules[i].Addr)
+			}
+		}
+	}
+	p := Plan(r)
+	if t.Live != nil {
+		p.Checks = liveChecks(t.Live, r)
+		for _, c := range p.Checks {
+			if !c.Agree {
+				p.Warnings = append(p.Warnings, PlanWarning{Code: WarnLiveMismatch,
+					Text: fmt.Sprintf("%s: memory says %s, %s says %s (changed while reading?)", c.Name, c.Memory, c.Path, c.System)})
+			}
+		}
+		if v, ok := t.Live.Get("kexec_crash_size"); ok && v == "0" {
+			for i := range p.Warnings {
+				if p.Warnings[i].Code == WarnNoCrashKernel {
+					p.Warnings[i].Text += "; no memory is reserved for one (/sys/kernel/kexec_crash_size=0: boot with crashkernel=)"
+				}
+			}
+		}
+	}
+	r.Plan = &p
+}
+
+// moduleTaints reads struct module.taints (kernel/module/main.c
+// add_taint_module()) as letters.
+func moduleTaints(t *target.Target, addr uint64) string {
+	m, err := t.Kernel.Object(addr, "struct module")
+	if err != nil {
+		return ""
+	}
+	v, err := memberUint(m, "taints")
+	if err != nil || v == 0 {
+		return ""
+	}
+	var b strings.Builder
+	for _, f := range taintFlags {
+		if v&(1<<f.bit) != 0 {
+			b.WriteByte(f.char)
+		}
+	}
+	return b.String()
+}
+
+// liveChecks compares parameters read from memory with /proc and /sys.
+func liveChecks(s *target.LiveState, r *Report) []PlanCheck {
+	p := r.Parameters
+	var out []PlanCheck
+	add := func(name, file, mem string, norm func(string) string) {
+		if mem == "" {
+			return
+		}
+		v, ok := s.Get(file)
+		if !ok {
+			return
+		}
+		path := ""
+		for _, lv := range s.Values {
+			if lv.Name == file {
+				path = lv.Path
+			}
+		}
+		if norm != nil {
+			v = norm(v)
+		}
+		out = append(out, PlanCheck{Name: name, Memory: mem, System: v, Path: path, Agree: v == mem})
+	}
+	i64 := func(v *int64) string {
+		if v == nil {
+			return ""
+		}
+		return strconv.FormatInt(*v, 10)
+	}
+	yn := func(b *bool, y, n string) string {
+		if b == nil {
+			return ""
+		}
+		if *b {
+			return y
+		}
+		return n
+	}
+	add("panic_timeout", "panic", i64(p.PanicTimeout), nil)
+	if p.PanicPrint != nil {
+		add("panic_print", "panic_print", strconv.FormatUint(*p.PanicPrint, 10), nil)
+	}
+	add("panic_on_oops", "panic_on_oops", i64(p.PanicOnOops), nil)
+	add("panic_on_warn", "panic_on_warn", i64(p.PanicOnWarn), nil)
+	add("crash_kexec_post_notifiers", "crash_kexec_post_notifiers", yn(p.CrashKexecPostNotifiers, "Y", "N"), nil)
+	add("crash_kernel_loaded", "kexec_crash_loaded", yn(p.CrashKernelLoaded, "1", "0"), nil)
+	if r.Panic.Taint != "" {
+		add("tainted_mask", "tainted", strconv.FormatUint(r.Panic.TaintMask, 10), nil)
+	}
+	return out
+}
