@@ -29,6 +29,7 @@ func commands() []command {
 		{"log", "DUMP|--live [--panic] [--json]", "the kernel log (printk ring buffer or log_buf), dmesg style", runLog},
 		{"type", "DUMP|--live TYPE...", "print a type's layout with offsets, like crash's struct -o", runType},
 		{"bt", "DUMP [--cpu N|--pid P|--all] [--json]", "stack backtraces of every CPU (or a task), unwound with the kernel's ORC tables", runBt},
+		{"demo", "[--ascii]", "the interactive view on a small dump built into the binary (any dump: panicscope DUMP [--symbols FILE] [--ascii])", runDemo},
 	}
 }
 
@@ -54,6 +55,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 		if c.name == args[0] {
 			return c.run(args[1:], stdout, stderr)
 		}
+	}
+	if st, err := os.Stat(args[0]); err == nil && !st.IsDir() {
+		return runTUI(args, stdout, stderr) // panicscope DUMP: the interactive view
 	}
 	usage(stderr)
 	return fmt.Errorf("unknown command %q", args[0])
