@@ -29,6 +29,7 @@ func commands() []command {
 		{"log", "DUMP|--live [--panic] [--json]", "the kernel log (printk ring buffer or log_buf), dmesg style", runLog},
 		{"type", "DUMP|--live TYPE...", "print a type's layout with offsets, like crash's struct -o", runType},
 		{"bt", "DUMP [--cpu N|--pid P|--all] [--json]", "stack backtraces of every CPU (or a task), unwound with the kernel's ORC tables", runBt},
+		{"trim", "DUMP OUT [--zstd]", "write a small kdump-compressed copy holding only the pages the analysis reads (no user memory)", runTrim},
 		{"demo", "[--ascii]", "the interactive view on a small dump built into the binary (any dump: panicscope DUMP [--symbols FILE] [--ascii])", runDemo},
 	}
 }

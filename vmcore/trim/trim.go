@@ -1,0 +1,410 @@
+// Package trim writes a small copy of a crash dump that holds only the
+// pages panicscope's analysis reads: the dump's physical memory is wrapped
+// in a Recorder, everything the report needs is read once (target.Open:
+// symbols, BTF, modules; analysis.Build: chains, dumpers, parameters, CPUs,
+// pstore, consoles, the whole kernel log), and the recorded pages are
+// written as a kdump-compressed file (makedumpfile's diskdump format) with
+// the source's notes, VMCOREINFO and header facts.
+//
+// Each CPU's stack is also unwound (as "panicscope bt" does), and a few
+// kernel variables crash and makedumpfile need to start are read (see
+// readForTools); page-table pages used by translations are kept because
+// they are read through the same memory.
+//
+// The copy never holds a page that was not read: no user memory, no page
+// cache, no free pages. Opened again, it gives the same report; what may
+// differ is listed in ContainerFields.
+package trim
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/panicscope/panicscope/vmcore"
+	"github.com/panicscope/panicscope/vmcore/analysis"
+	"github.com/panicscope/panicscope/vmcore/internal/diskdump"
+	"github.com/panicscope/panicscope/vmcore/internal/elfcore"
+	"github.com/panicscope/panicscope/vmcore/notes"
+	"github.com/panicscope/panicscope/vmcore/phys"
+	"github.com/panicscope/panicscope/vmcore/target"
+	"github.com/panicscope/panicscope/vmcore/unwind"
+	"github.com/panicscope/panicscope/vmcore/x86"
+)
+
+// DumpLevel is the makedumpfile -d level written to the copy: every
+// exclusion class (zero, cache, private cache, user, free pages). The copy
+// excludes more than that (every page the analysis did not read); readers
+// only need to know that it is filtered.
+const DumpLevel = 31
+
+// ContainerFields are the JSON paths of analysis.Report that describe the
+// file rather than the crash, and so may differ between a dump and its
+// trimmed copy; every other field is identical.
+//
+//   - identity.format: always "kdump-compressed" (the source may be ELF
+//     or a flattened stream).
+//   - identity.compression: "zlib" or "zstd" as chosen (plus "+none" when
+//     a page did not compress).
+//   - identity.filtered, identity.dump_level: true and 31.
+//   - identity.vmcoreinfo_source: "kdump header" when the source's
+//     VMCOREINFO came from an ELF note of an ELF core (it is also stored in
+//     the sub header, as makedumpfile does) or from a memory scan (the
+//     scanned text is stored in the sub header).
+//   - identity.problems: warnings about the container (the memory-scan
+//     warning goes with the scan).
+//
+// Also (not in the JSON), the header's total_ram_blocks and the kdump
+// sub header's offsets differ.
+var ContainerFields = []string{
+	"identity.format",
+	"identity.compression",
+	"identity.filtered",
+	"identity.dump_level",
+	"identity.vmcoreinfo_source",
+	"identity.problems",
+}
+
+// Options choose how a dump is trimmed.
+type Options struct {
+	// SymbolsFile is passed to target.Open (System.map for kernels whose
+	// symbols cannot be found in memory).
+	SymbolsFile string
+	// Compression of the copy's pages: "zlib" (the default: crash and
+	// makedumpfile read it everywhere) or "zstd" (smaller; needs
+	// makedumpfile >= 1.7.0 / crash >= 8.0.1 built with zstd).
+	Compression string
+	// Extra, when set, is called after analysis.Build with the target
+	// being recorded: pages it reads are kept too (e.g. backtraces a view
+	// needs).
+	Extra func(t *target.Target)
+}
+
+// Result says what was kept.
+type Result struct {
+	SourceFormat   string
+	SourceBytes    int64
+	SourcePages    uint64 // pages the source holds data for
+	ExistingPages  uint64 // pages of the machine's memory (1st bitmap)
+	KeptPages      int    // pages with data in the copy
+	ZeroPages      int    // of KeptPages, all-zero ones (stored once)
+	LostPages      int    // pages read as beyond the end of the source, kept as such
+	Bytes          int64  // size of the copy
+	VMCOREINFOFrom string // where the copy's sub-header VMCOREINFO came from ("" if none)
+	Report         *analysis.Report
+	Problems       []string // pages that could not be copied
+	ReadTime       time.Duration
+	WriteTime      time.Duration
+}
+
+// File trims the dump at src into dst (replaced atomically).
+func File(src, dst string, opt Options) (*Result, error) {
+	d, err := vmcore.Open(src)
+	if err != nil {
+		return nil, err
+	}
+	defer d.Close()
+	var size int64
+	if st, err := os.Stat(src); err == nil {
+		size = st.Size()
+	}
+	res, w, err := Record(d, opt)
+	if err != nil {
+		return nil, err
+	}
+	res.SourceBytes = size
+
+	start := time.Now()
+	tmp, err := os.CreateTemp(filepath.Dir(dst), "."+filepath.Base(dst)+".tmp*")
+	if err != nil {
+		return nil, fmt.Errorf("trim: %w", err)
+	}
+	defer os.Remove(tmp.Name()) // after a successful rename this fails harmlessly
+	st, err := w.Write(tmp)
+	if err == nil {
+		err = tmp.Close()
+	} else {
+		tmp.Close()
+	}
+	if err == nil {
+		err = os.Chmod(tmp.Name(), 0o644)
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), dst)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("trim: writing %s: %w", dst, err)
+	}
+	res.KeptPages, res.ZeroPages, res.LostPages, res.Bytes = st.Pages, st.ZeroPages, st.LostPages, st.Bytes
+	res.ExistingPages = st.Existing
+	res.WriteTime = time.Since(start)
+	return res, nil
+}
+
+// Record wraps d's memory in a Recorder, runs what the analysis reads and
+// returns a Writer holding the pages read, ready to write. d must be
+// freshly opened and is used up: its memory stays wrapped.
+func Record(d *vmcore.Dump, opt Options) (*Result, *diskdump.Writer, error) {
+	if d.Live() {
+		return nil, nil, errors.New("trim: a running system cannot be trimmed; take a dump first")
+	}
+	start := time.Now()
+	var rec *Recorder
+	d.WrapMemory(func(m phys.Memory) phys.Memory {
+		rec = NewRecorder(m)
+		return rec
+	})
+	t := target.FromDump(d, target.Options{SymbolsFile: opt.SymbolsFile})
+	report := analysis.Build(t) // reads the whole kernel log through t.Log()
+	unwindCPUs(t)
+	readForTools(t)
+	if opt.Extra != nil {
+		opt.Extra(t)
+	}
+	walkKept(d, rec)
+	res := &Result{SourceFormat: string(d.Format), Report: report, ReadTime: time.Since(start)}
+
+	wo, exists, err := writeOptions(d, rec.Inner(), res)
+	if err != nil {
+		return nil, nil, err
+	}
+	wo.Compression = opt.Compression
+	w, err := diskdump.NewWriter(wo)
+	if err != nil {
+		return nil, nil, fmt.Errorf("trim: %w", err)
+	}
+	for _, r := range exists {
+		w.SetExists(r.Start/phys.PageSize, (r.End+phys.PageSize-1)/phys.PageSize)
+	}
+
+	keep := rec.PFNs()
+	if d.InfoSource == vmcore.InfoFromMemoryScan {
+		// The page the scan found VMCOREINFO in (the scan itself ran
+		// before recording started).
+		keep = append(keep, d.InfoAddr/phys.PageSize)
+	}
+	src := rec.Inner()
+	page := make([]byte, phys.PageSize)
+	for _, pfn := range keep {
+		if pfn >= wo.MaxMapnr {
+			res.Problems = append(res.Problems, fmt.Sprintf("pfn %#x is beyond max_mapnr %#x: not kept", pfn, wo.MaxMapnr))
+			continue
+		}
+		if err := src.ReadPhys(page, pfn*phys.PageSize); err != nil {
+			// A page read in part (an ELF segment ending mid-page) or
+			// corrupt: the copy leaves it out.
+			res.Problems = append(res.Problems, fmt.Sprintf("pfn %#x not kept: %v", pfn, err))
+			continue
+		}
+		if err := w.AddPage(pfn, page); err != nil {
+			return nil, nil, fmt.Errorf("trim: %w", err)
+		}
+	}
+	for pfn, why := range rec.Missing() {
+		// Excluded and not-in-dump pages read the same from the copy
+		// through its 1st bitmap; pages past the end of a cut-short
+		// source get zeroed descriptors so they still read as such.
+		if why == phys.BeyondEnd && pfn < wo.MaxMapnr {
+			if err := w.AddLost(pfn); err != nil {
+				return nil, nil, fmt.Errorf("trim: %w", err)
+			}
+		}
+	}
+	return res, w, nil
+}
+
+// unwindCPUs walks every CPU's stack from its saved registers, as
+// "panicscope bt" does, so the copy holds the ORC tables, stacks and
+// current tasks a backtrace reads.
+func unwindCPUs(t *target.Target) {
+	if t.Syms == nil || t.Kernel.Types == nil {
+		return
+	}
+	release := ""
+	if info := t.Dump.VMCOREINFO(); info != nil {
+		release = info.OSRelease()
+	}
+	u, err := unwind.NewKernel(t.Kernel, t.Syms, release)
+	if err != nil {
+		return
+	}
+	for i, c := range t.Dump.CPUs {
+		u.UnwindCPU(i, unwind.RegsFromNotes(c.Regs))
+	}
+}
+
+// CrashVariables are kernel variables read (and so kept) besides what the
+// analysis reads, so that crash can open the copy: its x86_64 start-up
+// reads page_offset_base to place the direct map (x86_64_init), and with it
+// "crash --minimal" runs log, rd, dis and sym on the copy. Full crash mode
+// needs task, run-queue and memory-management pages that are not kept.
+var CrashVariables = []string{"page_offset_base"}
+
+// maxSectionRoots bounds the mem_section root array read for makedumpfile
+// (NR_SECTION_ROOTS is 4096 with 46 physical address bits, 2^19 with 52).
+const maxSectionRoots = 1 << 20
+
+// readForTools reads what crash and makedumpfile need to start on the copy
+// and the analysis does not: CrashVariables, and for makedumpfile's
+// --dump-dmesg the node_online_map and the SPARSEMEM mem_section arrays
+// (get_nodes_online, get_mm_sparsemem), located through VMCOREINFO. All are
+// kernel data, not user memory.
+func readForTools(t *target.Target) {
+	d := t.Dump
+	if t.Syms != nil {
+		for _, name := range CrashVariables {
+			if s, ok := t.Syms.Lookup(name); ok {
+				var b [8]byte
+				_ = d.ReadVirt(b[:], s.Addr) // absent: crash will say so
+			}
+		}
+	}
+	info := d.VMCOREINFO()
+	if info == nil {
+		return
+	}
+	if addr, err := info.Symbol("node_online_map"); err == nil {
+		if n, err := info.Size("nodemask_t"); err == nil && n > 0 && n <= phys.PageSize {
+			_ = d.ReadVirt(make([]byte, n), addr)
+		}
+	}
+	// mem_section: with SPARSEMEM_EXTREME, VMCOREINFO's SYMBOL(mem_section)
+	// is the root array (NR_SECTION_ROOTS pointers, each to a page of
+	// struct mem_section).
+	roots, err := info.Symbol("mem_section")
+	if err != nil {
+		return
+	}
+	n, err := info.Length("mem_section")
+	size, serr := info.Size("mem_section")
+	if err != nil || serr != nil || n <= 0 || n > maxSectionRoots || size <= 0 {
+		return
+	}
+	// A page at a time: pages of the array that hold only NULL roots are
+	// zero pages, which dump filters leave out.
+	perRoot := phys.PageSize / size
+	page := make([]byte, phys.PageSize)
+	for off := uint64(0); off < uint64(8*n); off += phys.PageSize {
+		chunk := page[:min(phys.PageSize, uint64(8*n)-off)]
+		if d.ReadVirt(chunk, roots+off) != nil {
+			continue
+		}
+		for i := 0; i+8 <= len(chunk); i += 8 {
+			if p := binary.LittleEndian.Uint64(chunk[i:]); p != 0 {
+				_ = d.ReadVirt(make([]byte, perRoot*size), p)
+			}
+		}
+	}
+}
+
+// walkKept walks the page tables for the kernel addresses of every page
+// read so far: its direct-map address and, for pages of the kernel image,
+// its kernel-text address. panicscope translates those two ranges
+// arithmetically, but makedumpfile and crash walk the page tables, so
+// their pages are kept too (a few dozen: the direct map and the image are
+// mapped with 1 GiB and 2 MiB pages).
+func walkKept(d *vmcore.Dump, rec *Recorder) {
+	tr := d.Translator()
+	if tr == nil {
+		return
+	}
+	po, pb := tr.PageOffset(), d.Translation().PhysBase
+	for _, pfn := range rec.PFNs() {
+		pa := pfn * phys.PageSize
+		if po != 0 {
+			_, _ = tr.Translate(po + pa)
+		}
+		// phys_base may be negative (the image below its link address).
+		if off := pa - pb; off < 1<<30 {
+			_, _ = tr.Translate(x86.StartKernelMap + off)
+		}
+	}
+}
+
+// writeOptions takes the header facts, notes, VMCOREINFO and the set of
+// existing pages from the source.
+func writeOptions(d *vmcore.Dump, src phys.Memory, res *Result) (diskdump.WriteOptions, []phys.Range, error) {
+	wo := diskdump.WriteOptions{DumpLevel: DumpLevel, Incomplete: d.Incomplete}
+	var exists []phys.Range
+	switch m := src.(type) {
+	case *diskdump.File:
+		h := m.Header()
+		if m.BlockSize() != phys.PageSize {
+			return wo, nil, fmt.Errorf("trim: block size %d (only %d-byte pages are supported)", m.BlockSize(), phys.PageSize)
+		}
+		wo.MaxMapnr = h.MaxMapnr
+		wo.UTSName = h.UTSName
+		wo.Timestamp = h.Timestamp
+		wo.NrCPUs = h.NrCPUs
+		wo.CurrentCPU = h.CurrentCPU
+		wo.PhysBase = h.Sub.PhysBase
+		wo.Notes = m.Notes()
+		wo.VMCOREINFO = m.VMCOREINFO()
+		if len(wo.VMCOREINFO) > 0 {
+			res.VMCOREINFOFrom = "the source's kdump header"
+		}
+		exists = m.ExistingRanges()
+		res.SourcePages = m.DumpedPages()
+	case *elfcore.File:
+		for _, s := range m.Segments() {
+			if s.MemSize == 0 {
+				continue
+			}
+			exists = append(exists, phys.Range{Start: s.PAddr, End: s.PAddr + s.MemSize})
+			wo.MaxMapnr = max(wo.MaxMapnr, (s.PAddr+s.MemSize+phys.PageSize-1)/phys.PageSize)
+		}
+		for _, r := range m.Ranges() {
+			res.SourcePages += (r.End - r.Start) / phys.PageSize
+		}
+		wo.Notes = encodeNotes(m.Notes())
+		wo.NrCPUs = int32(len(d.CPUs))
+		wo.PhysBase = d.Translation().PhysBase
+		if uts, err := d.UTSName(); err == nil {
+			// makedumpfile fills the header's utsname from the kernel's.
+			wo.UTSName = diskdump.UTSName(uts)
+		}
+		if info := notes.FindVMCOREINFO(m.Notes()); info != nil {
+			// As makedumpfile -E to kdump-compressed: the sub header
+			// points at the VMCOREINFO note.
+			wo.VMCOREINFO = info
+			res.VMCOREINFOFrom = "the source's VMCOREINFO ELF note"
+		}
+	default:
+		return wo, nil, fmt.Errorf("trim: %s dumps cannot be trimmed", d.Format)
+	}
+	if d.InfoSource == vmcore.InfoFromMemoryScan && d.VMCOREINFO() != nil {
+		wo.VMCOREINFO = []byte(d.VMCOREINFO().Raw())
+		res.VMCOREINFOFrom = fmt.Sprintf("the kernel's copy found by the memory scan at physical %#x", d.InfoAddr)
+	}
+	if wo.MaxMapnr == 0 {
+		return wo, nil, errors.New("trim: the source holds no memory")
+	}
+	return wo, exists, nil
+}
+
+// encodeNotes writes ELF notes back to their raw form (Elf64_Nhdr, name
+// and descriptor padded to 4 bytes).
+func encodeNotes(list []notes.Note) []byte {
+	var b bytes.Buffer
+	for _, n := range list {
+		var h [12]byte
+		binary.LittleEndian.PutUint32(h[0:], uint32(len(n.Name)+1))
+		binary.LittleEndian.PutUint32(h[4:], uint32(len(n.Desc)))
+		binary.LittleEndian.PutUint32(h[8:], n.Type)
+		b.Write(h[:])
+		b.WriteString(n.Name)
+		b.WriteByte(0)
+		for b.Len()%4 != 0 {
+			b.WriteByte(0)
+		}
+		b.Write(n.Desc)
+		for b.Len()%4 != 0 {
+			b.WriteByte(0)
+		}
+	}
+	return b.Bytes()
+}
