@@ -133,6 +133,7 @@ cmd_dump() {
   [ $# -ge 1 ] || die "usage: lab.sh dump OUT [ARG...]"
   local out=$1; shift
   out=$(realpath -m "$out")
+  mkdir -p "$(dirname "$out")"
   local work
   work=$(mktemp -d "${TMPDIR:-/tmp}/panicscope-lab.XXXXXX")
   boot panic "$work" "$@"
