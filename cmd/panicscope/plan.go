@@ -95,7 +95,7 @@ func printPlan(w io.Writer, r *analysis.Report) error {
 				extra = append(extra, m.Why)
 			}
 			if p.Basis == analysis.PlanBasisConfigured {
-				fmt.Fprintf(tw, "\t%s\t%s\t\t%s\n", label, m.Action, strings.Join(extra, "; "))
+				fmt.Fprintf(tw, "\t%s\t%s\t%s\t%s\n", label, m.Action, dash(m.Actual), strings.Join(extra, "; "))
 			} else {
 				fmt.Fprintf(tw, "\t%s\t%s\t%s\n", label, m.Action, strings.Join(extra, "; "))
 			}

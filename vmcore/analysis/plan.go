@@ -77,6 +77,7 @@ type PlanMember struct {
 	Action      string `json:"action"`
 	Why         string `json:"why,omitempty"`
 	BeforeKdump bool   `json:"before_kdump"` // runs before the crash kernel would start
+	Actual      string `json:"actual,omitempty"` // dumps: the member's status in the timeline
 }
 
 // PlanWarning is one finding about the configuration.
@@ -179,6 +180,11 @@ func Plan(r *Report) PlanResult {
 		}
 		if a := actualStep(r, s.Step, s.Slot); a != nil && res.Basis == PlanBasisConfigured {
 			ps.Actual, ps.ActualWhy = string(a.Status), a.Reason
+			for i := range ps.Members {
+				if i < len(a.Members) && a.Members[i].Name == ps.Members[i].Name {
+					ps.Members[i].Actual = string(a.Members[i].Status)
+				}
+			}
 		}
 		res.Steps = append(res.Steps, ps)
 	}
