@@ -159,7 +159,7 @@ func buildTimeline(t *target.Target, r *Report, log *printk.Log) []timeline.Step
 		}
 	}
 	for _, c := range r.CPUs {
-		in.CPUs = append(in.CPUs, timeline.CPUEvidence{CPU: c.CPU, Panicking: c.Role == RolePanicking, IPSymbol: funcName(c.IPSymbol)})
+		in.CPUs = append(in.CPUs, timeline.CPUEvidence{CPU: c.CPU, Panicking: c.Role == RolePanicking, IPSymbol: funcName(c.IPSymbol), Frames: reliableFrames(c.Stack)})
 	}
 	line, why := timeline.Line(in.Release, in.HasSymbol)
 	r.Line, r.LineWhy = line, why
@@ -174,4 +174,15 @@ func findChain(r *Report, name string) *Chain {
 		}
 	}
 	return nil
+}
+
+// reliableFrames drops the frames the unwinder could only guess ("? ").
+func reliableFrames(stack []string) []string {
+	var out []string
+	for _, f := range stack {
+		if !strings.HasPrefix(f, "? ") {
+			out = append(out, f)
+		}
+	}
+	return out
 }

@@ -7,6 +7,7 @@ import (
 	"github.com/panicscope/panicscope/vmcore"
 	"github.com/panicscope/panicscope/vmcore/kernel"
 	"github.com/panicscope/panicscope/vmcore/target"
+	"github.com/panicscope/panicscope/vmcore/unwind"
 )
 
 // CPU roles.
@@ -38,6 +39,7 @@ func readCPUs(t *target.Target, r *Report) {
 	} else if r.panicCPU != nil {
 		r.Panic.CPUSource = "panic_cpu is -1 (PANIC_CPU_INVALID): no panic() was entered"
 	}
+	unw := cpuUnwinder(t, r)
 	for i, c := range t.Dump.CPUs {
 		cs := CPUState{CPU: i, IP: hex(c.Regs.RIP), SP: hex(c.Regs.RSP), Role: RoleUnknown, TaskPID: -1}
 		cs.IPSymbol, _, _ = describeCode(t, c.Regs.RIP)
@@ -56,7 +58,8 @@ func readCPUs(t *target.Target, r *Report) {
 		} else {
 			r.problem("cpu %d: current task: %v", i, err)
 		}
-		cs.Role, cs.RoleWhy = cpuRole(r, i, c, funcName(cs.IPSymbol))
+		stack := cpuStack(unw, r, i, c, &cs)
+		cs.Role, cs.RoleWhy = cpuRole(r, i, c, funcName(cs.IPSymbol), stack)
 		if t.Dump.Live() {
 			// A running CPU saves no registers: only its current task is known.
 			cs.IP, cs.SP, cs.IPSymbol, cs.Regs = "", "", "", nil
@@ -69,23 +72,85 @@ func readCPUs(t *target.Target, r *Report) {
 	}
 }
 
-func cpuRole(r *Report, i int, c vmcore.CPU, fn string) (role, why string) {
+func cpuRole(r *Report, i int, c vmcore.CPU, fn string, stack []string) (role, why string) {
+	where := "instruction pointer in " + fn
+	if len(stack) > 0 {
+		where = "stack: " + stackText(stack)
+	}
 	switch {
 	case i == r.Panic.CPU:
-		return RolePanicking, "panic_cpu = " + fmt.Sprint(i)
+		// QEMU dumps catch panic() in its final delay loop (delay_tsc <-
+		// panic); kdump dumps hold the registers crash_setup_regs() took in
+		// __crash_kexec() <- panic() just before machine_kexec().
+		return RolePanicking, "panic_cpu = " + fmt.Sprint(i) + "; " + where
 	case r.Kernel.Capture == CaptureKdump && c.HasStatus:
 		// machine_crash_shutdown() -> nmi_shootdown_cpus(): each other CPU
-		// saved its registers in crash_nmi_callback() -> crash_save_cpu(),
-		// at the instruction the NMI interrupted.
-		return RoleCrashNMI, "kdump capture: registers saved by crash_nmi_callback() when the crash NMI interrupted " + fn
-	case contains(stopFunctions, fn):
-		return RoleStopped, "instruction pointer in " + fn
-	case contains(idleFunctions, fn):
-		return RoleIdle, "instruction pointer in " + fn
+		// saved its registers in crash_nmi_callback() -> crash_save_cpu().
+		// Those are the pt_regs the NMI entry code pushed, i.e. the context
+		// the NMI interrupted, so the stack walked from them is the
+		// interrupted one (often the idle loop). The NMI handler itself
+		// (crash_nmi_callback() halted on the NMI stack) is not in them.
+		return RoleCrashNMI, "kdump capture: registers saved by crash_nmi_callback() where the crash NMI interrupted the CPU; interrupted " + where
+	case containsAny(stack, stopFunctions) || contains(stopFunctions, fn):
+		return RoleStopped, where
+	case len(stack) > 0 && contains(idleFunctions, stack[0]) || len(stack) == 0 && contains(idleFunctions, fn):
+		return RoleIdle, where
 	case fn != "":
-		return RoleRunning, "instruction pointer in " + fn
+		return RoleRunning, where
 	}
 	return RoleUnknown, "no symbol for the instruction pointer"
+}
+
+// cpuUnwinder binds the ORC unwinder (vmcore/unwind) to the dump; nil when
+// symbols or types are missing.
+func cpuUnwinder(t *target.Target, r *Report) *unwind.Kernel {
+	if t.Syms == nil || t.Kernel.Types == nil {
+		return nil
+	}
+	u, err := unwind.NewKernel(t.Kernel, t.Syms, r.Kernel.Release)
+	if err != nil {
+		r.problem("stacks: %v", err)
+		return nil
+	}
+	for _, p := range u.Problems {
+		r.problem("stacks: %s", p)
+	}
+	return u
+}
+
+// cpuStack walks the CPU's stack from its saved registers into cs.Stack
+// (innermost first, "? " before unreliable frames) and returns the reliable
+// frames' function names.
+func cpuStack(u *unwind.Kernel, r *Report, i int, c vmcore.CPU, cs *CPUState) []string {
+	if u == nil || c.Regs.RSP == 0 {
+		return nil
+	}
+	ct := u.UnwindCPU(i, unwind.RegsFromNotes(c.Regs))
+	for _, f := range ct.Frames {
+		cs.Stack = append(cs.Stack, f.String())
+	}
+	if !ct.Complete() {
+		r.problem("cpu %d: stack walk incomplete (%s): %s", i, ct.End, ct.Err)
+	}
+	return ct.Functions(true)
+}
+
+// stackText is "a <- b <- c" for the innermost frames.
+func stackText(stack []string) string {
+	const show = 6
+	if len(stack) > show {
+		return strings.Join(stack[:show], " <- ") + " <- ..."
+	}
+	return strings.Join(stack, " <- ")
+}
+
+func containsAny(list, names []string) bool {
+	for _, s := range list {
+		if contains(names, s) {
+			return true
+		}
+	}
+	return false
 }
 
 // currentTask reads the per-CPU current task pointer: current_task before

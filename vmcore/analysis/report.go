@@ -151,6 +151,7 @@ type CPUState struct {
 	TaskComm string            `json:"task_comm"`
 	Task     string            `json:"task"` // task_struct address
 	Regs     map[string]string `json:"regs,omitempty"`
+	Stack    []string          `json:"stack,omitempty"` // innermost first, "function+0xoff/0xsize [module]"; "? " = unreliable
 }
 
 // Module is one loaded module.
