@@ -76,7 +76,7 @@ type PlanMember struct {
 	MaxReason   *int   `json:"max_reason,omitempty"`
 	Action      string `json:"action"`
 	Why         string `json:"why,omitempty"`
-	BeforeKdump bool   `json:"before_kdump"` // runs before the crash kernel would start
+	BeforeKdump bool   `json:"before_kdump"`     // runs before the crash kernel would start
 	Actual      string `json:"actual,omitempty"` // dumps: the member's status in the timeline
 }
 
