@@ -1,13 +1,16 @@
 package main
 
 import (
+	"errors"
+	"flag"
 	"fmt"
 	"io"
 
+	"github.com/panicscope/panicscope/vmcore/target"
 	"github.com/panicscope/panicscope/vmcore/trim"
 )
 
-const trimHelp = `usage: panicscope trim DUMP OUT [--zstd] [--symbols FILE]
+const trimHelp = `usage: panicscope trim DUMP OUT [--zstd] [--symbols FILE] [--vmlinux FILE]
 
 Writes OUT, a kdump-compressed copy of DUMP (makedumpfile's format, readable
 by crash and makedumpfile) that holds only the pages panicscope's analysis
@@ -15,8 +18,11 @@ reads: kernel symbols and BTF, modules, notifier chains, kmsg dumpers,
 parameters, CPUs, pstore/ramoops zones, consoles, the whole kernel log, and
 the page tables used to reach them. Every other page is left out, so the copy
 holds no user memory, page cache or free pages (as --keep-user=false would):
-it can be shared when the full dump cannot. The ELF notes (CPU registers,
-QEMU CPU state), VMCOREINFO and header facts are copied from DUMP.
+it can be shared when the full dump cannot. Each CPU's stack (for bt), and
+the few kernel variables crash --minimal and makedumpfile --dump-dmesg need to
+start, are kept too. The ELF notes (CPU registers, QEMU CPU state), VMCOREINFO
+and header facts are copied from DUMP. With --symbols or --vmlinux the
+analysis also runs without them, so the copy opens either way.
 
 'panicscope report OUT' gives the same report as DUMP, except the fields that
 describe the file: format, compression, filtered/dump level (31), where
@@ -35,6 +41,9 @@ func runTrim(args []string, stdout, stderr io.Writer) error {
 		fs.PrintDefaults()
 	}
 	pos, err := parseInterspersed(fs, args)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
+	}
 	if err != nil {
 		return err
 	}
@@ -42,7 +51,10 @@ func runTrim(args []string, stdout, stderr io.Writer) error {
 		fs.Usage()
 		return fmt.Errorf("usage: panicscope trim DUMP OUT [--zstd] [--symbols FILE]")
 	}
-	opt := trim.Options{SymbolsFile: tf.symbols, Compression: "zlib"}
+	if tf.live {
+		return fmt.Errorf("trim: --live: a running system cannot be trimmed; take a dump first")
+	}
+	opt := trim.Options{Target: target.Options{SymbolsFile: tf.symbols, Vmlinux: tf.vmlinux, Force: tf.force}, Compression: "zlib"}
 	if *zstd {
 		opt.Compression = "zstd"
 	}

@@ -71,9 +71,10 @@ var ContainerFields = []string{
 
 // Options choose how a dump is trimmed.
 type Options struct {
-	// SymbolsFile is passed to target.Open (System.map for kernels whose
-	// symbols cannot be found in memory).
-	SymbolsFile string
+	// Target is how the dump is opened for the analysis (System.map,
+	// DWARF vmlinux). When it names files, the analysis also runs once
+	// without them, so the copy opens either way.
+	Target target.Options
 	// Compression of the copy's pages: "zlib" (the default: crash and
 	// makedumpfile read it everywhere) or "zstd" (smaller; needs
 	// makedumpfile >= 1.7.0 / crash >= 8.0.1 built with zstd).
@@ -158,12 +159,18 @@ func Record(d *vmcore.Dump, opt Options) (*Result, *diskdump.Writer, error) {
 		rec = NewRecorder(m)
 		return rec
 	})
-	t := target.FromDump(d, target.Options{SymbolsFile: opt.SymbolsFile})
-	report := analysis.Build(t) // reads the whole kernel log through t.Log()
-	unwindCPUs(t)
-	readForTools(t)
-	if opt.Extra != nil {
-		opt.Extra(t)
+	var report *analysis.Report
+	for _, to := range []target.Options{{}, opt.Target} {
+		if report != nil && to == (target.Options{}) {
+			break
+		}
+		t := target.FromDump(d, to)
+		report = analysis.Build(t) // reads the whole kernel log through t.Log()
+		unwindCPUs(t)
+		readForTools(t)
+		if opt.Extra != nil {
+			opt.Extra(t)
+		}
 	}
 	walkKept(d, rec)
 	res := &Result{SourceFormat: string(d.Format), Report: report, ReadTime: time.Since(start)}
