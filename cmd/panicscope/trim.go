@@ -69,7 +69,8 @@ func runTrim(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "; %d lost pages of the cut-short source kept as such", res.LostPages)
 	}
 	fmt.Fprintln(stdout, ")")
-	fmt.Fprintf(stdout, "wrote %s: %s (%s), source %s\n", pos[1], mib(res.Bytes), opt.Compression, mib(res.SourceBytes))
+	fmt.Fprintf(stdout, "wrote %s: %s (%s), source %s, in %.1fs (reading %.1fs, writing %.1fs)\n", pos[1], mib(res.Bytes), opt.Compression, mib(res.SourceBytes),
+		(res.ReadTime + res.WriteTime).Seconds(), res.ReadTime.Seconds(), res.WriteTime.Seconds())
 	if res.VMCOREINFOFrom != "" {
 		fmt.Fprintf(stdout, "VMCOREINFO in the kdump sub header: %s\n", res.VMCOREINFOFrom)
 	}
