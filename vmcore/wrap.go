@@ -11,7 +11,8 @@ import "github.com/panicscope/panicscope/vmcore/phys"
 // memory scan done by Open is not repeated.
 //
 // Call it right after Open, before the dump is used: it is not safe to
-// call while other goroutines read.
+// call while other goroutines read. A running system (OpenLive) reads
+// virtual addresses straight from kcore: those reads bypass the wrapper.
 func (d *Dump) WrapMemory(wrap func(phys.Memory) phys.Memory) {
 	d.mem = wrap(d.mem)
 	if d.info == nil {

@@ -48,8 +48,7 @@ const DumpLevel = 31
 //
 //   - identity.format: always "kdump-compressed" (the source may be ELF
 //     or a flattened stream).
-//   - identity.compression: "zlib" or "zstd" as chosen (plus "+none" when
-//     a page did not compress).
+//   - identity.compression: "zlib" or "zstd", as chosen.
 //   - identity.filtered, identity.dump_level: true and 31.
 //   - identity.vmcoreinfo_source: "kdump header" when the source's
 //     VMCOREINFO came from an ELF note of an ELF core (it is also stored in
@@ -58,8 +57,14 @@ const DumpLevel = 31
 //   - identity.problems: warnings about the container (the memory-scan
 //     warning goes with the scan).
 //
-// Also (not in the JSON), the header's total_ram_blocks and the kdump
-// sub header's offsets differ.
+// identity.incomplete is kept (the copy carries the source's
+// DUMP_DH_COMPRESSED_INCOMPLETE flag, and pages a read found beyond the
+// end of a cut-short source are written with zeroed descriptors, so they
+// still read as beyond the end). Outside the JSON, the header's
+// total_ram_blocks, the sub header's offsets and, for ELF sources, the
+// header's utsname and phys_base (taken from the kernel) are the copy's own.
+// Pages of the source that were corrupt (failed to decompress) are not
+// kept: a read of one gives "excluded" in the copy.
 var ContainerFields = []string{
 	"identity.format",
 	"identity.compression",
@@ -309,18 +314,20 @@ func readForTools(t *target.Target) {
 }
 
 // walkKept walks the page tables for the kernel addresses of every page
-// read so far: its direct-map address and, for pages of the kernel image,
-// its kernel-text address. panicscope translates those two ranges
-// arithmetically, but makedumpfile and crash walk the page tables, so
-// their pages are kept too (a few dozen: the direct map and the image are
-// mapped with 1 GiB and 2 MiB pages).
+// read so far, and of every absent page a read stopped at: its direct-map
+// address and, for pages of the kernel image, its kernel-text address.
+// panicscope translates those two ranges arithmetically, but makedumpfile
+// and crash walk the page tables, so their pages are kept too (a few
+// dozen: the direct map and the image are mapped with 1 GiB and 2 MiB
+// pages). It also keeps the copy independent of the direct-map fast
+// path's bound, which follows the highest page in the file.
 func walkKept(d *vmcore.Dump, rec *Recorder) {
 	tr := d.Translator()
 	if tr == nil {
 		return
 	}
 	po, pb := tr.PageOffset(), d.Translation().PhysBase
-	for _, pfn := range rec.PFNs() {
+	walk := func(pfn uint64) {
 		pa := pfn * phys.PageSize
 		if po != 0 {
 			_, _ = tr.Translate(po + pa)
@@ -329,6 +336,12 @@ func walkKept(d *vmcore.Dump, rec *Recorder) {
 		if off := pa - pb; off < 1<<30 {
 			_, _ = tr.Translate(x86.StartKernelMap + off)
 		}
+	}
+	for _, pfn := range rec.PFNs() {
+		walk(pfn)
+	}
+	for pfn := range rec.Missing() {
+		walk(pfn)
 	}
 }
 
