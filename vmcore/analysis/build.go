@@ -159,7 +159,13 @@ func buildTimeline(t *target.Target, r *Report, log *printk.Log) []timeline.Step
 		}
 	}
 	for _, c := range r.CPUs {
-		in.CPUs = append(in.CPUs, timeline.CPUEvidence{CPU: c.CPU, Panicking: c.Role == RolePanicking, IPSymbol: funcName(c.IPSymbol), Frames: reliableFrames(c.Stack)})
+		// The innermost frame is the IP's unless an exception handler that
+		// saved the registers was rebuilt above them (kdump's crash NMI).
+		ip := funcName(c.IPSymbol)
+		if len(c.frames) > 0 {
+			ip = funcName(c.frames[0])
+		}
+		in.CPUs = append(in.CPUs, timeline.CPUEvidence{CPU: c.CPU, Panicking: c.Role == RolePanicking, IPSymbol: ip, Frames: c.frames})
 	}
 	line, why := timeline.Line(in.Release, in.HasSymbol)
 	r.Line, r.LineWhy = line, why
@@ -174,15 +180,4 @@ func findChain(r *Report, name string) *Chain {
 		}
 	}
 	return nil
-}
-
-// reliableFrames drops the frames the unwinder could only guess ("? ").
-func reliableFrames(stack []string) []string {
-	var out []string
-	for _, f := range stack {
-		if !strings.HasPrefix(f, "? ") {
-			out = append(out, f)
-		}
-	}
-	return out
 }

@@ -59,7 +59,11 @@ func readCPUs(t *target.Target, r *Report) {
 			r.problem("cpu %d: current task: %v", i, err)
 		}
 		stack := cpuStack(unw, r, i, c, &cs)
+		handler := cs.RoleWhy
 		cs.Role, cs.RoleWhy = cpuRole(r, i, c, funcName(cs.IPSymbol), stack)
+		if handler != "" {
+			cs.RoleWhy += "; its " + handler
+		}
 		if t.Dump.Live() {
 			// A running CPU saves no registers: only its current task is known.
 			cs.IP, cs.SP, cs.IPSymbol, cs.Regs = "", "", "", nil
@@ -120,17 +124,30 @@ func cpuUnwinder(t *target.Target, r *Report) *unwind.Kernel {
 
 // cpuStack walks the CPU's stack from its saved registers into cs.Stack
 // (innermost first, "? " before unreliable frames) and returns the reliable
-// frames' function names.
+// frames' function names. The timeline gets the reliable frames plus, on
+// kdump dumps, the crash NMI handler rebuilt from the NMI stack
+// (unwind.MethodHandler): that is what shows the CPU was stopped by the
+// shootdown, since its saved registers are the interrupted context.
 func cpuStack(u *unwind.Kernel, r *Report, i int, c vmcore.CPU, cs *CPUState) []string {
 	if u == nil || c.Regs.RSP == 0 {
 		return nil
 	}
 	ct := u.UnwindCPU(i, unwind.RegsFromNotes(c.Regs))
+	var handler []string
 	for _, f := range ct.Frames {
 		cs.Stack = append(cs.Stack, f.String())
+		if f.Reliable || f.Method == unwind.MethodHandler {
+			cs.frames = append(cs.frames, f.Symbol())
+		}
+		if f.Method == unwind.MethodHandler {
+			handler = append(handler, f.Function)
+		}
 	}
 	if !ct.Complete() {
 		r.problem("cpu %d: stack walk incomplete (%s): %s", i, ct.End, ct.Err)
+	}
+	if len(handler) > 0 {
+		cs.RoleWhy = ct.Handler + " stack still holds " + strings.Join(handler, " <- ") + " (rebuilt from the stack)"
 	}
 	return ct.Functions(true)
 }

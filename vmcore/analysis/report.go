@@ -152,6 +152,7 @@ type CPUState struct {
 	Task     string            `json:"task"` // task_struct address
 	Regs     map[string]string `json:"regs,omitempty"`
 	Stack    []string          `json:"stack,omitempty"` // innermost first, "function+0xoff/0xsize [module]"; "? " = unreliable
+	frames   []string          // timeline evidence: reliable frames and the rebuilt exception handler
 }
 
 // Module is one loaded module.

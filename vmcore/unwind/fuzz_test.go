@@ -92,6 +92,9 @@ func FuzzWalk(f *testing.F) {
 		}
 		r := Regs{IP: synthText + uint64(ipOff)%synthTextLen, SP: base + uint64(spOff)%(16<<10), BP: base + uint64(ipOff)*8, CS: 0x10,
 			R10: base + uint64(spOff), R13: base, DI: base + 0x100, DX: base + 0x200}
+		if h := u.HandlerFrames(r, stacks); len(h) > maxHandlerFrames {
+			t.Fatalf("%d handler frames", len(h))
+		}
 		for _, start := range []Start{
 			{Regs: r, Full: true, Signal: true, Method: MethodRegs},
 			{Regs: r, Method: MethodSaved},

@@ -229,6 +229,10 @@ type CPUTrace struct {
 	CPU  int
 	Task Task // the CPU's current task (PID -1 when unreadable)
 	*Trace
+	// Handler names the exception stack ("NMI") when the saved registers
+	// are the context an exception interrupted and the handler's frames,
+	// rebuilt from that stack (MethodHandler, unreliable), lead the trace.
+	Handler  string
 	Problems []string
 }
 
@@ -247,6 +251,15 @@ func (u *Kernel) UnwindCPU(cpu int, regs Regs) *CPUTrace {
 	f, p := u.finder(task, cpu)
 	ct.Problems = append(ct.Problems, p...)
 	ct.Trace = u.Walk(Start{Regs: regs, Full: true, Signal: true, Method: MethodRegs}, f)
+	// Registers saved by an exception handler that is still running (the
+	// crash NMI on kdump dumps) are the interrupted context: show the
+	// handler's frames, rebuilt from its stack, above it.
+	if h := u.HandlerFrames(regs, f); len(h) > 0 && len(ct.Frames) > 0 {
+		ct.Handler = h[len(h)-1].Stack
+		r := regs
+		ct.Frames[0].Regs = &r
+		ct.Frames = append(h, ct.Frames...)
+	}
 	return ct
 }
 

@@ -213,7 +213,23 @@ func TestRealOtherCPU(t *testing.T) {
 				if fs[0] != "native_safe_halt" || !hasFunction(tr.Trace, "do_idle") {
 					t.Errorf("kdump: other CPU not interrupted in the idle loop: %v", fs)
 				}
+				// The crash NMI handler, rebuilt from the NMI stack, leads.
+				var h []string
+				for _, f := range tr.Frames {
+					if f.Method == MethodHandler {
+						h = append(h, f.Function)
+					}
+				}
+				if tr.Handler != "NMI" || strings.Join(h, " ") != "crash_nmi_callback default_do_nmi exc_nmi end_repeat_nmi" {
+					t.Errorf("kdump: NMI handler frames %v on %q", h, tr.Handler)
+				}
+				if f := tr.Frames[len(h)]; f.Regs == nil || f.Regs.IP != f.PC {
+					t.Errorf("kdump: the interrupted frame does not carry the saved registers")
+				}
 				return
+			}
+			if tr.Handler != "" {
+				t.Errorf("qemu: handler frames on a stopped CPU: %s", tr.String())
 			}
 			if fs[0] != "stop_this_cpu" || tr.Frames[0].Stack != StackIRQ || !hasFunction(tr.Trace, "do_idle") {
 				t.Errorf("qemu: other CPU not in stop_this_cpu on the IRQ stack over the idle loop: %v", fs)

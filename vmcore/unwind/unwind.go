@@ -132,13 +132,14 @@ const (
 )
 
 // Complete reports whether the walk reached the end of the stack or user
-// mode with every frame found by ORC.
+// mode with every frame found by ORC (frames of an exception handler rebuilt
+// above the saved registers, MethodHandler, are extra and not counted).
 func (t *Trace) Complete() bool {
 	if t.End != EndOfStack && t.End != EndUser {
 		return false
 	}
 	for _, f := range t.Frames {
-		if !f.Reliable {
+		if !f.Reliable && f.Method != MethodHandler {
 			return false
 		}
 	}

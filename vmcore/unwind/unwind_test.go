@@ -350,3 +350,53 @@ func TestFormat(t *testing.T) {
 		t.Errorf("functions %v", got)
 	}
 }
+
+func TestHandlerFrames(t *testing.T) {
+	s := newSynth(LayoutV1, 12)
+	s.orc(fn(0), Entry{SPOffset: 8, SPReg: RegSP, Type: TypeCall})
+	s.orc(fn(6), Entry{SPReg: RegSP, Type: TypeRegs, Signal: true}) // entry code: pt_regs at SP
+	s.orc(fn(7), Entry{SPOffset: 0x20, SPReg: RegSP, Type: TypeCall})
+	s.orc(fn(8), Entry{SPOffset: 0x10, SPReg: RegSP, Type: TypeCall})
+	s.orc(fn(9), Entry{SPOffset: 0x8, SPReg: RegSP, Type: TypeCall})
+	s.orc(fn(10), Entry{SPOffset: 0x10, SPReg: RegSP, Type: TypeCall})
+	s.call(fn(6)+0x10, fn(7)) // entry calls the C handler
+	s.call(fn(7)+0x30, fn(8)) // which calls the callback
+	s.call(fn(8)+0x20, fn(9)) // which calls a leaf and sits in it
+	s.call(fn(10)+0x20, fn(0))
+	nmi := newStack(synthIRQ+0x10000, 8<<10)
+	regs := Regs{IP: fn(0) + 4, CS: 0x10, SP: synthStack + 0x3000, Flags: 0x246, BP: 1, R12: 2, SS: 0x18}
+	p := nmi.end() - 0x100
+	words := []uint64{regs.R15, regs.R14, regs.R13, regs.R12, regs.BP, regs.BX, regs.R11, regs.R10, regs.R9, regs.R8,
+		regs.AX, regs.CX, regs.DX, regs.SI, regs.DI, regs.OrigAX, regs.IP, regs.CS, regs.Flags, regs.SP, regs.SS}
+	for i, w := range words {
+		nmi.set(p+8*uint64(i), w)
+	}
+	nmi.set(p-8, fn(6)+0x10)
+	s1 := p - 0x28
+	nmi.set(s1, fn(7)+0x30)
+	s2 := s1 - 0x10
+	nmi.set(s2, fn(8)+0x20)
+	nmi.set(s2-0x10, fn(10)+0x20) // a returned call of another function: rejected
+	task := newStack(synthStack, 16<<10)
+	task.set(regs.SP+8-8, fn(1)+0x10)
+	s.mem.Map(nmi.begin, nmi.bytes())
+	u := finish(s, task)
+	stacks := Stacks{{Kind: StackTask, Begin: task.begin, End: task.end()},
+		{Kind: "NMI", Begin: nmi.begin, End: nmi.end(), Link: nmi.end() - PtRegsSize, LinkRegs: true}}
+	h := u.HandlerFrames(regs, stacks)
+	var got []string
+	for _, f := range h {
+		got = append(got, f.Function)
+		if f.Reliable || f.Method != MethodHandler || f.Stack != "NMI" {
+			t.Errorf("frame %+v", f)
+		}
+	}
+	if strings.Join(got, " ") != "fi0 fh0 fg0" {
+		t.Errorf("handler frames %v", got)
+	}
+	// Registers found nowhere: no handler.
+	regs.IP++
+	if h := u.HandlerFrames(regs, stacks); h != nil {
+		t.Errorf("handler for unmatched registers: %v", h)
+	}
+}
