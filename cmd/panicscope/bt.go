@@ -55,10 +55,14 @@ func runBt(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if len(pos) != 1 {
-		return fmt.Errorf("usage: panicscope bt DUMP [--cpu N | --pid P | --all] [--json]")
+	dump, rest, ok := tf.split(pos)
+	if !ok || len(rest) != 0 {
+		return fmt.Errorf("usage: panicscope bt DUMP|--live [--cpu N | --pid P | --all] [--json]")
 	}
-	t, err := tf.open(pos[0], stderr)
+	if tf.live && *pid < 0 && !*all {
+		return fmt.Errorf("bt --live: running CPUs save no registers; use --pid P or --all for tasks that are not running")
+	}
+	t, err := tf.open(dump, stderr)
 	if err != nil {
 		return err
 	}
@@ -77,6 +81,10 @@ func runBt(args []string, stdout, stderr io.Writer) error {
 	}
 	u.MaxDepth = *depth
 	warnProblems(stderr, u.Problems)
+	if tf.live {
+		// A task's saved context changes under the reader; walks may break.
+		fmt.Fprintln(stderr, "panicscope: bt --live: stacks of tasks that are not running, read while the system runs")
+	}
 	traces, err := btTraces(t, u, *cpu, *pid, *all)
 	if err != nil {
 		return err
