@@ -11,6 +11,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -212,6 +213,31 @@ func checkAgainstGuest(t *testing.T, g guestRun) {
 	if !names["dump_kernel_offset"] {
 		t.Errorf("dump_kernel_offset not on panic_notifier_list: %v", names)
 	}
+	// Modules the lab loads: pvpanic's notifier and ramoops' pstore dumper.
+	if contains(guestMods, "pvpanic") {
+		found := false
+		for _, e := range pnl.Entries {
+			found = found || (e.Callback == "pvpanic_panic_notify" && e.Module == "pvpanic")
+		}
+		if !found {
+			t.Errorf("pvpanic loaded but pvpanic_panic_notify [pvpanic] not on panic_notifier_list: %+v", pnl.Entries)
+		}
+	}
+	if contains(guestMods, "ramoops") {
+		if r.Pstore == nil || r.Pstore.Backend != "ramoops" {
+			t.Errorf("ramoops loaded, pstore: %+v", r.Pstore)
+		}
+		found := false
+		for _, d := range r.Dumpers {
+			found = found || (d.Callback == "pstore_dump" && d.Registered)
+		}
+		if !found {
+			t.Errorf("ramoops loaded but no pstore_dump on dump_list: %+v", r.Dumpers)
+		}
+		if w, ok := hasWarning(r.Plan, analysis.WarnPstoreNoPanic); ok {
+			t.Errorf("pstore takes panics, yet: %s", w)
+		}
+	}
 	if r.Log.Records == 0 {
 		t.Errorf("kernel log: %+v", r.Log)
 	}
@@ -228,7 +254,8 @@ func checkAgainstGuest(t *testing.T, g guestRun) {
 			t.Errorf("memory and %s disagree: %+v", c.Path, c)
 		}
 	}
-	if n := stepOf(pl, timeline.StepNotifiers, ""); n == nil || len(n.Members) != len(pnl.Entries) || n.Action != analysis.PlanRuns {
+	if n := stepOf(pl, timeline.StepNotifiers, ""); n == nil || len(n.Members) != len(pnl.Entries) ||
+		(n.Action != analysis.PlanRuns && n.Action != analysis.PlanNotReached) || strings.Contains(n.Note, "not read") {
 		t.Errorf("plan notifiers step: %+v", n)
 	}
 	for _, l := range r.Problems {
@@ -349,5 +376,64 @@ func TestLiveGuest(t *testing.T) {
 			}
 		}
 		t.Logf("plan:\n%s", post.plan)
+	})
+
+	// Boots 3 and 4: kdump armed (the guest loads its own kernel as the
+	// crash kernel), with and without crash_kexec_post_notifiers.
+	armed := bootLive(t, "lab.kdump=1", "crashkernel=128M", "crash_kexec_post_notifiers")
+	t.Run("kdump_post_notifiers", func(t *testing.T) {
+		if armed.guest["kdump"] != "loaded" {
+			t.Skipf("the guest could not load a crash kernel: kdump=%s", armed.guest["kdump"])
+		}
+		checkAgainstGuest(t, armed)
+		pl := armed.report.Plan
+		if armed.guest["kexec_crash_loaded"] != "1" || !*armed.report.Parameters.CrashKernelLoaded {
+			t.Fatalf("kexec_crash_loaded %s, crash_kernel_loaded %v", armed.guest["kexec_crash_loaded"], *armed.report.Parameters.CrashKernelLoaded)
+		}
+		notifiers := stepOf(pl, timeline.StepNotifiers, "").Members
+		want := fmt.Sprintf("kdump loaded but crash_kexec_post_notifiers=Y: %d notifiers and %d dumpers run before the crash kernel", len(notifiers), len(armed.report.Dumpers))
+		if w, ok := hasWarning(pl, analysis.WarnPostNotifiersBeforeKdump); !ok || !strings.HasPrefix(w, want) {
+			t.Errorf("want a warning starting %q: %+v", want, pl.Warnings)
+		}
+		if _, ok := hasWarning(pl, analysis.WarnNoCrashKernel); ok {
+			t.Errorf("no-crash-kernel warning with kdump armed: %+v", pl.Warnings)
+		}
+		for _, m := range notifiers {
+			if !m.BeforeKdump {
+				t.Errorf("notifier %s not marked before kdump", m.Name)
+			}
+		}
+		if s := stepOf(pl, timeline.StepCrashKexec, timeline.SlotAfterKmsgDump); s == nil || s.Action != analysis.PlanRuns {
+			t.Errorf("kdump after kmsg_dump: %+v", s)
+		}
+		if s := stepOf(pl, timeline.StepConsoleFlush, ""); s == nil || s.Action != analysis.PlanNotReached {
+			t.Errorf("console_flush after kdump: %+v", s)
+		}
+		t.Logf("plan:\n%s", armed.plan)
+	})
+	first := bootLive(t, "lab.kdump=1", "crashkernel=128M")
+	t.Run("kdump_first", func(t *testing.T) {
+		if first.guest["kdump"] != "loaded" {
+			t.Skipf("the guest could not load a crash kernel: kdump=%s", first.guest["kdump"])
+		}
+		checkAgainstGuest(t, first)
+		pl := first.report.Plan
+		if s := stepOf(pl, timeline.StepCrashKexec, timeline.SlotBeforeNotifiers); s == nil || s.Action != analysis.PlanRuns {
+			t.Errorf("kdump before the notifiers: %+v", s)
+		}
+		for _, st := range []string{timeline.StepStopCPUs, timeline.StepNotifiers, timeline.StepKmsgDump, timeline.StepEnd} {
+			if s := stepOf(pl, st, ""); s == nil || s.Action != analysis.PlanNotReached {
+				t.Errorf("%s with kdump first: %+v", st, s)
+			}
+		}
+		if _, ok := hasWarning(pl, analysis.WarnPostNotifiersBeforeKdump); ok {
+			t.Errorf("notifiers-before-kdump warning with crash_kexec_post_notifiers=N: %+v", pl.Warnings)
+		}
+		if len(first.report.Dumpers) > 0 {
+			if _, ok := hasWarning(pl, analysis.WarnDumpersSkippedByKdump); !ok {
+				t.Errorf("no warning that kdump skips the kmsg dumpers (pstore): %+v", pl.Warnings)
+			}
+		}
+		t.Logf("plan:\n%s", first.plan)
 	})
 }

@@ -8,6 +8,8 @@
 #   lab/lab.sh live [ARG...]       boot, run `panicscope report --live --json` (and plan, and a non-root
 #                                  attempt) in the guest, print the guest's own /proc and /sys values,
 #                                  all between markers, then power off. ARGs go on the kernel command line.
+#                                  With lab.kdump=1 crashkernel=128M the guest first loads its own kernel as
+#                                  the crash kernel (kexec_file_load), so kdump is armed.
 #   lab/lab.sh dump OUT [ARG...]   boot, panic the guest (echo c > /proc/sysrq-trigger) and write OUT with
 #                                  QMP dump-guest-memory (format kdump-zlib); OUT.console.log is the console
 #
@@ -28,6 +30,9 @@ LAB_ACCEL=${LAB_ACCEL:-tcg}
 LAB_TIMEOUT=${LAB_TIMEOUT:-300}
 LAB_MEM=${LAB_MEM:-512}
 LAB_SMP=${LAB_SMP:-2}
+# 1 MiB of guest RAM kept from the kernel (memmap=) for ramoops; below where
+# QEMU loads the initramfs (the top of RAM).
+LAB_RAMOOPS=${LAB_RAMOOPS:-0x10000000}
 export PATH="$PATH:/usr/local/go/bin:/usr/sbin:/sbin"
 
 die() { echo "lab: $*" >&2; exit 1; }
@@ -77,14 +82,26 @@ cmd_initramfs() {
   rm -rf "$root"
   mkdir -p "$root"/{bin,dev,proc,sys,tmp,lib/modules}
   cp "$bb" "$root/bin/busybox"
-  (cd "$REPO" && CGO_ENABLED=0 go build -trimpath -o "$root/bin/panicscope" ./cmd/panicscope) || die "go build failed"
+  (cd "$REPO" && CGO_ENABLED=0 go build -trimpath -o "$root/bin/panicscope" ./cmd/panicscope &&
+    CGO_ENABLED=0 go build -trimpath -o "$root/bin/kexecload" ./lab/kexecload) || die "go build failed"
+  # The guest's own kernel, for lab.kdump=1: kexecload loads it as the crash kernel.
+  mkdir -p "$root/boot"
+  cp "$vmlinuz" "$root/boot/vmlinuz"
   cp "$LAB_DIR/init" "$root/init"
   chmod 755 "$root/init" "$root/bin/busybox"
-  # qemu_fw_cfg lets the guest hand QEMU its VMCOREINFO (-device vmcoreinfo),
-  # so dumps taken by `lab.sh dump` carry it like the fixtures do.
-  local mod
-  mod=$(ls "$(dirname "$vmlinuz")"/../lib/modules/*/kernel/drivers/firmware/qemu_fw_cfg.ko 2>/dev/null | head -n1 || true)
-  [ -n "$mod" ] && cp "$mod" "$root/lib/modules/"
+  # Modules, loaded by /init in this order: qemu_fw_cfg lets the guest hand
+  # QEMU its VMCOREINFO (-device vmcoreinfo), so dumps carry it like the
+  # fixtures do; pvpanic puts a module's callback on panic_notifier_list;
+  # ramoops (over the memmap= hole lab.sh reserves) registers pstore and its
+  # kmsg dumper.
+  local kdir i=0 m f
+  kdir=$(ls -d "$(dirname "$vmlinuz")"/../lib/modules/*/kernel | head -n1)
+  for m in drivers/firmware/qemu_fw_cfg drivers/misc/pvpanic/pvpanic drivers/misc/pvpanic/pvpanic-mmio \
+    lib/reed_solomon/reed_solomon fs/pstore/ramoops; do
+    i=$((i + 1))
+    f="$kdir/$m.ko"
+    if [ -f "$f" ]; then cp "$f" "$root/lib/modules/$(printf %02d $i)-$(basename "$f")"; fi
+  done
   (cd "$root" && find . -print0 | sort -z | "$bb" cpio -o -H newc -0 2>/dev/null | gzip -1 > "$out.tmp") || die "cpio failed"
   mv "$out.tmp" "$out"
   echo "$out"
@@ -94,8 +111,10 @@ qemu_cmd() {
   command -v qemu-system-x86_64 >/dev/null || missing "qemu-system-x86_64 (apt-get install -y qemu-system-x86)"
   local accel="$LAB_ACCEL"
   if [ "$accel" = kvm ] && ! [ -w /dev/kvm ]; then accel=tcg; fi
+  # pvpanic: the guest's pvpanic notifier tells QEMU of the panic; -action
+  # panic=none keeps the guest as it is for dump-guest-memory.
   QEMU=(timeout --foreground -k 10 "$LAB_TIMEOUT" qemu-system-x86_64 -accel "$accel" -m "$LAB_MEM" -smp "$LAB_SMP"
-    -nographic -monitor none -no-reboot -device vmcoreinfo)
+    -nographic -monitor none -no-reboot -device vmcoreinfo -device pvpanic -action panic=none)
 }
 
 # boot MODE WORKDIR [ARG...]: console on ttyS0 → WORKDIR/console.log, the
@@ -109,7 +128,7 @@ boot() {
   mkdir -p "$work"
   : > "$work/console.log"; : > "$work/data.log"
   QEMU+=(-kernel "$vmlinuz" -initrd "$initrd"
-    -append "console=ttyS0 loglevel=4 lab.mode=$mode $*"
+    -append "console=ttyS0 loglevel=4 memmap=1M\$$LAB_RAMOOPS lab.ramoops=$LAB_RAMOOPS lab.mode=$mode $*"
     -serial "file:$work/console.log" -serial "file:$work/data.log")
 }
 

@@ -129,6 +129,19 @@ func Plan(r *Report) PlanResult {
 		v := int(*p.PanicTimeout)
 		in.PanicTimeout = &v
 	}
+	// The lists as read (nil = not read), so the model's notes match.
+	if notifiers != nil {
+		in.Notifiers = []timeline.Member{}
+		for _, e := range notifiers.Entries {
+			in.Notifiers = append(in.Notifiers, timeline.Member{Name: e.Callback, Module: e.Module})
+		}
+	}
+	if r.Dumpers != nil {
+		in.Dumpers = []timeline.Member{}
+		for _, d := range r.Dumpers {
+			in.Dumpers = append(in.Dumpers, timeline.Member{Name: d.Callback, Module: d.Module, MaxReason: d.MaxReason})
+		}
+	}
 	line, steps := timeline.Build(in)
 	res.Model = line
 	res.ModelWhy = r.LineWhy
