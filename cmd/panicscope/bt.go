@@ -51,6 +51,7 @@ func runBt(args []string, stdout, stderr io.Writer) error {
 	all := fs.Bool("all", false, "every CPU, then every task not running on a CPU")
 	asJSON := fs.Bool("json", false, "print a JSON list of stacks")
 	depth := fs.Int("depth", unwind.DefaultMaxDepth, "at most this many frames per stack")
+	scan := fs.Bool("scan", false, "also list the other text addresses on the stack between frames, marked ?, as the kernel's own traces do")
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
 		return err
@@ -79,7 +80,7 @@ func runBt(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	u.MaxDepth = *depth
+	u.MaxDepth, u.Interleave = *depth, *scan
 	warnProblems(stderr, u.Problems)
 	if tf.live {
 		// A task's saved context changes under the reader; walks may break.

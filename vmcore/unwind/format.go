@@ -41,10 +41,10 @@ func (t *Trace) Format(w io.Writer) {
 	if t.Complete() {
 		end += ", complete"
 	}
-	if t.Err != "" {
-		end += ": " + t.Err
-	}
 	fmt.Fprintf(w, "    (%s)\n", end)
+	if t.Err != "" {
+		fmt.Fprintf(w, "    note: %s\n", t.Err)
+	}
 }
 
 // String is Format into a string.

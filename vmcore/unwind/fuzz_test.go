@@ -80,7 +80,7 @@ func FuzzWalk(f *testing.F) {
 				sy.mem.Map(synthIRQ+uint64(p)*pageSize, irq[p*pageSize:(p+1)*pageSize])
 			}
 		}
-		u := &Unwinder{Mem: sy.mem, ORC: tab, Syms: syms, MaxDepth: maxDepth}
+		u := &Unwinder{Mem: sy.mem, ORC: tab, Syms: syms, MaxDepth: maxDepth, Interleave: holes&1 != 0}
 		stacks := Stacks{
 			{Kind: StackTask, Begin: synthStack, End: synthStack + 16<<10},
 			{Kind: StackIRQ, Begin: synthIRQ, End: synthIRQ + 16<<10, Link: synthIRQ + 16<<10 - 8},
@@ -108,7 +108,7 @@ func FuzzWalk(f *testing.F) {
 				buf := make([]byte, 1<<20)
 				t.Fatalf("walk hangs:\n%s", buf[:runtime.Stack(buf, true)])
 			}
-			if len(tr.Frames) > maxDepth {
+			if len(tr.Frames) > maxInterleave*maxDepth || !u.Interleave && len(tr.Frames) > maxDepth {
 				t.Fatalf("%d frames over MaxDepth %d", len(tr.Frames), maxDepth)
 			}
 			if tr.End == "" {

@@ -305,3 +305,79 @@ func TestRealSleepingTasks(t *testing.T) {
 		})
 	}
 }
+
+// TestRealInterleaveMatchesKernelTrace: with Interleave, the frames above
+// panic() (whose callers' stack no longer changed) are exactly what the
+// kernel's own dump_stack() in panic() printed to the log, "?" entries
+// included. Symbol sizes are left out of the comparison: the kernel's
+// kallsyms size is the distance to the next symbol, the module symtab's
+// st_size can be smaller (labpanic_write /0xc0 vs /0xb3).
+func TestRealInterleaveMatchesKernelTrace(t *testing.T) {
+	size := regexp.MustCompile(`/0x[0-9a-f]+`)
+	for _, fx := range testfixtures.All(t) {
+		t.Run(fx.Name, func(t *testing.T) {
+			tg, err := target.Open(filepath.Join(fx.Dir, "vmcore"), target.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer tg.Close()
+			log, err := tg.Log()
+			if err != nil {
+				t.Skipf("no log: %v", err)
+			}
+			rec, _, ok := log.PanicMessage()
+			if !ok {
+				t.Skip("no panic message")
+			}
+			var kernel []string
+			inTrace := false
+			for _, r := range log.Records {
+				if r.Seq <= rec.Seq {
+					continue
+				}
+				text := strings.TrimRight(r.Text, "\n")
+				switch {
+				case strings.HasPrefix(text, "Call Trace:"):
+					inTrace = true
+				case strings.Contains(text, "</TASK>"):
+					inTrace = false
+				case inTrace && strings.HasPrefix(text, " ") && strings.Contains(text, "+0x"):
+					kernel = append(kernel, size.ReplaceAllString(strings.TrimSpace(text), ""))
+				}
+			}
+			if len(kernel) == 0 {
+				t.Skip("panic() printed no trace (an oops printed it before)")
+			}
+			u, err := NewKernel(tg.Kernel, tg.Syms, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			u.Interleave = true
+			var panicCPU int
+			if a, err := tg.Kernel.Symbol("panic_cpu"); err == nil {
+				v, _ := vmem.ReadU32(tg.Dump, a)
+				panicCPU = int(v)
+			}
+			tr := u.UnwindCPU(panicCPU, RegsFromNotes(tg.Dump.CPUs[panicCPU].Regs))
+			var ours []string
+			for _, f := range tr.Frames {
+				if f.Regs == nil { // the kernel prints those as a RIP: line
+					ours = append(ours, size.ReplaceAllString(f.String(), ""))
+				}
+			}
+			after := func(l []string) []string {
+				i := 0
+				for i < len(l) && !strings.HasPrefix(l[i], "panic+") {
+					i++
+				}
+				for i++; i < len(l) && strings.HasPrefix(l[i], "? "); i++ {
+				}
+				return l[min(i, len(l)):]
+			}
+			k, o := after(kernel), after(ours)
+			if len(k) < 5 || strings.Join(k, "\n") != strings.Join(o, "\n") {
+				t.Errorf("kernel's trace above panic():\n%s\nours:\n%s", strings.Join(k, "\n"), strings.Join(o, "\n"))
+			}
+		})
+	}
+}

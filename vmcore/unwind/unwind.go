@@ -78,6 +78,8 @@ type Frame struct {
 	Regs *Regs
 	// Signal: PC is not a return address (start IP or interrupted IP).
 	Signal bool
+
+	at uint64 // where the walk read PC (the return address slot or the pt_regs)
 }
 
 // String is "function+0xoff/0xsize [module]", prefixed with "? " when the
@@ -132,14 +134,15 @@ const (
 )
 
 // Complete reports whether the walk reached the end of the stack or user
-// mode with every frame found by ORC (frames of an exception handler rebuilt
-// above the saved registers, MethodHandler, are extra and not counted).
+// mode with every frame found by ORC (or a validated call site).
 func (t *Trace) Complete() bool {
 	if t.End != EndOfStack && t.End != EndUser {
 		return false
 	}
 	for _, f := range t.Frames {
-		if !f.Reliable && f.Method != MethodHandler {
+		// Handler frames and the scanned addresses Interleave adds are
+		// extra: they do not make a complete walk incomplete.
+		if !f.Reliable && f.Method != MethodHandler && f.Method != MethodScan {
 			return false
 		}
 	}
@@ -184,6 +187,10 @@ type Unwinder struct {
 	// ThreadSize is THREAD_SIZE, the size of a stack whose bounds the
 	// StackFinder does not know (16 KiB when 0).
 	ThreadSize uint64
+	// Interleave adds, like the kernel's show_trace_log_lvl(), every other
+	// text address found on the stack between the frames, as unreliable
+	// MethodScan frames ("? func" in kernel traces: stale return addresses).
+	Interleave bool
 }
 
 func (u *Unwinder) maxDepth() int {
@@ -233,6 +240,9 @@ func (u *Unwinder) frame(pc, sp uint64, signal bool, m Method, reliable bool, st
 func (u *Unwinder) Walk(start Start, finder StackFinder) *Trace {
 	w := &walker{u: u, finder: finder, visited: map[string]bool{}, tr: &Trace{}}
 	w.run(start)
+	if u.Interleave {
+		w.interleave()
+	}
 	return w.tr
 }
 
@@ -252,6 +262,8 @@ type walker struct {
 	prevRegs   *Regs
 	signal     bool
 	guessed    bool // a frame-pointer guess was made: later frames are unreliable
+	lastAt     uint64
+	endAt      uint64 // the user-mode pt_regs the walk ended at
 }
 
 func (w *walker) fail(format string, args ...any) {
@@ -394,6 +406,7 @@ func (w *walker) run(start Start) {
 		if w.regs != nil && w.regs.UserMode() {
 			w.tr.UserRegs = w.regs
 			w.tr.End = EndUser
+			w.endAt = w.lastAt
 			return
 		}
 		res := w.orcStep()
@@ -411,7 +424,7 @@ func (w *walker) run(start Start) {
 				rc = &c
 			}
 			f := w.u.frame(w.ip, w.sp, w.signal, MethodORC, !w.guessed, w.curKind())
-			f.Regs = rc
+			f.Regs, f.at = rc, w.lastAt
 			if !w.emit(f) {
 				return
 			}
@@ -422,7 +435,9 @@ func (w *walker) run(start Start) {
 		w.fail("%s at %s", res.why, w.u.frame(w.ip, w.sp, w.signal, MethodORC, true, "").Symbol())
 		fn, hasFn := w.u.functionStart(w.ip, w.signal)
 		if hasFn && w.callSiteStep(fn) {
-			if !w.emit(w.u.frame(w.ip, w.sp, false, MethodCallSite, !w.guessed, w.curKind())) {
+			f := w.u.frame(w.ip, w.sp, false, MethodCallSite, !w.guessed, w.curKind())
+			f.at = w.lastAt
+			if !w.emit(f) {
 				return
 			}
 			continue
@@ -433,7 +448,9 @@ func (w *walker) run(start Start) {
 			if !hasFn || !w.u.callsTo(w.ip, fn) {
 				w.guessed = true
 			}
-			if !w.emit(w.u.frame(w.ip, w.sp, false, MethodFP, !w.guessed, w.curKind())) {
+			f := w.u.frame(w.ip, w.sp, false, MethodFP, !w.guessed, w.curKind())
+			f.at = w.lastAt
+			if !w.emit(f) {
 				return
 			}
 			continue
@@ -612,6 +629,14 @@ func (w *walker) apply(e Entry) stepResult {
 		return bad("interrupted IP %#x is not kernel text", ip)
 	}
 	w.ip, w.sp, w.bp = ip, newSP, bp
+	switch e.Type {
+	case TypeCall:
+		w.lastAt = sp - 8
+	case TypeRegs:
+		w.lastAt = sp
+	default:
+		w.lastAt = sp - iretFrameOffset
+	}
 	if e.Type == TypeCall {
 		w.regs, w.prevRegs, w.fullRegs = nil, nil, false
 	} else {
@@ -720,9 +745,70 @@ func (w *walker) callSiteStep(fn uint64) bool {
 		if !ok || !w.u.callsTo(v, fn) {
 			continue
 		}
-		w.ip, w.sp = v, a+8
+		w.ip, w.sp, w.lastAt = v, a+8, a
 		w.regs, w.prevRegs, w.fullRegs, w.signal = nil, nil, false, false
 		return true
 	}
 	return false
+}
+
+// maxInterleave bounds the frames of an interleaved trace, in MaxDepths.
+const maxInterleave = 4
+
+// interleave inserts the text addresses lying on the stack between the
+// walk's frames (show_trace_log_lvl(), arch/x86/kernel/dumpstack.c): from a
+// frame's SP up to where the next frame's return address (or pt_regs) was
+// read, or up to the end of the stack after the last frame on it.
+func (w *walker) interleave() {
+	frames := w.tr.Frames
+	limit := maxInterleave*w.u.maxDepth() - len(frames) // scanned entries added at most
+	added := 0
+	out := make([]Frame, 0, len(frames))
+	for i, f := range frames {
+		out = append(out, f)
+		if f.Method == MethodScan || f.Method == MethodHandler {
+			continue
+		}
+		m := w.loadedStack(f.SP)
+		if m == nil {
+			continue
+		}
+		hi, skip := m.End, uint64(0)
+		if i+1 < len(frames) {
+			next := frames[i+1]
+			switch {
+			case next.Method == MethodScan:
+				continue // the fallback scan lists the rest
+			case next.Regs != nil && next.at != 0 && m.Contains(next.at, 8):
+				// The kernel scans the pt_regs too, all but regs->ip (shown
+				// with the registers), and the padding above them.
+				hi, skip = next.at+PtRegsSize, next.at+iretFrameOffset
+				if next.SP > hi && next.SP <= m.End {
+					hi = next.SP
+				}
+			case next.at != 0 && m.Contains(next.at, 8):
+				hi = next.at
+			case next.Stack == f.Stack:
+				continue
+			}
+		} else if w.endAt != 0 && m.Contains(w.endAt, 8) {
+			hi = w.endAt
+		}
+		for a := f.SP &^ 7; a+8 <= hi && a >= m.Begin && added < limit; a += 8 {
+			if v, ok := m.word(a); ok && a != skip && w.u.isText(v) {
+				out = append(out, w.u.frame(v, a+8, false, MethodScan, false, m.Kind))
+				added++
+			}
+		}
+	}
+	w.tr.Frames = out
+}
+
+func (w *walker) loadedStack(addr uint64) *stackMem {
+	for _, m := range w.loaded {
+		if m.Contains(addr, 8) {
+			return m
+		}
+	}
+	return nil
 }

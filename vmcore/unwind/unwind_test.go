@@ -400,3 +400,17 @@ func TestHandlerFrames(t *testing.T) {
 		t.Errorf("handler for unmatched registers: %v", h)
 	}
 }
+
+func TestInterleave(t *testing.T) {
+	stacks, regs, s, st := chain(t, LayoutV1)
+	st.set(regs.SP, fn(5)+0x40)      // a stale return address in f0's frame
+	st.set(regs.SP+16+8, fn(6)+0x10) // and one in f1's
+	st.set(regs.SP+16+40, fn(7)+0x8) // above the last frame
+	u := finish(s, st)
+	u.Interleave = true
+	tr := u.Walk(Start{Regs: regs, Full: true, Signal: true, Method: MethodRegs}, stacks)
+	want := "fa0/regs ?ff0/stack-scan fb0/orc ?fg0/stack-scan fc0/orc ?fh0/stack-scan"
+	if got := names(tr); got != want || !tr.Complete() {
+		t.Errorf("%s (complete %v), want %s", got, tr.Complete(), want)
+	}
+}
