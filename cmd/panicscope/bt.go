@@ -52,13 +52,9 @@ func runBt(args []string, stdout, stderr io.Writer) error {
 	asJSON := fs.Bool("json", false, "print a JSON list of stacks")
 	depth := fs.Int("depth", unwind.DefaultMaxDepth, "at most this many frames per stack")
 	scan := fs.Bool("scan", false, "also list the other text addresses on the stack between frames, marked ?, as the kernel's own traces do")
-	pos, err := parseInterspersed(fs, args)
+	dump, _, err := tf.parse(fs, args, 0, 0, "usage: panicscope bt DUMP|--live [--cpu N | --pid P | --all] [--json]")
 	if err != nil {
 		return err
-	}
-	dump, rest, ok := tf.split(pos)
-	if !ok || len(rest) != 0 {
-		return fmt.Errorf("usage: panicscope bt DUMP|--live [--cpu N | --pid P | --all] [--json]")
 	}
 	if tf.live && *pid < 0 && !*all {
 		return fmt.Errorf("bt --live: running CPUs save no registers; use --pid P or --all for tasks that are not running")

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -33,6 +34,22 @@ func (f *targetFlags) split(pos []string) (dump string, rest []string, ok bool) 
 		return "", nil, false
 	}
 	return pos[0], pos[1:], true
+}
+
+// parse reads the command line (flags may follow positionals) and splits
+// off the DUMP, of which --live takes the place. The other positionals must
+// number at least minRest and at most maxRest (-1: any); else usage is the
+// error.
+func (f *targetFlags) parse(fs *flag.FlagSet, args []string, minRest, maxRest int, usage string) (dump string, rest []string, err error) {
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
+		return "", nil, err
+	}
+	dump, rest, ok := f.split(pos)
+	if !ok || len(rest) < minRest || (maxRest >= 0 && len(rest) > maxRest) {
+		return "", nil, errors.New(usage)
+	}
+	return dump, rest, nil
 }
 
 // open opens the dump at path, or the running kernel with --live.

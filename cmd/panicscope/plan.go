@@ -24,13 +24,9 @@ func runPlan(args []string, stdout, stderr io.Writer) error {
 	var tf targetFlags
 	tf.register(fs)
 	asJSON := fs.Bool("json", false, "print JSON")
-	pos, err := parseInterspersed(fs, args)
+	dump, _, err := tf.parse(fs, args, 0, 0, "usage: panicscope plan DUMP|--live [--json]")
 	if err != nil {
 		return err
-	}
-	dump, rest, ok := tf.split(pos)
-	if !ok || len(rest) != 0 {
-		return fmt.Errorf("usage: panicscope plan DUMP|--live [--json]")
 	}
 	t, err := tf.open(dump, stderr)
 	if err != nil {

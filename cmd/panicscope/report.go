@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"fmt"
 	"io"
 
 	"github.com/panicscope/panicscope/views"
@@ -16,13 +15,9 @@ func runReport(args []string, stdout, stderr io.Writer) error {
 	asJSON := fs.Bool("json", false, "print the versioned JSON report (docs/report-schema.md)")
 	asMarkdown := fs.Bool("markdown", false, "print Markdown, for tickets that render it")
 	width := fs.Int("width", 100, "wrap text output at this many columns")
-	pos, err := parseInterspersed(fs, args)
+	dump, _, err := tf.parse(fs, args, 0, 0, "usage: panicscope report DUMP|--live [--json | --markdown]")
 	if err != nil {
 		return err
-	}
-	dump, rest, ok := tf.split(pos)
-	if !ok || len(rest) != 0 {
-		return fmt.Errorf("usage: panicscope report DUMP|--live [--json | --markdown]")
 	}
 	t, err := tf.open(dump, stderr)
 	if err != nil {

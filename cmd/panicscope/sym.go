@@ -11,13 +11,9 @@ func runSym(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("sym", stderr)
 	var tf targetFlags
 	tf.register(fs)
-	pos, err := parseInterspersed(fs, args)
+	dump, names, err := tf.parse(fs, args, 1, -1, "usage: panicscope sym DUMP|--live NAME|ADDR [NAME|ADDR]")
 	if err != nil {
 		return err
-	}
-	dump, names, ok := tf.split(pos)
-	if !ok || len(names) == 0 {
-		return fmt.Errorf("usage: panicscope sym DUMP|--live NAME|ADDR [NAME|ADDR]")
 	}
 	t, err := tf.open(dump, stderr)
 	if err != nil {

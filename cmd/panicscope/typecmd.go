@@ -9,13 +9,9 @@ func runType(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("type", stderr)
 	var tf targetFlags
 	tf.register(fs)
-	pos, err := parseInterspersed(fs, args)
+	dump, names, err := tf.parse(fs, args, 1, -1, "usage: panicscope type DUMP|--live TYPE [TYPE]")
 	if err != nil {
 		return err
-	}
-	dump, names, ok := tf.split(pos)
-	if !ok || len(names) == 0 {
-		return fmt.Errorf("usage: panicscope type DUMP|--live TYPE [TYPE]")
 	}
 	t, err := tf.open(dump, stderr)
 	if err != nil {
