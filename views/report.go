@@ -11,17 +11,6 @@ import (
 	"github.com/panicscope/panicscope/vmcore/printk"
 )
 
-// plainStatus is a step status as a fixed-width ASCII word for plain text.
-func plainStatus(s timeline.Status) string {
-	switch s {
-	case timeline.NotReached:
-		return "not reached"
-	case "":
-		return "unknown"
-	}
-	return string(s)
-}
-
 // StepTitle names a step with its slot when the step appears twice.
 func StepTitle(s timeline.Step) string {
 	if s.Slot == "" {
@@ -56,14 +45,14 @@ func ReportText(r *analysis.Report, width int) string {
 
 	section(&b, "Timeline: the order panic() ran")
 	for i, s := range r.Timeline {
-		head := fmt.Sprintf("%2d. %-32s %-11s ", i+1, StepTitle(s), plainStatus(s.Status))
+		head := fmt.Sprintf("%2d. %-32s %-11s ", i+1, StepTitle(s), StatusWord(s.Status))
 		writeWrapped(&b, head, s.Reason, width)
 		ind := strings.Repeat(" ", 8)
 		for _, e := range s.Evidence {
 			writeWrapped(&b, ind+"evidence: ", evidenceText(e), width)
 		}
 		for _, m := range s.Members {
-			writeWrapped(&b, ind+fmt.Sprintf("- %-11s ", plainStatus(m.Status)), memberText(m, s.Reason), width)
+			writeWrapped(&b, ind+fmt.Sprintf("- %-11s ", StatusWord(m.Status)), memberText(m, s.Reason), width)
 			for _, e := range m.Evidence {
 				writeWrapped(&b, ind+strings.Repeat(" ", 14)+"evidence: ", evidenceText(e), width)
 			}
@@ -156,9 +145,9 @@ func ReportMarkdown(r *analysis.Report) string {
 			parts = append(parts, "`"+mdCode(evidenceText(e))+"`")
 		}
 		for _, m := range s.Members {
-			parts = append(parts, mdEscape(plainStatus(m.Status)+": "+memberText(m, s.Reason)))
+			parts = append(parts, mdEscape(StatusWord(m.Status)+": "+memberText(m, s.Reason)))
 		}
-		fmt.Fprintf(&b, "| %d | %s | **%s** | %s |\n", i+1, StepTitle(s), plainStatus(s.Status), strings.Join(parts, "<br>"))
+		fmt.Fprintf(&b, "| %d | %s | **%s** | %s |\n", i+1, StepTitle(s), StatusWord(s.Status), strings.Join(parts, "<br>"))
 	}
 
 	b.WriteString("\n### Parameters\n\n| parameter | value |\n|---|---|\n")

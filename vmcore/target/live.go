@@ -107,10 +107,7 @@ func OpenLive(opt Options) (*Target, error) {
 	if err := t.liveSymbols(opt, path(LiveKallsyms)); err != nil {
 		t.problem("symbols: %v", err)
 	} else {
-		t.Kernel.Syms = kernel.SymbolFunc(func(name string) (uint64, bool) {
-			s, ok := t.Syms.Lookup(name)
-			return s.Addr, ok
-		})
+		t.bindSymbols()
 	}
 	if t.Syms != nil {
 		if err := t.liveTypes(path(LiveBTFDir)); err != nil {

@@ -80,10 +80,7 @@ func FromDump(d *vmcore.Dump, opt Options) *Target {
 	if err := t.loadSymbols(opt); err != nil {
 		t.problem("symbols: %v", err)
 	} else {
-		t.Kernel.Syms = kernel.SymbolFunc(func(name string) (uint64, bool) {
-			s, ok := t.Syms.Lookup(name)
-			return s.Addr, ok
-		})
+		t.bindSymbols()
 	}
 	if t.Syms != nil {
 		t.loadTypes()
@@ -92,6 +89,14 @@ func FromDump(d *vmcore.Dump, opt Options) *Target {
 		t.loadModules()
 	}
 	return t
+}
+
+// bindSymbols points the object layer at t.Syms.
+func (t *Target) bindSymbols() {
+	t.Kernel.Syms = kernel.SymbolFunc(func(name string) (uint64, bool) {
+		s, ok := t.Syms.Lookup(name)
+		return s.Addr, ok
+	})
 }
 
 // Close closes the dump.

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/panicscope/panicscope/vmcore/kernel"
 	"github.com/panicscope/panicscope/vmcore/kernel/dwarftypes"
 	"github.com/panicscope/panicscope/vmcore/kernel/symbols"
 )
@@ -74,9 +73,6 @@ func (t *Target) vmlinuxSymbols(path string) error {
 	}
 	t.Syms = symbols.New(symbols.Source("DWARF vmlinux "+path), syms)
 	t.SymbolSource = string(t.Syms.Source())
-	t.Kernel.Syms = kernel.SymbolFunc(func(name string) (uint64, bool) {
-		s, ok := t.Syms.Lookup(name)
-		return s.Addr, ok
-	})
+	t.bindSymbols()
 	return nil
 }
