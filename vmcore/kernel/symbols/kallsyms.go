@@ -25,9 +25,6 @@ const (
 	maxTokenLen = 1024
 	// maxDecodedBytes bounds all decoded names together.
 	maxDecodedBytes = 32 << 20
-	// maxLongLen is the largest length the two-byte form can encode
-	// (scripts/kallsyms.c refuses lengths > 0x3FFF).
-	maxLongLen = 0x3FFF
 )
 
 // ErrNoKallsyms means VMCOREINFO does not locate the kallsyms tables: the
