@@ -32,7 +32,9 @@ type guestRun struct {
 	plan    string // `panicscope plan --live` text
 	nonRoot string // `report --live` run as nobody
 	reportS string // report's stderr
-	seconds int
+	// info, sym, type and log with --live, and "failed:N" for them
+	commands, commandsEnd string
+	seconds               int
 }
 
 var sectionRE = regexp.MustCompile(`(?m)^=====PANICSCOPE-([A-Z-]+?)-(BEGIN|END)(.*?)=====$`)
@@ -116,6 +118,7 @@ func bootLive(t *testing.T, cmdline ...string) guestRun {
 		t.Fatalf("report --live --json is not JSON: %v\n%s", err, tail(js, 2000))
 	}
 	g.plan, _, _ = section(out, "PLAN")
+	g.commands, g.commandsEnd, _ = section(out, "COMMANDS")
 	var nonRootEnd string
 	g.nonRoot, nonRootEnd, _ = section(out, "NONROOT")
 	g.nonRoot += nonRootEnd
@@ -261,6 +264,11 @@ func checkAgainstGuest(t *testing.T, g guestRun) {
 	for _, l := range r.Problems {
 		t.Logf("problem: %s", l)
 	}
+	// The other commands take --live too.
+	if g.commandsEnd != "failed:0" || !strings.Contains(g.commands, "live (/proc/kcore)") ||
+		!strings.Contains(g.commands, " T panic") || !strings.Contains(g.commands, "notifier_call") {
+		t.Errorf("info/sym/type/log --live (%s):\n%s", g.commandsEnd, g.commands)
+	}
 	// Without root, /proc/kcore (0400 root) cannot be opened: the error
 	// names it with the errno text, and the exit status is not 0.
 	if !strings.Contains(g.nonRoot, "cannot read /proc/kcore: open: permission denied") || strings.Contains(g.nonRoot, "rc=0") {
@@ -304,6 +312,9 @@ func TestLiveGuest(t *testing.T) {
 	}
 	vmlinuz := strings.TrimSpace(lab(t, 5*time.Minute, "kernel"))
 	t.Logf("kernel: %s", vmlinuz)
+	t.Setenv("LAB_INITRD", filepath.Join(t.TempDir(), "initramfs.cpio.gz")) // this run's own
+	t.Logf("initramfs: %s", strings.TrimSpace(lab(t, 5*time.Minute, "initramfs")))
+	t.Setenv("LAB_REUSE_INITRD", "1") // built once above, booted four times
 
 	// Boot 1: Debian's defaults.
 	def := bootLive(t)

@@ -15,7 +15,9 @@
 #
 # Environment: LAB_CACHE (default ${XDG_CACHE_HOME:-$HOME/.cache}/panicscope-lab; kernels and initramfs go
 # there, never into the repository), LAB_KERNEL_PKG (linux-image-6.1.0-56-amd64), LAB_ACCEL (tcg; "kvm"
-# if /dev/kvm works), LAB_TIMEOUT (seconds per boot, 300), LAB_MEM (512), LAB_SMP (2).
+# if /dev/kvm works), LAB_TIMEOUT (seconds per boot, 300), LAB_MEM (512), LAB_SMP (2), LAB_REUSE_INITRD=1
+# (boot the initramfs already built instead of rebuilding it), LAB_INITRD (where the initramfs goes; default
+# in LAB_CACHE).
 #
 # Exit status 3 means a prerequisite is missing (qemu, a static busybox, the kernel package): the e2e test
 # skips on it and says why.
@@ -77,8 +79,10 @@ cmd_initramfs() {
   vmlinuz=$(cmd_kernel)
   bb=$(static_busybox)
   command -v go >/dev/null || missing "go"
-  root="$LAB_CACHE/initramfs.d"
-  out="$LAB_CACHE/initramfs.cpio.gz"
+  out="${LAB_INITRD:-$LAB_CACHE/initramfs.cpio.gz}"
+  root="$out.d"
+  # LAB_REUSE_INITRD=1: a caller that just built it boots it again as is.
+  if [ "${LAB_REUSE_INITRD:-}" = 1 ] && [ -s "$out" ]; then echo "$out"; return; fi
   rm -rf "$root"
   mkdir -p "$root"/{bin,dev,proc,sys,tmp,lib/modules}
   cp "$bb" "$root/bin/busybox"
@@ -104,6 +108,7 @@ cmd_initramfs() {
   done
   (cd "$root" && find . -print0 | sort -z | "$bb" cpio -o -H newc -0 2>/dev/null | gzip -1 > "$out.tmp") || die "cpio failed"
   mv "$out.tmp" "$out"
+  rm -rf "$root"
   echo "$out"
 }
 
