@@ -241,6 +241,12 @@ func checkAgainstGuest(t *testing.T, g guestRun) {
 			t.Errorf("pstore takes panics, yet: %s", w)
 		}
 	}
+	// Nothing has panicked: the timeline says so for every step.
+	for _, s := range r.Timeline {
+		if s.Status != timeline.NotReached || s.Reason != "live system: no panic in progress" {
+			t.Errorf("live timeline step %s: %s (%s)", s.Step, s.Status, s.Reason)
+		}
+	}
 	if r.Log.Records == 0 {
 		t.Errorf("kernel log: %+v", r.Log)
 	}

@@ -127,6 +127,9 @@ func buildTimeline(t *target.Target, r *Report, log *printk.Log) []timeline.Step
 		PanicMessage: r.Panic.Message,
 		PanicSeq:     r.Panic.Seq,
 	}
+	if in.Capture == CaptureLive && in.PanicMessage == Unknown {
+		in.PanicMessage = "" // not evidence of a panic: a running system has none
+	}
 	if t.Syms != nil {
 		in.HasSymbol = func(name string) bool { _, ok := t.Syms.Lookup(name); return ok }
 	}
