@@ -23,6 +23,7 @@ import (
 
 	"github.com/panicscope/panicscope/vmcore/analysis"
 	"github.com/panicscope/panicscope/vmcore/analysis/timeline"
+	"github.com/panicscope/panicscope/vmcore/target"
 )
 
 // guestRun is one boot's output.
@@ -452,5 +453,73 @@ func TestLiveGuest(t *testing.T) {
 			}
 		}
 		t.Logf("plan:\n%s", first.plan)
+	})
+}
+
+// TestLabDumps regenerates the two kinds of fixture dumps from the
+// repository alone and reads them back: a QEMU dump-guest-memory
+// (kdump-zlib) of a guest that panicked without kdump, and a kdump capture
+// (the crash kernel's /proc/vmcore) with crash_kexec_post_notifiers.
+func TestLabDumps(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: the lab boots QEMU guests")
+	}
+	if _, err := exec.LookPath("qemu-system-x86_64"); err != nil {
+		t.Skip("qemu-system-x86_64 is not installed (apt-get install -y qemu-system-x86 busybox-static): the lab cannot boot a guest")
+	}
+	if os.Getenv("PANICSCOPE_LAB") == "off" {
+		t.Skip("PANICSCOPE_LAB=off")
+	}
+	lab(t, 5*time.Minute, "kernel")
+	dir := t.TempDir()
+	t.Setenv("LAB_INITRD", filepath.Join(dir, "initramfs.cpio.gz"))
+	lab(t, 5*time.Minute, "initramfs")
+	t.Setenv("LAB_REUSE_INITRD", "1")
+
+	open := func(t *testing.T, path string) *analysis.Report {
+		t.Helper()
+		tg, err := target.Open(path, target.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { tg.Close() })
+		return analysis.Build(tg)
+	}
+	t.Run("qmp", func(t *testing.T) {
+		out := filepath.Join(dir, "qemu", "vmcore")
+		t.Log(strings.TrimSpace(lab(t, 10*time.Minute, "dump", out)))
+		r := open(t, out)
+		if r.Kernel.Capture != analysis.CaptureHypervisor || r.Panic.Message != "sysrq triggered crash" {
+			t.Errorf("capture %q panic %q", r.Kernel.Capture, r.Panic.Message)
+		}
+		if s := r.Timeline[len(r.Timeline)-1]; s.Step != timeline.StepEnd || s.Status != timeline.Running {
+			t.Errorf("last step: %s %s (%s)", s.Step, s.Status, s.Reason)
+		}
+		if r.Plan == nil || r.Plan.Basis != analysis.PlanBasisConfigured {
+			t.Fatalf("plan: %+v", r.Plan)
+		}
+		if _, ok := hasWarning(r.Plan, analysis.WarnNoCrashKernel); !ok {
+			t.Errorf("warnings: %+v", r.Plan.Warnings)
+		}
+	})
+	t.Run("kdump", func(t *testing.T) {
+		out := filepath.Join(dir, "kdump", "vmcore")
+		t.Log(strings.TrimSpace(lab(t, 10*time.Minute, "kdump", out, "crash_kexec_post_notifiers")))
+		r := open(t, out)
+		if r.Kernel.Capture != analysis.CaptureKdump || r.Identity.Format != "elf (kdump /proc/vmcore style)" {
+			t.Errorf("capture %q format %q", r.Kernel.Capture, r.Identity.Format)
+		}
+		for _, s := range r.Timeline {
+			if s.Step == timeline.StepCrashKexec && s.Slot == timeline.SlotAfterKmsgDump && s.Status != timeline.Running {
+				t.Errorf("kdump after kmsg_dump: %s (%s)", s.Status, s.Reason)
+			}
+		}
+		pl := r.Plan
+		if w, ok := hasWarning(pl, analysis.WarnPostNotifiersBeforeKdump); !ok || !strings.HasPrefix(w, "kdump loaded but crash_kexec_post_notifiers=Y: ") {
+			t.Errorf("warnings: %+v", pl.Warnings)
+		}
+		if s := stepOf(pl, timeline.StepNotifiers, ""); s == nil || s.Actual != string(timeline.Ran) {
+			t.Errorf("notifiers: %+v", s)
+		}
 	})
 }

@@ -12,6 +12,8 @@
 #                                  the crash kernel (kexec_file_load), so kdump is armed.
 #   lab/lab.sh dump OUT [ARG...]   boot, panic the guest (echo c > /proc/sysrq-trigger) and write OUT with
 #                                  QMP dump-guest-memory (format kdump-zlib); OUT.console.log is the console
+#   lab/lab.sh kdump OUT [ARG...]  arm kdump in the guest, panic it; the crash kernel copies /proc/vmcore to a
+#                                  virtio disk that becomes OUT (an ELF core, kdump style; LAB_CRASHKERNEL=192M)
 #
 # Environment: LAB_CACHE (default ${XDG_CACHE_HOME:-$HOME/.cache}/panicscope-lab; kernels and initramfs go
 # there, never into the repository), LAB_KERNEL_PKG (linux-image-6.1.0-56-amd64), LAB_ACCEL (tcg; "kvm"
@@ -88,9 +90,6 @@ cmd_initramfs() {
   cp "$bb" "$root/bin/busybox"
   (cd "$REPO" && CGO_ENABLED=0 go build -trimpath -o "$root/bin/panicscope" ./cmd/panicscope &&
     CGO_ENABLED=0 go build -trimpath -o "$root/bin/kexecload" ./lab/kexecload) || die "go build failed"
-  # The guest's own kernel, for lab.kdump=1: kexecload loads it as the crash kernel.
-  mkdir -p "$root/boot"
-  cp "$vmlinuz" "$root/boot/vmlinuz"
   cp "$LAB_DIR/init" "$root/init"
   chmod 755 "$root/init" "$root/bin/busybox"
   # Modules, loaded by /init in this order: qemu_fw_cfg lets the guest hand
@@ -106,6 +105,21 @@ cmd_initramfs() {
     f="$kdir/$m.ko"
     if [ -f "$f" ]; then cp "$f" "$root/lib/modules/$(printf %02d $i)-$(basename "$f")"; fi
   done
+  # The crash kernel's modules (lab.mode=capture writes /proc/vmcore to a virtio disk).
+  mkdir -p "$root/lib/modules/capture"
+  i=0
+  for m in drivers/virtio/virtio_ring drivers/virtio/virtio drivers/virtio/virtio_pci_modern_dev \
+    drivers/virtio/virtio_pci_legacy_dev drivers/virtio/virtio_pci drivers/block/virtio_blk; do
+    i=$((i + 1))
+    f="$kdir/$m.ko"
+    if [ -f "$f" ]; then cp "$f" "$root/lib/modules/capture/$(printf %02d $i)-$(basename "$f")"; fi
+  done
+  # For lab.kdump=1: the guest's own kernel and this same tree (less /boot)
+  # as the crash kernel's initramfs.
+  mkdir -p "$root/boot"
+  (cd "$root" && find . -path ./boot -prune -o -print0 | sort -z | "$bb" cpio -o -H newc -0 2>/dev/null | gzip -1 > "$root.crash.tmp") || die "cpio failed"
+  mv "$root.crash.tmp" "$root/boot/crash-initrd.cpio.gz"
+  cp "$vmlinuz" "$root/boot/vmlinuz"
   (cd "$root" && find . -print0 | sort -z | "$bb" cpio -o -H newc -0 2>/dev/null | gzip -1 > "$out.tmp") || die "cpio failed"
   mv "$out.tmp" "$out"
   rm -rf "$root"
@@ -182,10 +196,42 @@ cmd_dump() {
   echo "lab: wrote $out ($(stat -c %s "$out") bytes) after $((SECONDS - start)) s; console in $out.console.log"
 }
 
+# kdump OUT [ARG...]: arm kdump in the guest (lab.kdump=1), panic it; the
+# crash kernel (lab.mode=capture) copies /proc/vmcore to a virtio disk, which
+# becomes OUT: an ELF core in the kdump /proc/vmcore style.
+cmd_kdump() {
+  [ $# -ge 1 ] || die "usage: lab.sh kdump OUT [ARG...]"
+  local out=$1; shift
+  out=$(realpath -m "$out")
+  mkdir -p "$(dirname "$out")"
+  local work
+  work=$(mktemp -d "${TMPDIR:-/tmp}/panicscope-lab.XXXXXX")
+  truncate -s 4G "$work/disk.img"
+  boot panic "$work" lab.kdump=1 "crashkernel=${LAB_CRASHKERNEL:-192M}" "$@"
+  QEMU+=(-drive "file=$work/disk.img,format=raw,if=virtio")
+  local start=$SECONDS rc=0
+  "${QEMU[@]}" </dev/null >"$work/qemu.out" 2>&1 || rc=$?
+  local line size
+  line=$(tr -d '\r' < "$work/data.log" | grep '^=====PANICSCOPE-VMCORE ' | tail -n1 || true)
+  size=$(echo "$line" | sed -n 's/.* size=\([0-9]*\) .*/\1/p')
+  if [ -z "$size" ] || ! echo "$line" | grep -q ' rc=0'; then
+    tail -n 60 "$work/console.log" >&2; cat "$work/data.log" >&2
+    rm -rf "$work"
+    die "the crash kernel did not write /proc/vmcore (qemu exit $rc after $((SECONDS - start)) s)"
+  fi
+  truncate -s "$size" "$work/disk.img"
+  mv "$work/disk.img" "$out"
+  cp "$work/console.log" "$out.console.log"
+  rm -rf "$work"
+  echo "lab: wrote $out ($size bytes, /proc/vmcore of the crash kernel) after $((SECONDS - start)) s; console in $out.console.log"
+  echo "lab: a small kdump-compressed copy: panicscope trim $out $out.kdump"
+}
+
 case "${1:-}" in
   kernel) shift; cmd_kernel "$@" ;;
   initramfs) shift; cmd_initramfs "$@" ;;
   live) shift; cmd_live "$@" ;;
   dump) shift; cmd_dump "$@" ;;
+  kdump) shift; cmd_kdump "$@" ;;
   *) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac
