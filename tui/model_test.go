@@ -159,7 +159,8 @@ func TestTimelineToLog(t *testing.T) {
 	m = press(m, "2")
 	mustContain(t, screen(m), "› ▶  2 crash_kexec (before notifiers)", "row 2/11")
 	m = press(m, "enter")
-	mustContain(t, screen(m), "capture captured by the crash kernel", "row 2/15")
+	// 11 steps + 5 evidence rows of the expanded step (2 params, capture, 2 CPUs).
+	mustContain(t, screen(m), "capture captured by the crash kernel", "row 2/16")
 	m = press(m, "down")
 	mustContain(t, screen(m), "›      param   crash_kexec_post_notifiers=N")
 	m = press(m, "enter")

@@ -59,6 +59,14 @@ func ReportText(r *analysis.Report, width int) string {
 		}
 	}
 
+	if r.Plan != nil {
+		section(&b, "Configured plan: what panic() would do with these settings")
+		writeWrapped(&b, "  ", r.Plan.Summary, width)
+		for _, w := range r.Plan.Warnings {
+			writeWrapped(&b, "  ! ", w.Text, width)
+		}
+	}
+
 	section(&b, "Parameters")
 	p := r.Parameters
 	kv2 := func(k, v string) { fmt.Fprintf(&b, "  %-28s %s\n", k, v) }
@@ -116,7 +124,8 @@ func ReportText(r *analysis.Report, width int) string {
 			writeWrapped(&b, "  - ", p, width)
 		}
 	}
-	return b.String()
+	// Tickets and serial consoles get plain ASCII, same layout.
+	return ToASCII(b.String())
 }
 
 // ReportMarkdown is the report as Markdown, for tickets that render it.
@@ -148,6 +157,14 @@ func ReportMarkdown(r *analysis.Report) string {
 			parts = append(parts, mdEscape(StatusWord(m.Status)+": "+memberText(m, s.Reason)))
 		}
 		fmt.Fprintf(&b, "| %d | %s | **%s** | %s |\n", i+1, StepTitle(s), StatusWord(s.Status), strings.Join(parts, "<br>"))
+	}
+
+	if r.Plan != nil {
+		fmt.Fprintf(&b, "\n### Configured plan\n\n%s\n", mdEscape(r.Plan.Summary))
+		for _, w := range r.Plan.Warnings {
+			fmt.Fprintf(&b, "\n- **warning:** %s", mdEscape(w.Text))
+		}
+		b.WriteString("\n")
 	}
 
 	b.WriteString("\n### Parameters\n\n| parameter | value |\n|---|---|\n")

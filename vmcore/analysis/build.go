@@ -127,8 +127,10 @@ func buildTimeline(t *target.Target, r *Report, log *printk.Log) []timeline.Step
 		PanicMessage: r.Panic.Message,
 		PanicSeq:     r.Panic.Seq,
 	}
-	if in.Capture == CaptureLive && in.PanicMessage == Unknown {
-		in.PanicMessage = "" // not evidence of a panic: a running system has none
+	if in.PanicMessage == Unknown {
+		// The placeholder is not evidence that panic() printed anything
+		// (a running system, or a log that could not be read).
+		in.PanicMessage = ""
 	}
 	if t.Syms != nil {
 		in.HasSymbol = func(name string) bool { _, ok := t.Syms.Lookup(name); return ok }
