@@ -221,8 +221,11 @@ func panicWhere(r *analysis.Report) string {
 }
 
 func filteredText(id analysis.Identity) string {
-	if id.Filtered {
+	switch {
+	case id.Filtered && id.DumpLevel >= 0:
 		return fmt.Sprintf("filtered (dump level %d)", id.DumpLevel)
+	case id.Filtered:
+		return "filtered (segments hold fewer pages than memory)"
 	}
 	return "not filtered"
 }

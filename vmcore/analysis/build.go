@@ -28,6 +28,7 @@ func Build(t *target.Target) *Report {
 		Modules:       []Module{},
 		Problems:      []string{},
 	}
+	r.Panic.Taint = Unknown // until tainted_mask is read
 	r.Identity = Identify(t.Dump)
 	r.Problems = append(r.Problems, t.Problems...)
 	r.Kernel = KernelInfo{

@@ -55,7 +55,8 @@ func readCPUs(t *target.Target, r *Report) {
 			if comm, err := task.Member("comm"); err == nil {
 				cs.TaskComm, _ = comm.CString(16)
 			}
-		} else {
+		} else if t.Syms != nil {
+			// Without symbols the cause is already in Problems.
 			r.problem("cpu %d: current task: %v", i, err)
 		}
 		stack := cpuStack(unw, r, i, c, &cs)
