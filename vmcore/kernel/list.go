@@ -59,17 +59,23 @@ func poisoned(p uint64) bool { return p>>48 == 0xdead }
 // or more than max nodes give a *ListError. An error from fn ends the walk
 // and is returned (ErrStop: nil).
 func (k *Kernel) ListForEach(head uint64, max int, fn func(node uint64) error) error {
-	if max <= 0 {
-		max = DefaultMaxList
-	}
 	// struct list_head { struct list_head *next, *prev; }: next at 0.
-	node, err := vmem.ReadU64(k.Mem, head)
+	first, err := vmem.ReadU64(k.Mem, head)
 	if err != nil {
 		return &ListError{Head: head, At: head, From: head, Reason: ListFault, Err: err}
 	}
+	return k.walk(head, first, head, 0, head, max, fn)
+}
+
+// walk follows next pointers (at node+nextOffset) from node until end,
+// with the checks both list kinds share. A NULL before end is a break
+// (for a NULL-terminated list end is 0, so NULL ends it).
+func (k *Kernel) walk(head, node, end, nextOffset, from uint64, max int, fn func(node uint64) error) error {
+	if max <= 0 {
+		max = DefaultMaxList
+	}
 	seen := make(map[uint64]struct{})
-	from := head
-	for count := 0; node != head; count++ {
+	for count := 0; node != end; count++ {
 		le := &ListError{Head: head, At: node, From: from, Count: count}
 		switch _, dup := seen[node]; {
 		case node == 0:
@@ -85,7 +91,7 @@ func (k *Kernel) ListForEach(head uint64, max int, fn func(node uint64) error) e
 			return le
 		}
 		seen[node] = struct{}{}
-		next, err := vmem.ReadU64(k.Mem, node)
+		next, err := vmem.ReadU64(k.Mem, node+nextOffset)
 		if err != nil {
 			le.Reason, le.Err = ListFault, err
 			return le
@@ -122,39 +128,7 @@ func (k *Kernel) ListForEachEntry(head uint64, typeName, member string, max int,
 // node is read at node+nextOffset. Breaks are reported as in ListForEach
 // (Head is first).
 func (k *Kernel) SListForEach(first, nextOffset uint64, max int, fn func(node uint64) error) error {
-	if max <= 0 {
-		max = DefaultMaxList
-	}
-	seen := make(map[uint64]struct{})
-	from := uint64(0)
-	for node, count := first, 0; node != 0; count++ {
-		le := &ListError{Head: first, At: node, From: from, Count: count}
-		switch _, dup := seen[node]; {
-		case poisoned(node):
-			le.Reason = ListPoison
-		case dup:
-			le.Reason = ListCycle
-		case count >= max:
-			le.Reason = ListTooLong
-		}
-		if le.Reason != "" {
-			return le
-		}
-		seen[node] = struct{}{}
-		next, err := vmem.ReadU64(k.Mem, node+nextOffset)
-		if err != nil {
-			le.Reason, le.Err = ListFault, err
-			return le
-		}
-		if err := fn(node); err != nil {
-			if errors.Is(err, ErrStop) {
-				return nil
-			}
-			return err
-		}
-		from, node = node, next
-	}
-	return nil
+	return k.walk(first, first, 0, nextOffset, 0, max, fn)
 }
 
 // SListForEachEntry walks a chain of typeName objects linked through the

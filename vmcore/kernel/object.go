@@ -49,20 +49,12 @@ func (o Object) Bitfield() (offset, size uint32) { return o.bitOff, o.bitSize }
 // underlying strips typedefs and qualifiers.
 func underlying(t btf.Type) btf.Type {
 	for i := 0; i < maxNesting; i++ {
-		switch v := t.(type) {
-		case *btf.Typedef:
-			t = v.Type
-		case *btf.Const:
-			t = v.Type
-		case *btf.Volatile:
-			t = v.Type
-		case *btf.Restrict:
-			t = v.Type
-		case *btf.TypeTag:
-			t = v.Type
-		default:
+		t = underlyingQual(t)
+		td, ok := t.(*btf.Typedef)
+		if !ok {
 			return t
 		}
+		t = td.Type
 	}
 	return nil
 }
