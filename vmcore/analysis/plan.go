@@ -119,7 +119,7 @@ func Plan(r *Report) PlanResult {
 	notifiers := findChain(r, "panic_notifier_list")
 	in := timeline.Inputs{
 		Release:           r.Kernel.Release,
-		HasSymbol:         lineSymbol(r.Line),
+		Line:              r.Line, // the model the report already chose
 		PostNotifiers:     p.CrashKexecPostNotifiers,
 		CrashKernelLoaded: p.CrashKernelLoaded,
 		PanicPrint:        p.PanicPrint,
@@ -208,28 +208,6 @@ func Plan(r *Report) PlanResult {
 
 func isTrue(b *bool) bool  { return b != nil && *b }
 func isFalse(b *bool) bool { return b != nil && !*b }
-
-// lineSymbol answers HasSymbol so that timeline.Line picks the line the
-// report already chose with the real symbol table.
-func lineSymbol(line string) func(string) bool {
-	want := map[string][]string{
-		timeline.Line510:      {"printk_safe_flush_on_panic"},
-		timeline.Line61Stable: {"panic_other_cpus_shutdown"},
-		timeline.Line612:      {"kmsg_dump_desc", "panic_other_cpus_shutdown"},
-		timeline.Line619:      {"vpanic", "sys_info", "kmsg_dump_desc", "panic_other_cpus_shutdown"},
-	}[line]
-	if want == nil {
-		return nil
-	}
-	return func(s string) bool {
-		for _, w := range want {
-			if s == w {
-				return true
-			}
-		}
-		return false
-	}
-}
 
 // sysInfoBits are the panic_print bits the line's sys-info call acts on
 // (kernel/panic.c panic_print_sys_info(); lib/sys_info.c in 6.19).

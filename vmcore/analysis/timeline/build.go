@@ -11,6 +11,9 @@ import (
 // crash_kexec and (6.1+) panic_print appear twice, told apart by Slot.
 func Build(in Inputs) (string, []Step) {
 	line, why := Line(in.Release, in.HasSymbol)
+	if in.Line != "" {
+		line, why = in.Line, "chosen by the caller"
+	}
 	f := featuresFor(line)
 	b := &builder{in: in, f: f, defs: model(f, in.PostNotifiers)}
 	b.scanLog()

@@ -110,3 +110,16 @@ func TestLineDifferences(t *testing.T) {
 		t.Errorf("6.1 sys info note %q", n)
 	}
 }
+
+// TestInputsLineOverrides: a caller that already chose the model (the plan
+// reuses the report's choice) gets that model, whatever the release says.
+func TestInputsLineOverrides(t *testing.T) {
+	line, steps := Build(Inputs{Release: "6.1.0-56-amd64", Line: Line510, Capture: CaptureLive})
+	if line != Line510 {
+		t.Fatalf("line %q, want %q", line, Line510)
+	}
+	chosen, _ := Build(Inputs{Release: "6.1.0-56-amd64", Capture: CaptureLive})
+	if chosen == Line510 || len(steps) == 0 {
+		t.Fatalf("without the override the release picks %q; steps %d", chosen, len(steps))
+	}
+}
