@@ -27,8 +27,12 @@ func ReportText(r *analysis.Report, width int) string {
 	kv := func(k, v string) { writeWrapped(&b, fmt.Sprintf("%-12s", k+":"), v, width) }
 
 	fmt.Fprintf(&b, "panicscope report: %s\n\n", r.Kernel.Release)
-	kv("Panic", r.Panic.Message)
-	kv("Where", panicWhere(r))
+	if r.Kernel.Capture == analysis.CaptureLive {
+		kv("Panic", "none: this is the running system (see the configured plan below)")
+	} else {
+		kv("Panic", r.Panic.Message)
+		kv("Where", panicWhere(r))
+	}
 	if r.Panic.FirstReport != "" {
 		kv("Cause", r.Panic.FirstReport)
 	}
