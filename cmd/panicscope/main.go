@@ -25,12 +25,12 @@ func commands() []command {
 		{"info", "DUMP|--live [--json]", "identify a dump: kernel, format, CPUs, paging, KASLR, panic message", runInfo},
 		{"sym", "DUMP|--live NAME|ADDR...", "look up symbols by name or address (symbol+0xoff/0xsize [module])", runSym},
 		{"report", "DUMP|--live [--json|--markdown]", "the panic story: chains, dumpers, parameters, CPUs and the timeline", runReport},
-		{"plan", "DUMP|--live [--json]", "what panic() would do as configured (live: if this machine panicked now), with warnings", runPlan},
+		{"plan", "DUMP|--live [--json]", "what panic() would do as configured (--live: if it panicked now); warnings", runPlan},
 		{"log", "DUMP|--live [--panic] [--json]", "the kernel log (printk ring buffer or log_buf), dmesg style", runLog},
 		{"type", "DUMP|--live TYPE...", "print a type's layout with offsets, like crash's struct -o", runType},
-		{"bt", "DUMP [--cpu N|--pid P|--all] [--json]", "stack backtraces of every CPU (or a task), unwound with the kernel's ORC tables", runBt},
-		{"trim", "DUMP OUT [--zstd]", "write a small kdump-compressed copy holding only the pages the analysis reads (no user memory)", runTrim},
-		{"demo", "[--ascii]", "the interactive view on a small dump built into the binary (any dump: panicscope DUMP [--symbols FILE] [--ascii])", runDemo},
+		{"bt", "DUMP [--cpu N|--pid P|--all] [--json]", "backtraces of every CPU (or a task), unwound with the kernel's ORC tables", runBt},
+		{"trim", "DUMP OUT [--zstd]", "write a small dump of only the pages the analysis reads (no user memory)", runTrim},
+		{"demo", "[--ascii]", "the interactive view on a small real dump built into the binary", runDemo},
 	}
 }
 
@@ -67,9 +67,11 @@ func run(args []string, stdout, stderr io.Writer) error {
 func usage(w io.Writer) {
 	fmt.Fprintln(w, "usage: panicscope COMMAND [flags]")
 	fmt.Fprintln(w)
+	// Two lines a command: fits an 80-column serial console.
 	for _, c := range commands() {
-		fmt.Fprintf(w, "  %-8s %-28s %s\n", c.name, c.args, c.help)
+		fmt.Fprintf(w, "  panicscope %s %s\n      %s\n", c.name, c.args, c.help)
 	}
+	fmt.Fprintln(w, "\n  panicscope DUMP [--symbols FILE] [--vmlinux FILE] [--ascii]\n      the interactive view of a dump")
 }
 
 // parseInterspersed parses flags that may come after positional arguments
