@@ -34,7 +34,7 @@ func loadFake(t testing.TB, fixture string) *fakeSource {
 	for _, f := range []struct {
 		file string
 		v    any
-	}{{fixture + ".report.json", src.r}, {fixture + ".log.json", &src.lines}} {
+	}{{filepath.Join("report", fixture+".json"), src.r}, {fixture + ".log.json", &src.lines}} {
 		b, err := os.ReadFile(filepath.Join(viewsTestdata, f.file))
 		if err != nil {
 			t.Fatal(err)

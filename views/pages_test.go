@@ -34,10 +34,10 @@ func updating() bool {
 	return f != nil && f.Value.String() == "true"
 }
 
-// TestRegenPageTestdata stores a fixture's report and the end of its log.
+// TestRegenPageTestdata stores the end of a fixture's log.
 func TestRegenPageTestdata(t *testing.T) {
 	if os.Getenv(envRegen) == "" {
-		t.Skipf("set %s=1 to rewrite testdata/*.report.json and *.log.json from ../shared/vmcores", envRegen)
+		t.Skipf("set %s=1 to rewrite testdata/*.log.json from ../shared/vmcores", envRegen)
 	}
 	dir := testfixtures.Dir(t)
 	for _, name := range pageFixtures {
@@ -45,7 +45,6 @@ func TestRegenPageTestdata(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		r := analysis.Build(tg)
 		log, err := tg.Log()
 		if err != nil {
 			t.Fatal(err)
@@ -53,7 +52,8 @@ func TestRegenPageTestdata(t *testing.T) {
 		lines := log.Lines()
 		// The log excerpt: the 60 lines before the panic message and all after.
 		from := max(PanicLine(lines)-60, 0)
-		writeJSON(t, filepath.Join("testdata", name+".report.json"), r)
+		// The report itself is testdata/report/NAME.json, kept by
+		// TestReportGolden -update.
 		writeJSON(t, filepath.Join("testdata", name+".log.json"), lines[from:])
 		tg.Close()
 	}
@@ -78,7 +78,7 @@ func loadData(t testing.TB, name string) Data {
 	for _, f := range []struct {
 		path string
 		v    any
-	}{{name + ".report.json", &r}, {name + ".log.json", &lines}} {
+	}{{filepath.Join("report", name+".json"), &r}, {name + ".log.json", &lines}} {
 		b, err := os.ReadFile(filepath.Join("testdata", f.path))
 		if err != nil {
 			t.Fatalf("%v (regenerate with %s=1 go test ./views -run TestRegenPageTestdata)", err, envRegen)
