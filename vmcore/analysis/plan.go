@@ -159,7 +159,7 @@ func Plan(r *Report) PlanResult {
 	kdumpUnknown := false // a crash_kexec that may or may not take over came before
 	for i, s := range steps {
 		ps := PlanStep{Order: i + 1, Step: s.Step, Slot: s.Slot, Function: s.Function, Source: s.Source, Note: s.Note}
-		ps.Action, ps.Why = stepAction(s, r, line, notifiers)
+		ps.Action, ps.Why = stepAction(s, r, notifiers)
 		switch {
 		case ended != "":
 			ps.Action, ps.Why = PlanNotReached, ended
@@ -209,52 +209,25 @@ func Plan(r *Report) PlanResult {
 func isTrue(b *bool) bool  { return b != nil && *b }
 func isFalse(b *bool) bool { return b != nil && !*b }
 
-// sysInfoBits are the panic_print bits the line's sys-info call acts on
-// (kernel/panic.c panic_print_sys_info(); lib/sys_info.c in 6.19).
-func sysInfoBits(line string) uint64 {
-	const base = 0x1f // tasks, mem, timers, locks, ftrace
-	switch line {
-	case timeline.Line510:
-		return base | 0x20 // one call, replay included
-	case timeline.Line61:
-		return base | 0x40
-	case timeline.Line612:
-		return base | 0x80
-	case timeline.Line619:
-		return base | 0x40 | 0x80
+// stepAction turns the model's condition of a step into what the plan says
+// it would do; the plan adds only wording for steps that act. The
+// conditions themselves (crash kernel loaded, post notifiers, panic_print
+// bits per kernel line, panic_timeout) live in the timeline model.
+func stepAction(s timeline.Step, r *Report, notifiers *Chain) (string, string) {
+	switch s.Condition.State {
+	case timeline.CondInactive:
+		return PlanSkipped, s.Condition.Why
+	case timeline.CondUnknown:
+		return PlanDepends, s.Condition.Why
 	}
-	return base
-}
-
-// stepAction decides one step from the parameters, without evidence.
-func stepAction(s timeline.Step, r *Report, line string, notifiers *Chain) (string, string) {
-	p := r.Parameters
-	post, loaded := p.CrashKexecPostNotifiers, p.CrashKernelLoaded
+	why := s.Condition.Why
 	switch s.Step {
 	case timeline.StepMessage:
-		return PlanRuns, `pr_emerg("Kernel panic - not syncing: ..."), dump_stack() unless the panic comes from an oops`
+		why = `pr_emerg("Kernel panic - not syncing: ..."), dump_stack() unless the panic comes from an oops`
 	case timeline.StepCrashKexec:
-		postSlot := s.Slot == timeline.SlotAfterKmsgDump
-		switch {
-		case post == nil:
-			return PlanDepends, "crash_kexec_post_notifiers unknown"
-		case *post != postSlot:
-			if *post {
-				return PlanSkipped, "crash_kexec_post_notifiers=Y: kdump is deferred until after kmsg_dump"
-			}
-			return PlanSkipped, "crash_kexec_post_notifiers=N: kdump was tried before the notifiers"
-		case loaded == nil:
-			return PlanDepends, "kexec_crash_image unknown: the crash kernel starts here if one is loaded"
-		case !*loaded:
-			return PlanSkipped, "no crash kernel loaded (kexec_crash_image=NULL): __crash_kexec() does nothing"
-		}
-		return PlanRuns, "a crash kernel is loaded: machine_crash_shutdown() stops the other CPUs by NMI, then machine_kexec() boots it to capture the vmcore"
+		why = "a crash kernel is loaded: machine_crash_shutdown() stops the other CPUs by NMI, then machine_kexec() boots it to capture the vmcore"
 	case timeline.StepStopCPUs:
-		why := "stops the other CPUs: " + s.Function
-		if pp := p.PanicPrint; pp != nil && *pp&0x40 != 0 && sysInfoBits(line)&0x40 == 0 && line != timeline.Line510 {
-			why += fmt.Sprintf("; panic_print=%#x: all-CPU NMI backtrace first", *pp)
-		}
-		return PlanRuns, why
+		why = joinWhy("stops the other CPUs: "+s.Function, why)
 	case timeline.StepNotifiers:
 		switch {
 		case notifiers == nil:
@@ -262,51 +235,25 @@ func stepAction(s timeline.Step, r *Report, line string, notifiers *Chain) (stri
 		case len(notifiers.Entries) == 0:
 			return PlanRuns, "panic_notifier_list is empty: nothing to call"
 		}
-		return PlanRuns, fmt.Sprintf("%d callbacks in priority order", len(notifiers.Entries))
-	case timeline.StepPanicPrint:
-		pp := p.PanicPrint
-		if pp == nil {
-			return PlanDepends, "panic_print unknown"
-		}
-		var bits uint64
-		switch s.Slot {
-		case timeline.SlotConsoleReplay:
-			bits = 0x20
-		default:
-			bits = sysInfoBits(line)
-		}
-		if got := *pp & bits; got != 0 {
-			return PlanRuns, fmt.Sprintf("panic_print=%#x: %s", *pp, printBitNames(got))
-		}
-		if *pp == 0 {
-			if line == timeline.Line619 && s.Slot == timeline.SlotSysInfo {
-				return PlanDepends, "panic_print=0: sys_info(0) falls back to kernel_si_mask"
-			}
-			return PlanSkipped, "panic_print=0"
-		}
-		return PlanSkipped, fmt.Sprintf("panic_print=%#x: no bit for this call", *pp)
+		why = fmt.Sprintf("%d callbacks in priority order", len(notifiers.Entries))
 	case timeline.StepKmsgDump:
 		if len(r.Dumpers) == 0 {
 			return PlanRuns, "dump_list is empty: nothing to call"
 		}
-		return PlanRuns, fmt.Sprintf("%d kmsg dumpers, each if KMSG_DUMP_PANIC <= its max_reason", len(r.Dumpers))
+		why = fmt.Sprintf("%d kmsg dumpers, each if KMSG_DUMP_PANIC <= its max_reason", len(r.Dumpers))
 	case timeline.StepConsoleFlush:
-		return PlanRuns, "console_unblank(); console_flush_on_panic(): pending messages reach the consoles"
-	case timeline.StepRestart:
-		t := p.PanicTimeout
-		switch {
-		case t == nil:
-			return PlanDepends, "panic_timeout unknown"
-		case *t == 0:
-			return PlanSkipped, "panic_timeout=0: no reboot"
-		case *t > 0:
-			return PlanRuns, fmt.Sprintf("panic_timeout=%d: \"Rebooting in %d seconds..\", then emergency_restart()", *t, *t)
-		}
-		return PlanRuns, fmt.Sprintf("panic_timeout=%d: emergency_restart() at once", *t)
+		why = "console_unblank(); console_flush_on_panic(): pending messages reach the consoles"
 	case timeline.StepEnd:
-		return PlanRuns, "prints the end line and spins in the final loop: the machine hangs until reset"
+		why = "prints the end line and spins in the final loop: the machine hangs until reset"
 	}
-	return PlanDepends, "not modelled"
+	return PlanRuns, why
+}
+
+func joinWhy(a, b string) string {
+	if b == "" {
+		return a
+	}
+	return a + "; " + b
 }
 
 func printBitNames(bits uint64) string {

@@ -281,6 +281,17 @@ func (b *builder) cond(d stepDef) (cond, string) {
 	return condActive, ""
 }
 
+// condition exports a cond.
+func condition(c cond, why string) Condition {
+	switch c {
+	case condInactive:
+		return Condition{CondInactive, why}
+	case condUnknown:
+		return Condition{CondUnknown, why}
+	}
+	return Condition{CondActive, why}
+}
+
 func (b *builder) crashCond(postSlot bool) (cond, string) {
 	post, loaded := b.in.PostNotifiers, b.in.CrashKernelLoaded
 	const noImage = "no crash kernel loaded (kexec_crash_image=NULL)"
@@ -455,6 +466,7 @@ func (b *builder) run() []Step {
 	if in.Capture == CaptureLive && !b.panicEvidence() {
 		for i, d := range b.defs {
 			steps[i] = b.newStep(d)
+			steps[i].Condition = condition(b.cond(d))
 			steps[i].Status, steps[i].Reason = NotReached, "live system: no panic in progress"
 			b.fillMembers(&steps[i], frontier{r: -1})
 		}
@@ -465,6 +477,7 @@ func (b *builder) run() []Step {
 	for i, d := range b.defs {
 		s := b.newStep(d)
 		c, reason := b.cond(d)
+		s.Condition = condition(c, reason)
 		inactiveCrash := (d.kind == kCrashPre || d.kind == kCrashPost) && c == condInactive
 		switch {
 		case fr.ambiguous && i >= pre && i <= post:

@@ -102,6 +102,23 @@ type Step struct {
 	Note     string     `json:"note,omitempty"`
 	Evidence []Evidence `json:"evidence,omitempty"`
 	Members  []Member   `json:"members,omitempty"`
+	// Condition is the step's own test on the inputs (crash kernel loaded,
+	// crash_kexec_post_notifiers, panic_print bits, panic_timeout), whether
+	// or not panic() got there: what the plan of a live system is made of.
+	Condition Condition `json:"-"`
+}
+
+// Condition states.
+const (
+	CondActive   = "active"   // the step does its work when reached
+	CondInactive = "inactive" // reached or not, it does nothing (Why says why)
+	CondUnknown  = "unknown"  // it depends on an input that is unknown
+)
+
+// Condition is a step's own test on the inputs.
+type Condition struct {
+	State string
+	Why   string
 }
 
 // LogLine is one kernel log record (text without the timestamp prefix).
