@@ -123,3 +123,26 @@ func TestInputsLineOverrides(t *testing.T) {
 		t.Fatalf("without the override the release picks %q; steps %d", chosen, len(steps))
 	}
 }
+
+// TestConditionsOnALiveSystem: with no panic in progress every step is
+// not_reached, but each still carries its own test on the inputs, which
+// the panic plan is made of.
+func TestConditionsOnALiveSystem(t *testing.T) {
+	yes, timeout, print := true, 0, uint64(0)
+	_, steps := Build(Inputs{Release: "6.1.0-56-amd64", Capture: CaptureLive,
+		PostNotifiers: &yes, CrashKernelLoaded: &yes, PanicTimeout: &timeout, PanicPrint: &print})
+	want := map[string]string{
+		StepCrashKexec + "/" + SlotBeforeNotifiers: CondInactive,
+		StepCrashKexec + "/" + SlotAfterKmsgDump:   CondActive,
+		StepRestart + "/":                          CondInactive,
+		StepNotifiers + "/":                        CondActive,
+	}
+	for _, s := range steps {
+		if s.Status != NotReached {
+			t.Errorf("%s/%s: %s on a live system", s.Step, s.Slot, s.Status)
+		}
+		if w, ok := want[s.Step+"/"+s.Slot]; ok && s.Condition.State != w {
+			t.Errorf("%s/%s: condition %+v, want %s", s.Step, s.Slot, s.Condition, w)
+		}
+	}
+}
