@@ -166,19 +166,7 @@ func readLegacy(mem vmem.Reader, info *vmcoreinfo.Info) (*Log, error) {
 		if hdr+textLen+dictLen > rlen {
 			dictLen = 0
 		}
-		b := h[l.flags]
-		rec := Record{
-			Seq:         seq,
-			TimestampNS: binary.LittleEndian.Uint64(h[l.ts:]),
-			Facility:    int(h[l.facility]),
-			Flags:       b & 0x1f,
-			Level:       int(b >> 5),
-		}
-		rec.Cont = rec.Flags&LogCont != 0
-		if l.callerID >= 0 {
-			rec.CallerID = binary.LittleEndian.Uint32(h[l.callerID:])
-			rec.Caller = callerString(rec.CallerID)
-		}
+		rec := decodeHeader(seq, h, l.ts, l.facility, l.flags, l.callerID)
 		body, err := buf.get(idx+hdr, textLen+dictLen)
 		if err != nil {
 			gaps.add(seq, seq, "text not in dump", faultAddr(err, bufAddr+idx+hdr))

@@ -415,21 +415,29 @@ func readRingbuffer(mem vmem.Reader, info *vmcoreinfo.Info) (*Log, error) {
 	return out, nil
 }
 
-// record decodes a printk_info (all but the text).
-func (l *prbLayout) record(seq uint64, inf []byte) Record {
-	b := inf[l.flags]
+// decodeHeader decodes the fields struct printk_info (ringbuffer) and
+// struct printk_log (legacy log_buf) share: u64 ts_nsec, u8 facility,
+// u8 flags:5 level:3 and, when present (callerID >= 0), u32 caller_id.
+func decodeHeader(seq uint64, h []byte, ts, facility, flags, callerID int64) Record {
+	b := h[flags]
 	r := Record{
 		Seq:         seq,
-		TimestampNS: binary.LittleEndian.Uint64(inf[l.ts:]),
-		Facility:    int(inf[l.facility]),
+		TimestampNS: binary.LittleEndian.Uint64(h[ts:]),
+		Facility:    int(h[facility]),
 		Flags:       b & 0x1f,
 		Level:       int(b >> 5),
 	}
 	r.Cont = r.Flags&LogCont != 0
-	if l.callerID >= 0 {
-		r.CallerID = binary.LittleEndian.Uint32(inf[l.callerID:])
+	if callerID >= 0 {
+		r.CallerID = binary.LittleEndian.Uint32(h[callerID:])
 		r.Caller = callerString(r.CallerID)
 	}
+	return r
+}
+
+// record decodes a printk_info (all but the text).
+func (l *prbLayout) record(seq uint64, inf []byte) Record {
+	r := decodeHeader(seq, inf, l.ts, l.facility, l.flags, l.callerID)
 	if l.devInfo >= 0 {
 		r.Subsystem = cString(inf[l.devInfo+l.subsys : l.devInfo+l.subsys+l.subsysLen])
 		r.Device = cString(inf[l.devInfo+l.device : l.devInfo+l.device+l.deviceLen])
