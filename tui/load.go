@@ -7,7 +7,6 @@ import (
 
 	tea "charm.land/bubbletea/v2"
 
-	"github.com/panicscope/panicscope/vmcore"
 	"github.com/panicscope/panicscope/vmcore/analysis"
 	"github.com/panicscope/panicscope/vmcore/printk"
 	"github.com/panicscope/panicscope/vmcore/target"
@@ -77,7 +76,7 @@ type DumpSource struct {
 	opt  target.Options
 
 	mu     sync.Mutex
-	dump   *vmcore.Dump
+	tgt    *target.Target
 	closed bool
 }
 
@@ -103,12 +102,12 @@ func (s *DumpSource) Identify() (*analysis.Identity, error) {
 	if s.closed {
 		return nil, errClosed
 	}
-	d, err := vmcore.Open(s.path)
+	t, err := target.Open(s.path, s.opt)
 	if err != nil {
 		return nil, err
 	}
-	s.dump = d
-	id := analysis.Identify(d)
+	s.tgt = t
+	id := analysis.Identify(t.Dump)
 	return &id, nil
 }
 
@@ -116,14 +115,10 @@ func (s *DumpSource) Identify() (*analysis.Identity, error) {
 func (s *DumpSource) Log() ([]printk.Line, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed || s.dump == nil {
+	if s.closed || s.tgt == nil {
 		return nil, errClosed
 	}
-	info := s.dump.VMCOREINFO()
-	if info == nil {
-		return nil, errors.New("the dump has no VMCOREINFO")
-	}
-	log, err := printk.Read(s.dump, info)
+	log, err := s.tgt.Log()
 	if err != nil {
 		return nil, err
 	}
@@ -134,10 +129,10 @@ func (s *DumpSource) Log() ([]printk.Line, error) {
 func (s *DumpSource) Analyse() (*analysis.Report, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed || s.dump == nil {
+	if s.closed || s.tgt == nil {
 		return nil, errClosed
 	}
-	return analysis.Build(target.FromDump(s.dump, s.opt)), nil
+	return analysis.Build(s.tgt), nil
 }
 
 // Close closes the dump, waiting for a stage still running.
@@ -145,10 +140,10 @@ func (s *DumpSource) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.closed = true
-	if s.dump == nil {
+	if s.tgt == nil {
 		return nil
 	}
-	err := s.dump.Close()
-	s.dump = nil
+	err := s.tgt.Close()
+	s.tgt = nil
 	return err
 }

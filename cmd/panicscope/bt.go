@@ -7,7 +7,7 @@ import (
 
 	"github.com/panicscope/panicscope/vmcore/target"
 	"github.com/panicscope/panicscope/vmcore/unwind"
-	"github.com/panicscope/panicscope/vmcore/vmem"
+	"github.com/panicscope/panicscope/vmcore/analysis"
 )
 
 // btFrame is one frame in bt --json.
@@ -64,9 +64,9 @@ func runBt(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer t.Close()
-	if t.Syms == nil {
-		warnProblems(stderr, t.Problems)
-		return fmt.Errorf("no symbols available for this dump: stacks cannot be walked")
+	if err := t.LoadTypes(); t.Syms == nil {
+		warnProblems(stderr, t.Problems())
+		return fmt.Errorf("no symbols available for this dump: stacks cannot be walked: %w", err)
 	}
 	release := ""
 	if info := t.Dump.VMCOREINFO(); info != nil {
@@ -114,7 +114,12 @@ func runBt(args []string, stdout, stderr io.Writer) error {
 
 // btTraces selects and walks the stacks asked for.
 func btTraces(t *target.Target, u *unwind.Kernel, cpu, pid int, all bool) ([]btTrace, error) {
-	panicCPU := readPanicCPU(t)
+	panicCPU := -1
+	if !t.Dump.Live() {
+		// The report's panicking CPU (panic_cpu, validated), so bt and
+		// report never disagree.
+		panicCPU = analysis.Build(t).Panic.CPU
+	}
 	var out []btTrace
 	running := map[uint64]int{} // task -> CPU
 	cpuTrace := func(i int) btTrace {
@@ -178,18 +183,4 @@ func newBt(tr *unwind.Trace, task unwind.Task, cpu int, start string) btTrace {
 			Method: f.Method, Regs: f.Regs})
 	}
 	return bt
-}
-
-// readPanicCPU is panic_cpu (kernel/panic.c: atomic_t, PANIC_CPU_INVALID -1
-// until a CPU enters panic()); -1 when unknown.
-func readPanicCPU(t *target.Target) int {
-	a, err := t.Kernel.Symbol("panic_cpu")
-	if err != nil {
-		return -1
-	}
-	v, err := vmem.ReadU32(t.Dump, a)
-	if err != nil {
-		return -1
-	}
-	return int(int32(v))
 }

@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/panicscope/panicscope/vmcore"
 	"github.com/panicscope/panicscope/vmcore/target"
 )
 
@@ -70,9 +69,5 @@ func openDemo(opt target.Options) (*target.Target, error) {
 	if err != nil {
 		return nil, err
 	}
-	d, err := vmcore.OpenReaderAt(bytes.NewReader(b), int64(len(b)), demoFixture+"/vmcore (built in)")
-	if err != nil {
-		return nil, err
-	}
-	return target.FromDump(d, opt), nil
+	return target.OpenReaderAt(bytes.NewReader(b), int64(len(b)), demoFixture+"/vmcore (built in)", opt)
 }

@@ -6,37 +6,27 @@ import (
 	"io"
 	"text/tabwriter"
 
-	"github.com/panicscope/panicscope/vmcore"
 	"github.com/panicscope/panicscope/vmcore/analysis"
-	"github.com/panicscope/panicscope/vmcore/printk"
-	"github.com/panicscope/panicscope/vmcore/target"
 )
 
 func runInfo(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("info", stderr)
 	asJSON := fs.Bool("json", false, "print JSON")
-	live := fs.Bool("live", false, "identify the running kernel through /proc/kcore instead of a DUMP (needs root)")
-	pos, err := parseInterspersed(fs, args)
+	var tf targetFlags
+	tf.register(fs)
+	dump, _, err := tf.parse(fs, args, 0, 0, "usage: panicscope info DUMP|--live [--json]")
 	if err != nil {
 		return err
 	}
-	if len(pos) != 1 && !(*live && len(pos) == 0) {
-		return fmt.Errorf("usage: panicscope info DUMP|--live [--json]")
-	}
-	var d *vmcore.Dump
-	if *live {
-		t, err := target.OpenLive(target.Options{})
-		if err != nil {
-			return err
-		}
-		d = t.Dump
-	} else if d, err = vmcore.Open(pos[0]); err != nil {
+	// Identity and the log only: no symbols or types are read.
+	t, err := tf.open(dump, stderr)
+	if err != nil {
 		return err
 	}
-	defer d.Close()
-	id := analysis.Identify(d)
-	if info := d.VMCOREINFO(); info != nil {
-		id.AddLog(printk.Read(d, info))
+	defer t.Close()
+	id := analysis.Identify(t.Dump)
+	if t.Dump.VMCOREINFO() != nil {
+		id.AddLog(t.Log())
 	}
 	if *asJSON {
 		enc := json.NewEncoder(stdout)

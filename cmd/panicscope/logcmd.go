@@ -7,8 +7,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/panicscope/panicscope/vmcore"
-	"github.com/panicscope/panicscope/vmcore/printk"
 )
 
 // levelNames are the kernel's log levels (include/linux/kern_levels.h).
@@ -42,13 +40,11 @@ func runLog(args []string, stdout, stderr io.Writer) error {
 	asJSON := fs.Bool("json", false, "print JSON lines")
 	panicOnly := fs.Bool("panic", false, "start at the panic message")
 	dmesgStyle := fs.Bool("dmesg", false, "repeat the timestamp on every line of a multi-line record, as dmesg does (default: as crash's log)")
-	live := fs.Bool("live", false, "read the running kernel's log through /proc/kcore instead of a DUMP (needs root)")
-	pos, err := parseInterspersed(fs, args)
+	var tf targetFlags
+	tf.register(fs)
+	dump, _, err := tf.parse(fs, args, 0, 0, "usage: panicscope log DUMP|--live [--level L] [--since-seq N] [--caller T123|C1] [--panic] [--json]")
 	if err != nil {
 		return err
-	}
-	if len(pos) != 1 && !(*live && len(pos) == 0) {
-		return fmt.Errorf("usage: panicscope log DUMP|--live [--level L] [--since-seq N] [--caller T123|C1] [--panic] [--json]")
 	}
 	maxLevel := 7
 	if *level != "" {
@@ -58,20 +54,12 @@ func runLog(args []string, stdout, stderr io.Writer) error {
 	}
 	// The log needs only VMCOREINFO and memory: skip symbols and types,
 	// which cost most of the start-up time.
-	var d *vmcore.Dump
-	if *live {
-		d, err = vmcore.OpenLive(vmcore.DefaultKcore)
-	} else {
-		d, err = vmcore.Open(pos[0])
-	}
+	t, err := tf.open(dump, stderr)
 	if err != nil {
 		return err
 	}
-	defer d.Close()
-	if d.VMCOREINFO() == nil {
-		return fmt.Errorf("kernel log: %s has no VMCOREINFO, so the log cannot be located", d.Path)
-	}
-	log, err := printk.Read(d, d.VMCOREINFO())
+	defer t.Close()
+	log, err := t.Log()
 	if err != nil {
 		return err
 	}

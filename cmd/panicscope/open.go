@@ -52,22 +52,25 @@ func (f *targetFlags) parse(fs *flag.FlagSet, args []string, minRest, maxRest in
 	return dump, rest, nil
 }
 
-// open opens the dump at path, or the running kernel with --live.
+// options are the target options the flags chose.
+func (f *targetFlags) options() target.Options {
+	return target.Options{SymbolsFile: f.symbols, Vmlinux: f.vmlinux, Force: f.force}
+}
+
+// open opens the dump at path, or the running kernel with --live: the one
+// way every command opens what it reads.
 func (f *targetFlags) open(path string, stderr io.Writer) (*target.Target, error) {
 	if f.live {
-		return target.OpenLive(target.Options{SymbolsFile: f.symbols, Vmlinux: f.vmlinux, Force: f.force})
+		return target.OpenLive(f.options())
 	}
-	t, err := target.Open(path, target.Options{SymbolsFile: f.symbols, Vmlinux: f.vmlinux, Force: f.force})
-	if err != nil {
-		return nil, err
-	}
-	return t, nil
+	return target.Open(path, f.options())
 }
 
 // warnProblems prints what could not be loaded, so partial output is never
 // mistaken for complete output.
-func warnProblems(w io.Writer, problems []string) {
+// Problems are finding.Problems (printed by their Error) or plain text.
+func warnProblems[P any](w io.Writer, problems []P) {
 	for _, p := range problems {
-		fmt.Fprintln(w, "panicscope: warning:", p)
+		fmt.Fprintln(w, "panicscope: warning:", fmt.Sprint(p))
 	}
 }

@@ -20,8 +20,10 @@ func runSym(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer t.Close()
+	// Module symbols come from each struct module, which needs types.
+	t.Load()
 	if t.Syms == nil {
-		warnProblems(stderr, t.Problems)
+		warnProblems(stderr, t.Problems())
 		return fmt.Errorf("no symbols available for this dump")
 	}
 	fmt.Fprintf(stderr, "symbols: %s (%d)\n", t.SymbolSource, t.Syms.Len())

@@ -6,21 +6,23 @@ import (
 	"os"
 
 	"github.com/panicscope/panicscope/tui"
-	"github.com/panicscope/panicscope/vmcore/target"
 )
 
 // tuiFlags are the flags of `panicscope DUMP` and `panicscope demo`.
 type tuiFlags struct {
-	symbols string
-	ascii   bool
+	target targetFlags
+	ascii  bool
 }
 
 func parseTUIFlags(name string, args []string, stderr io.Writer) (tuiFlags, []string, error) {
 	fs := newFlagSet(name, stderr)
 	var f tuiFlags
-	fs.StringVar(&f.symbols, "symbols", "", "System.map or /proc/kallsyms copy (kernels without kallsyms in VMCOREINFO)")
+	f.target.register(fs)
 	fs.BoolVar(&f.ascii, "ascii", false, "draw with ASCII only (automatic when TERM is unset, dumb, linux or vt100/vt220)")
 	pos, err := parseInterspersed(fs, args)
+	if err == nil && f.target.live {
+		err = fmt.Errorf("--live: the interactive view reads dumps; use 'panicscope report --live' or 'plan --live'")
+	}
 	return f, pos, err
 }
 
@@ -31,7 +33,7 @@ func runTUI(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	if len(pos) != 1 {
-		return fmt.Errorf("usage: panicscope DUMP [--symbols FILE] [--ascii]")
+		return fmt.Errorf("usage: panicscope DUMP [--symbols FILE] [--vmlinux FILE [--force]] [--ascii]")
 	}
 	return openTUI(pos[0], f)
 }
@@ -55,7 +57,7 @@ func runDemo(args []string, stdout, stderr io.Writer) error {
 }
 
 func openTUI(path string, f tuiFlags) error {
-	src := tui.NewDumpSource(path, target.Options{SymbolsFile: f.symbols})
+	src := tui.NewDumpSource(path, f.target.options())
 	return tui.Run(src, tui.Options{
 		ASCII:   f.ascii || tui.ASCIITerminal(os.Getenv("TERM")),
 		NoColor: os.Getenv("NO_COLOR") != "",

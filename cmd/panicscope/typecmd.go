@@ -18,9 +18,9 @@ func runType(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer t.Close()
-	if t.Kernel.Types == nil {
-		warnProblems(stderr, t.Problems)
-		return fmt.Errorf("no type information available for this dump")
+	if err := t.LoadTypes(); err != nil {
+		warnProblems(stderr, t.Problems())
+		return fmt.Errorf("no type information available for this dump: %w", err)
 	}
 	for _, name := range names {
 		out, err := t.Kernel.Layout(name)

@@ -30,7 +30,10 @@ func Build(t *target.Target) *Report {
 	}
 	r.Panic.Taint = Unknown // until tainted_mask is read
 	r.Identity = Identify(t.Dump)
-	r.Problems = append(r.Problems, t.Problems...)
+	t.Load()
+	for _, p := range t.Problems() {
+		r.Problems = append(r.Problems, p.Message())
+	}
 	r.Kernel = KernelInfo{
 		Release:      r.Identity.Release,
 		Version:      r.Identity.Version,

@@ -13,7 +13,7 @@ import (
 	"github.com/cilium/ebpf/btf"
 
 	"github.com/panicscope/panicscope/vmcore"
-	"github.com/panicscope/panicscope/vmcore/kernel"
+	"github.com/panicscope/panicscope/vmcore/finding"
 	"github.com/panicscope/panicscope/vmcore/kernel/btfmem"
 	"github.com/panicscope/panicscope/vmcore/kernel/symbols"
 )
@@ -73,27 +73,35 @@ var liveFiles = []struct{ name, path string }{
 // maxLiveFile bounds one /proc or /sys value read.
 const maxLiveFile = 64 << 10
 
-// OpenLive opens the running kernel: memory through /proc/kcore, symbols
-// from /proc/kallsyms (else kallsyms through VMCOREINFO, or
-// opt.SymbolsFile), types from /sys/kernel/btf (else BTF in memory), and
-// modules from memory. Only /proc/kcore is required: when it cannot be
-// read the error names the file and the errno text. What else could not
-// be read is in Problems.
-func OpenLive(opt Options) (*Target, error) {
-	path := func(p string) string {
-		if opt.LiveRoot == "" {
-			return p
-		}
-		return filepath.Join(opt.LiveRoot, p)
+// livePaths resolves the /proc and /sys paths live mode reads.
+type livePaths struct{ root string }
+
+func (l *livePaths) path(p string) string {
+	if l.root == "" {
+		return p
 	}
-	d, err := vmcore.OpenLive(path(LiveKcore))
+	return filepath.Join(l.root, p)
+}
+
+// OpenLive opens the running kernel: memory through /proc/kcore, and the
+// panic-path files of /proc and /sys (read once, to check memory against).
+// Its stages then read symbols from /proc/kallsyms (else kallsyms through
+// VMCOREINFO, or opt.SymbolsFile), types from /sys/kernel/btf (else BTF in
+// memory), and modules from memory. Only /proc/kcore is required: when it
+// cannot be read the error names the file and the errno text.
+func OpenLive(opt Options) (*Target, error) {
+	lp := &livePaths{root: opt.LiveRoot}
+	d, err := vmcore.OpenLive(lp.path(LiveKcore))
 	if err != nil {
 		return nil, err
 	}
-	t := &Target{Dump: d, SymbolSource: "none", TypeSource: "none"}
-	t.Kernel = &kernel.Kernel{Mem: d}
-	t.Live = readLiveState(path)
-	t.Live.Kcore = path(LiveKcore)
+	t, err := newTarget(d, opt)
+	if err != nil {
+		return nil, err
+	}
+	t.live = lp
+	t.Live = readLiveState(lp.path)
+	t.Live.Kcore = lp.path(LiveKcore)
 	if v, ok := t.Live.Get("cpus_online"); ok {
 		if n, err := cpuCount(v); err == nil {
 			d.CPUs = make([]vmcore.CPU, n)
@@ -101,22 +109,8 @@ func OpenLive(opt Options) (*Target, error) {
 				d.CPUs[i].Index = i
 			}
 		} else {
-			t.problem("online CPUs: %v", err)
+			t.problemf(finding.Unreadable, finding.AreaCPU, "online CPUs: %w", err)
 		}
-	}
-	if err := t.liveSymbols(opt, path(LiveKallsyms)); err != nil {
-		t.problem("symbols: %v", err)
-	} else {
-		t.bindSymbols()
-	}
-	if t.Syms != nil {
-		if err := t.liveTypes(path(LiveBTFDir)); err != nil {
-			t.problem("types: %v; using BTF in kernel memory", err)
-			t.loadTypes()
-		}
-	}
-	if t.Syms != nil && t.TypeSource != "none" {
-		t.loadModules()
 	}
 	return t, nil
 }
@@ -175,21 +169,6 @@ func cpuCount(list string) (int, error) {
 	return hi + 1, nil
 }
 
-// liveSymbols uses opt.SymbolsFile when given, else /proc/kallsyms (runtime
-// addresses; all zero without the privilege kptr_restrict asks for), else
-// kallsyms through VMCOREINFO.
-func (t *Target) liveSymbols(opt Options, kallsyms string) error {
-	if opt.SymbolsFile != "" {
-		return t.loadSymbols(opt)
-	}
-	err := t.procKallsyms(kallsyms)
-	if err == nil {
-		return nil
-	}
-	t.problem("symbols: %v; using kallsyms through VMCOREINFO", err)
-	return t.loadSymbols(opt)
-}
-
 func (t *Target) procKallsyms(p string) error {
 	f, err := os.Open(p)
 	if err != nil {
@@ -229,7 +208,7 @@ func (t *Target) liveTypes(dir string) error {
 	t.TypeSource = "BTF from " + vmlinux
 	ents, err := os.ReadDir(dir)
 	if err != nil {
-		t.problem("module BTF: %v", vmcore.LiveReadError(dir, err))
+		t.problemf(finding.Unreadable, finding.AreaTypes, "module BTF: %w", vmcore.LiveReadError(dir, err))
 		return nil
 	}
 	var names []string
@@ -244,12 +223,12 @@ func (t *Target) liveTypes(dir string) error {
 		p := filepath.Join(dir, n)
 		b, err := readSmall(p, btfmem.MaxBlob)
 		if err != nil {
-			t.problem("module BTF: %v", vmcore.LiveReadError(p, err))
+			t.problemf(finding.Unreadable, finding.AreaTypes, "module BTF: %w", vmcore.LiveReadError(p, err))
 			continue
 		}
 		spec, err := btfmem.ParseSplit(b, base)
 		if err != nil {
-			t.problem("module BTF %s: %v", n, err)
+			t.problemf(finding.Damaged, finding.AreaTypes, "module BTF %s: %w", n, err)
 			continue
 		}
 		mods = append(mods, spec)

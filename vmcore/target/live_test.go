@@ -3,6 +3,7 @@ package target
 import (
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -100,7 +101,8 @@ func TestOpenLiveFakeTree(t *testing.T) {
 			t.Errorf("missing file error: %q", v.Err)
 		}
 	}
-	all := strings.Join(tg.Problems, "\n")
+	tg.Load()
+	all := fmt.Sprint(tg.Problems())
 	if !strings.Contains(all, "lists every address as 0: unreadable for this user (kptr_restrict=2") {
 		t.Errorf("problems do not explain the zeroed kallsyms:\n%s", all)
 	}

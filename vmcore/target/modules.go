@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/panicscope/panicscope/vmcore/finding"
 	"github.com/panicscope/panicscope/vmcore/kernel"
 	"github.com/panicscope/panicscope/vmcore/kernel/symbols"
+	"github.com/panicscope/panicscope/vmcore/vmem"
 )
 
 // ModuleInfo is one loaded module.
@@ -33,7 +35,7 @@ const (
 func (t *Target) loadModules() {
 	head, err := t.Kernel.Symbol("modules")
 	if err != nil {
-		t.problem("modules: %v", err)
+		t.problemf(finding.NoSource, finding.AreaModules, "%w", err)
 		return
 	}
 	err = t.Kernel.ListForEachEntry(head, "struct module", "list", maxModules, func(m kernel.Object) error {
@@ -59,11 +61,11 @@ func (t *Target) loadModules() {
 		return nil
 	})
 	if err != nil {
-		t.problem("modules list: %v", err)
+		t.problemf(finding.KindOf(err, finding.Damaged, vmem.IsFault), finding.AreaModules, "modules list: %w", err)
 	}
 	for _, m := range t.Modules {
 		if m.Problem != "" {
-			t.problem("module %s: %s", m.Name, m.Problem)
+			t.addProblem(finding.Newf(finding.Unreadable, finding.About(finding.AreaModules, m.Name), "%s", m.Problem))
 		}
 	}
 }

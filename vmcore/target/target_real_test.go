@@ -17,6 +17,7 @@ func open(t *testing.T, fixture string, opt target.Options) *target.Target {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { tg.Close() })
+	tg.Load()
 	return tg
 }
 
@@ -24,8 +25,8 @@ func open(t *testing.T, fixture string, opt target.Options) *target.Target {
 // modules resolve with their module name.
 func TestModuleSymbols(t *testing.T) {
 	tg := open(t, "qemu-6.1-lp-panic", target.Options{})
-	if len(tg.Problems) > 0 {
-		t.Errorf("problems: %v", tg.Problems)
+	if p := tg.Problems(); len(p) > 0 {
+		t.Errorf("problems: %v", p)
 	}
 	for sym, mod := range map[string]string{"pvpanic_panic_notify": "pvpanic", "labpanic_notify_first": "labpanic", "labpanic_kmsg_dump": "labpanic"} {
 		s, ok := tg.Syms.Lookup(sym)

@@ -5,47 +5,39 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/panicscope/panicscope/vmcore/finding"
 	"github.com/panicscope/panicscope/vmcore/kernel/dwarftypes"
 	"github.com/panicscope/panicscope/vmcore/kernel/symbols"
 )
 
-// UseVmlinux switches types to the DWARF of a vmlinux (read through delve's
-// godwarf) after checking that its GNU build ID is the dumped kernel's. A
-// mismatch is refused with a *dwarftypes.BuildIDMismatchError unless force.
-// When no symbols were found in memory, the vmlinux symbol table is used,
-// shifted by the dump's KASLR offset.
-func (t *Target) UseVmlinux(path string, force bool) error {
+// openVmlinux opens the --vmlinux DWARF (read through delve's godwarf) after
+// checking that its GNU build ID is the dumped kernel's: a mismatch is
+// refused with a *dwarftypes.BuildIDMismatchError unless Force. The types
+// stage then uses it instead of BTF.
+func (t *Target) openVmlinux() error {
 	want := ""
-	if info := t.Dump.VMCOREINFO(); info != nil && !force {
+	if info := t.Dump.VMCOREINFO(); info != nil && !t.opt.Force {
 		want = info.BuildID()
 	}
-	dt, err := dwarftypes.Open(path, want)
+	dt, err := dwarftypes.Open(t.opt.Vmlinux, want)
 	var mismatch *dwarftypes.BuildIDMismatchError
 	if errors.As(err, &mismatch) {
 		return fmt.Errorf("--vmlinux is not the dumped kernel: %w (use --force to read it anyway)", err)
 	}
 	if err != nil {
-		return fmt.Errorf("--vmlinux %s: %w", path, err)
+		return fmt.Errorf("--vmlinux %s: %w", t.opt.Vmlinux, err)
 	}
-	t.closers = append(t.closers, dt.Close)
-	t.Kernel.Types = dt
-	t.TypeSource = fmt.Sprintf("DWARF vmlinux %s (build ID %s)", path, dt.BuildID())
-	if force && want == "" {
-		t.problem("--force: the vmlinux build ID was not checked against the dump")
-	}
-	if t.Syms == nil {
-		if err := t.vmlinuxSymbols(path); err != nil {
-			t.problem("vmlinux symbols: %v", err)
-			return nil
-		}
-	}
-	if len(t.Modules) == 0 {
-		t.loadModules()
+	t.dwarf = dt
+	if t.opt.Force {
+		t.problemf(finding.NoSource, finding.AreaTypes, "--force: the vmlinux build ID was not checked against the dump")
 	}
 	return nil
 }
 
-func (t *Target) vmlinuxSymbols(path string) error {
+// vmlinuxSymbols uses the --vmlinux symbol table, shifted by the dump's
+// KASLR offset, when no symbols were found in memory.
+func (t *Target) vmlinuxSymbols() error {
+	path := t.opt.Vmlinux
 	f, err := elf.Open(path)
 	if err != nil {
 		return err
@@ -73,6 +65,5 @@ func (t *Target) vmlinuxSymbols(path string) error {
 	}
 	t.Syms = symbols.New(symbols.Source("DWARF vmlinux "+path), syms)
 	t.SymbolSource = string(t.Syms.Source())
-	t.bindSymbols()
 	return nil
 }

@@ -109,16 +109,16 @@ type Result struct {
 
 // File trims the dump at src into dst (replaced atomically).
 func File(src, dst string, opt Options) (*Result, error) {
-	d, err := vmcore.Open(src)
+	t, rec, err := openRecorded(src, opt.Target)
 	if err != nil {
 		return nil, err
 	}
-	defer d.Close()
+	defer t.Close()
 	var size int64
 	if st, err := os.Stat(src); err == nil {
 		size = st.Size()
 	}
-	res, w, err := Record(d, opt)
+	res, w, err := Record(t, rec, opt)
 	if err != nil {
 		return nil, err
 	}
@@ -151,30 +151,49 @@ func File(src, dst string, opt Options) (*Result, error) {
 	return res, nil
 }
 
-// Record wraps d's memory in a Recorder, runs what the analysis reads and
-// returns a Writer holding the pages read, ready to write. d must be
-// freshly opened and is used up: its memory stays wrapped.
-func Record(d *vmcore.Dump, opt Options) (*Result, *diskdump.Writer, error) {
+// openRecorded opens src through target with its physical memory wrapped
+// in a Recorder. The target carries no symbol or vmlinux files: Record runs
+// the analysis without them first, so the copy opens either way.
+func openRecorded(src string, opt target.Options) (*target.Target, *Recorder, error) {
+	var rec *Recorder
+	opt.SymbolsFile, opt.Vmlinux, opt.Force = "", "", false
+	opt.WrapMemory = func(m phys.Memory) phys.Memory {
+		rec = NewRecorder(m)
+		return rec
+	}
+	t, err := target.Open(src, opt)
+	if err != nil {
+		return nil, nil, err
+	}
+	return t, rec, nil
+}
+
+// Record runs what the analysis reads on t, whose memory rec wraps (see
+// openRecorded), and returns a Writer holding the pages read, ready to
+// write. When opt.Target names a System.map or a vmlinux, the analysis runs
+// again with them on a variant of t, so their pages are kept too.
+func Record(t *target.Target, rec *Recorder, opt Options) (*Result, *diskdump.Writer, error) {
+	d := t.Dump
 	if d.Live() {
 		return nil, nil, errors.New("trim: a running system cannot be trimmed; take a dump first")
 	}
 	start := time.Now()
-	var rec *Recorder
-	d.WrapMemory(func(m phys.Memory) phys.Memory {
-		rec = NewRecorder(m)
-		return rec
-	})
-	var report *analysis.Report
-	for _, to := range []target.Options{{}, opt.Target} {
-		if report != nil && to == (target.Options{}) {
-			break
+	passes := []*target.Target{t}
+	if to := opt.Target; to.SymbolsFile != "" || to.Vmlinux != "" {
+		v, err := t.Variant(to)
+		if err != nil {
+			return nil, nil, err
 		}
-		t := target.FromDump(d, to)
-		report = analysis.Build(t) // reads the whole kernel log through t.Log()
-		unwindCPUs(t)
-		readForTools(t)
+		defer v.Close()
+		passes = append(passes, v)
+	}
+	var report *analysis.Report
+	for _, pt := range passes {
+		report = analysis.Build(pt) // reads the whole kernel log through t.Log()
+		unwindCPUs(pt)
+		readForTools(pt)
 		if opt.Extra != nil {
-			opt.Extra(t)
+			opt.Extra(pt)
 		}
 	}
 	walkKept(d, rec)

@@ -69,8 +69,9 @@ func openTraces(t *testing.T, path string) *fixtureTraces {
 		t.Fatalf("%s: %v", path, err)
 	}
 	t.Cleanup(func() { tg.Close() })
+	tg.Load()
 	if tg.Syms == nil || tg.Kernel.Types == nil {
-		t.Fatalf("%s: no symbols or types: %v", path, tg.Problems)
+		t.Fatalf("%s: no symbols or types: %v", path, tg.Problems())
 	}
 	rel := ""
 	if info := tg.Dump.VMCOREINFO(); info != nil {
@@ -321,6 +322,7 @@ func TestRealInterleaveMatchesKernelTrace(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer tg.Close()
+			tg.Load()
 			log, err := tg.Log()
 			if err != nil {
 				t.Skipf("no log: %v", err)
