@@ -5,9 +5,9 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/panicscope/panicscope/vmcore/analysis"
 	"github.com/panicscope/panicscope/vmcore/target"
 	"github.com/panicscope/panicscope/vmcore/unwind"
-	"github.com/panicscope/panicscope/vmcore/analysis"
 )
 
 // btFrame is one frame in bt --json.

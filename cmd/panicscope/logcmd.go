@@ -6,7 +6,6 @@ import (
 	"io"
 	"strconv"
 	"strings"
-
 )
 
 // levelNames are the kernel's log levels (include/linux/kern_levels.h).
