@@ -43,21 +43,24 @@ type btTrace struct {
 }
 
 func runBt(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("bt", stderr)
+	fs := newFlagSet("bt", stdout)
 	var tf targetFlags
 	tf.register(fs)
-	cpu := fs.Int("cpu", -1, "only this CPU's active stack")
-	pid := fs.Int("pid", -1, "only this task (its CPU's registers if it is running, else its saved context)")
+	cpu := fs.Int("cpu", -1, "only CPU `N`'s active stack")
+	pid := fs.Int("pid", -1, "only the task with `PID` (its CPU's registers if it is running, else its saved context)")
 	all := fs.Bool("all", false, "every CPU, then every task not running on a CPU")
 	asJSON := fs.Bool("json", false, "print a JSON list of stacks")
-	depth := fs.Int("depth", unwind.DefaultMaxDepth, "at most this many frames per stack")
+	depth := fs.Int("depth", unwind.DefaultMaxDepth, "at most `N` frames per stack")
 	scan := fs.Bool("scan", false, "also list the other text addresses on the stack between frames, marked ?, as the kernel's own traces do")
 	dump, _, err := tf.parse(fs, args, 0, 0, "usage: panicscope bt DUMP|--live [--cpu N | --pid P | --all] [--json]")
 	if err != nil {
 		return err
 	}
+	if n := countSet(*cpu >= 0, *pid >= 0, *all); n > 1 {
+		return usagef("bt: --cpu, --pid and --all choose different stacks: give one")
+	}
 	if tf.live && *pid < 0 && !*all {
-		return fmt.Errorf("bt --live: running CPUs save no registers; use --pid P or --all for tasks that are not running")
+		return usagef("bt --live: running CPUs save no registers; use --pid P or --all for tasks that are not running")
 	}
 	t, err := tf.open(dump, stderr)
 	if err != nil {

@@ -10,7 +10,7 @@ import (
 )
 
 func runInfo(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("info", stderr)
+	fs := newFlagSet("info", stdout)
 	asJSON := fs.Bool("json", false, "print JSON")
 	var tf targetFlags
 	tf.register(fs)

@@ -32,10 +32,10 @@ type jsonLine struct {
 }
 
 func runLog(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("log", stderr)
-	level := fs.String("level", "", "show only lines at this level or more severe (0-7 or emerg..debug)")
-	since := fs.Uint64("since-seq", 0, "show only records with sequence number >= N")
-	caller := fs.String("caller", "", "show only records from this caller (T<pid> or C<cpu>)")
+	fs := newFlagSet("log", stdout)
+	level := fs.String("level", "", "show only lines at `LEVEL` or more severe (0-7 or emerg..debug)")
+	since := fs.Uint64("since-seq", 0, "show only records with sequence number >= `SEQ`")
+	caller := fs.String("caller", "", "show only records from caller `ID` (T<pid> or C<cpu>)")
 	asJSON := fs.Bool("json", false, "print JSON lines")
 	panicOnly := fs.Bool("panic", false, "start at the panic message")
 	dmesgStyle := fs.Bool("dmesg", false, "repeat the timestamp on every line of a multi-line record, as dmesg does (default: as crash's log)")
@@ -45,10 +45,13 @@ func runLog(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if *caller != "" && !validCaller(*caller) {
+		return usagef("log: --caller %q: want T<pid> (a task) or C<cpu> (a CPU), as printk's caller_id prints them", *caller)
+	}
 	maxLevel := 7
 	if *level != "" {
 		if maxLevel, err = parseLevel(*level); err != nil {
-			return err
+			return usageError{err.Error()}
 		}
 	}
 	// The log needs only VMCOREINFO and memory: skip symbols and types,
@@ -107,4 +110,14 @@ func runLog(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	return nil
+}
+
+// validCaller is a printk caller id as the log shows it: T<pid> or C<cpu>
+// (kernel/printk/printk.c: printk_caller_id()).
+func validCaller(s string) bool {
+	if len(s) < 2 || (s[0] != 'T' && s[0] != 'C') {
+		return false
+	}
+	_, err := strconv.ParseUint(s[1:], 10, 32)
+	return err == nil
 }

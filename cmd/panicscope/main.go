@@ -8,12 +8,30 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/debug"
+	"strings"
+	"sync"
 )
 
-// exitError carries an exit status for main.
+// Exit statuses: 1 when the command failed, 2 for a usage error (as flag
+// and most Unix tools do).
+const (
+	exitFailure = 1
+	exitUsage   = 2
+)
+
+// exitError carries an exit status for main; its message, if any, has been
+// printed already.
 type exitError struct{ code int }
 
 func (e exitError) Error() string { return fmt.Sprintf("exit %d", e.code) }
+
+// usageError is a command line panicscope cannot run: exit status 2.
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+func usagef(format string, args ...any) error { return usageError{fmt.Sprintf(format, args...)} }
 
 type command struct {
 	name, args, help string
@@ -31,56 +49,132 @@ func commands() []command {
 		{"bt", "DUMP [--cpu N|--pid P|--all] [--json]", "backtraces of every CPU (or a task), unwound with the kernel's ORC tables", runBt},
 		{"trim", "DUMP OUT [--zstd]", "write a small dump of only the pages the analysis reads (no user memory)", runTrim},
 		{"demo", "[--ascii]", "the interactive view on a small real dump built into the binary", runDemo},
+		{"version", "", "print panicscope's version and VCS revision", runVersion},
 	}
 }
 
 func main() {
 	err := run(os.Args[1:], os.Stdout, os.Stderr)
+	os.Exit(exitCode(err, os.Stderr))
+}
+
+// exitCode prints err (unless it was printed already) and maps it to the
+// process's exit status.
+func exitCode(err error, stderr io.Writer) int {
 	var ee exitError
+	var ue usageError
 	switch {
-	case err == nil:
+	case err == nil, errors.Is(err, flag.ErrHelp):
+		return 0
 	case errors.As(err, &ee):
-		os.Exit(ee.code)
+		return ee.code
+	case errors.As(err, &ue):
+		fmt.Fprintln(stderr, "panicscope:", err)
+		fmt.Fprintln(stderr, "Run 'panicscope --help' for every command and flag.")
+		return exitUsage
 	default:
-		fmt.Fprintln(os.Stderr, "panicscope:", err)
-		os.Exit(1)
+		fmt.Fprintln(stderr, "panicscope:", err)
+		return exitFailure
 	}
 }
 
 func run(args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+	if len(args) == 0 {
+		usage(stderr)
+		return exitError{exitUsage}
+	}
+	switch args[0] {
+	case "-h", "-help", "--help", "help":
 		usage(stdout)
 		return nil
+	case "-version", "--version":
+		return runVersion(nil, stdout, stderr)
 	}
 	for _, c := range commands() {
 		if c.name == args[0] {
 			return c.run(args[1:], stdout, stderr)
 		}
 	}
-	if st, err := os.Stat(args[0]); err == nil && !st.IsDir() {
-		return runTUI(args, stdout, stderr) // panicscope DUMP: the interactive view
+	// Anything else is the interactive view: a DUMP path, or its flags
+	// first ("panicscope --ascii DUMP"). A word that names no file and looks
+	// like no path is more likely a mistyped command.
+	if _, err := os.Stat(args[0]); err != nil && !strings.HasPrefix(args[0], "-") && !strings.ContainsAny(args[0], "/.") {
+		return usagef("unknown command %q (and no file of that name)", args[0])
 	}
-	usage(stderr)
-	return fmt.Errorf("unknown command %q", args[0])
+	return runTUI(args, stdout, stderr)
 }
 
 func usage(w io.Writer) {
-	fmt.Fprintln(w, "usage: panicscope COMMAND [flags]")
+	fmt.Fprintln(w, "usage: panicscope COMMAND [flags]   or   panicscope DUMP [flags]")
 	fmt.Fprintln(w)
-	// Two lines a command: fits an 80-column serial console.
+	// Two lines a command (and one for its flags): fits an 80-column serial
+	// console.
 	for _, c := range commands() {
 		fmt.Fprintf(w, "  panicscope %s %s\n      %s\n", c.name, c.args, c.help)
+		if fl := flagSummary(c); fl != "" {
+			fmt.Fprintf(w, "      flags: %s\n", fl)
+		}
 	}
-	fmt.Fprintln(w, "\n  panicscope DUMP [--symbols FILE] [--vmlinux FILE] [--ascii]\n      the interactive view of a dump")
+	fmt.Fprintln(w, "\n  panicscope DUMP [--symbols FILE] [--vmlinux FILE [--force]] [--ascii]\n      the interactive view of a dump")
+	fmt.Fprintln(w, "\nEvery command reading a DUMP also takes --symbols FILE (System.map or a")
+	fmt.Fprintln(w, "/proc/kallsyms copy), --vmlinux FILE (DWARF; --force skips its build-ID check)")
+	fmt.Fprintln(w, "and, instead of DUMP, --live (the running kernel; needs root).")
+	fmt.Fprintln(w, "'panicscope COMMAND --help' shows a command's flags in full.")
+	fmt.Fprintln(w, "Exit status: 0 success, 1 failure, 2 usage error.")
+}
+
+// Flag sets are built by each command's run; describing a command (for
+// --help, the man page, completions) runs it with -h and keeps the FlagSet
+// newFlagSet made. The mutex serialises such descriptions.
+var (
+	describeMu sync.Mutex
+	describing *flag.FlagSet
+	describe   bool
+)
+
+// commandFlags returns the flags command c defines.
+func commandFlags(c command) *flag.FlagSet {
+	describeMu.Lock()
+	defer describeMu.Unlock()
+	describe, describing = true, nil
+	defer func() { describe = false }()
+	_ = c.run([]string{"-h"}, io.Discard, io.Discard)
+	return describing
+}
+
+// flagSummary lists a command's own flags, the shared target flags left out.
+func flagSummary(c command) string {
+	fs := commandFlags(c)
+	if fs == nil {
+		return ""
+	}
+	var names []string
+	fs.VisitAll(func(f *flag.Flag) {
+		switch f.Name {
+		case "symbols", "vmlinux", "force", "live", "json":
+			return
+		}
+		n := "--" + f.Name
+		if name, _ := flag.UnquoteUsage(f); name != "" {
+			n += " " + strings.ToUpper(name)
+		}
+		names = append(names, n)
+	})
+	return strings.Join(names, " ")
 }
 
 // parseInterspersed parses flags that may come after positional arguments
-// ("panicscope info DUMP --json") and returns the positionals.
+// ("panicscope info DUMP --json") and returns the positionals. -h/--help
+// prints the command's usage to stdout (fs's output) and returns
+// flag.ErrHelp, which exits 0; any other parse error is a usage error.
 func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 	var pos []string
 	for {
 		if err := fs.Parse(args); err != nil {
-			return nil, err
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, err
+			}
+			return nil, usageError{err.Error()}
 		}
 		if fs.NArg() == 0 {
 			return pos, nil
@@ -90,8 +184,68 @@ func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 	}
 }
 
-func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
+// newFlagSet makes a command's flag set. Parse errors are returned, not
+// printed (exitCode prints them once); -h prints the command's flags to
+// stdout.
+func newFlagSet(name string, stdout io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {
+		fs.SetOutput(stdout)
+		fmt.Fprintf(stdout, "usage: panicscope %s\n\nflags:\n", commandUsage(name))
+		fs.PrintDefaults()
+		fs.SetOutput(io.Discard)
+	}
+	if describe {
+		describing = fs
+	}
 	return fs
+}
+
+// commandUsage is the usage line of the command named name.
+func commandUsage(name string) string {
+	for _, c := range commands() {
+		if c.name == name {
+			return strings.TrimSpace(c.name + " " + c.args)
+		}
+	}
+	return name + " [flags]"
+}
+
+func runVersion(args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 {
+		return usagef("usage: panicscope version")
+	}
+	fmt.Fprintln(stdout, versionString())
+	return nil
+}
+
+// versionString is the module version and the VCS revision the binary was
+// built from (debug.ReadBuildInfo: set by go build in a checkout).
+func versionString() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "panicscope (no build information)"
+	}
+	v := bi.Main.Version
+	if v == "" {
+		v = "(devel)"
+	}
+	var rev, modified, when string
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.modified":
+			if s.Value == "true" {
+				modified = "+dirty"
+			}
+		case "vcs.time":
+			when = " " + s.Value
+		}
+	}
+	if rev == "" {
+		return fmt.Sprintf("panicscope %s %s", v, bi.GoVersion)
+	}
+	return fmt.Sprintf("panicscope %s %s%s%s %s", v, rev, modified, when, bi.GoVersion)
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -10,13 +11,72 @@ import (
 	"github.com/panicscope/panicscope/internal/testfixtures"
 )
 
-func TestUnknownCommand(t *testing.T) {
-	var out, errb bytes.Buffer
-	if err := run([]string{"frobnicate"}, &out, &errb); err == nil {
-		t.Fatal("unknown command accepted")
+// TestCommandLine: exit status 0 / 1 / 2 (usage), and where the message
+// goes, for each way a command line can go wrong. None needs a real dump.
+func TestCommandLine(t *testing.T) {
+	dir := t.TempDir()
+	text := filepath.Join(dir, "notes.txt")
+	zst := filepath.Join(dir, "vmcore.zst")
+	exists := filepath.Join(dir, "out")
+	for p, b := range map[string]string{text: "not a dump\n", zst: "\x28\xb5\x2f\xfd rest", exists: "x"} {
+		if err := os.WriteFile(p, []byte(b), 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
-	if !strings.Contains(errb.String(), "usage: panicscope") {
-		t.Fatalf("no usage on stderr: %q", errb.String())
+	missing := filepath.Join(dir, "nosuchfile")
+	for _, tc := range []struct {
+		args         []string
+		code         int
+		stdout, diag string // substrings of stdout and of stderr+error
+	}{
+		{nil, 2, "", "usage: panicscope COMMAND"},
+		{[]string{"--help"}, 0, "panicscope bt DUMP", ""},
+		{[]string{"help"}, 0, "--level LEVEL", ""},
+		{[]string{"--version"}, 0, "panicscope ", ""},
+		{[]string{"version"}, 0, "panicscope ", ""},
+		{[]string{"frobnicate"}, 2, "", `unknown command "frobnicate"`},
+		{[]string{missing}, 1, "", "no such file"},
+		{[]string{"--ascii", missing}, 1, "", "no such file"},
+		{[]string{text}, 1, "", "not a recognised crash dump"},
+		{[]string{"info", zst}, 1, "", "zstd-compressed as a whole: decompress it first"},
+		{[]string{"info", "--help"}, 0, "usage: panicscope info", ""},
+		{[]string{"info"}, 2, "", "usage: panicscope info"},
+		{[]string{"info", "--bogus", text}, 2, "", "flag provided but not defined: -bogus"},
+		{[]string{"bt", text, "--cpu", "0", "--pid", "1"}, 2, "", "give one"},
+		{[]string{"report", "--markdown", "--json", text}, 2, "", "give one"},
+		{[]string{"report", "--width", "5", text}, 2, "", "at least 40 columns"},
+		{[]string{"log", text, "--caller", "X1"}, 2, "", "want T<pid>"},
+		{[]string{"log", text, "--level", "loud"}, 2, "", "unknown level"},
+		{[]string{"trim", text, exists}, 1, "", "exists; remove it or pass --replace"},
+		{[]string{"trim", "--live", text, exists}, 2, "", "cannot be trimmed"},
+		{[]string{"demo", "extra"}, 2, "", "usage: panicscope demo"},
+		{[]string{"--live"}, 2, "", "the interactive view reads dumps"},
+	} {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			var out, errb bytes.Buffer
+			err := run(tc.args, &out, &errb)
+			code := exitCode(err, &errb)
+			if code != tc.code {
+				t.Errorf("exit %d, want %d (err %v, stderr %q)", code, tc.code, err, errb.String())
+			}
+			if !strings.Contains(out.String(), tc.stdout) {
+				t.Errorf("stdout lacks %q:\n%s", tc.stdout, out.String())
+			}
+			if !strings.Contains(errb.String(), tc.diag) {
+				t.Errorf("stderr lacks %q:\n%s", tc.diag, errb.String())
+			}
+		})
+	}
+}
+
+// TestUsageFitsEightyColumns: the top-level help is read on serial consoles.
+func TestUsageFitsEightyColumns(t *testing.T) {
+	var out bytes.Buffer
+	usage(&out)
+	for _, l := range strings.Split(out.String(), "\n") {
+		if len([]rune(l)) > 80 {
+			t.Errorf("%d columns: %q", len([]rune(l)), l)
+		}
 	}
 }
 

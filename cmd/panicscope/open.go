@@ -1,10 +1,12 @@
 package main
 
 import (
-	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"os"
+
+	"github.com/charmbracelet/x/term"
 
 	"github.com/panicscope/panicscope/vmcore/target"
 )
@@ -47,7 +49,7 @@ func (f *targetFlags) parse(fs *flag.FlagSet, args []string, minRest, maxRest in
 	}
 	dump, rest, ok := f.split(pos)
 	if !ok || len(rest) < minRest || (maxRest >= 0 && len(rest) > maxRest) {
-		return "", nil, errors.New(usage)
+		return "", nil, usageError{usage}
 	}
 	return dump, rest, nil
 }
@@ -73,4 +75,33 @@ func warnProblems[P any](w io.Writer, problems []P) {
 	for _, p := range problems {
 		fmt.Fprintln(w, "panicscope: warning:", fmt.Sprint(p))
 	}
+}
+
+// countSet counts the options that are set, to refuse contradictory ones.
+func countSet(set ...bool) int {
+	n := 0
+	for _, b := range set {
+		if b {
+			n++
+		}
+	}
+	return n
+}
+
+// minWidth is the narrowest text output that still reads.
+const minWidth = 40
+
+// outputWidth is the width text output wraps at: the --width flag when
+// given, else the terminal's width when w is one, else 80 (a file, a pipe,
+// a serial console that reports nothing).
+func outputWidth(w io.Writer, flagWidth int) int {
+	if flagWidth > 0 {
+		return flagWidth
+	}
+	if f, ok := w.(*os.File); ok && term.IsTerminal(f.Fd()) {
+		if cols, _, err := term.GetSize(f.Fd()); err == nil && cols >= minWidth {
+			return cols
+		}
+	}
+	return 80
 }

@@ -18,7 +18,7 @@ type planJSON struct {
 }
 
 func runPlan(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("plan", stderr)
+	fs := newFlagSet("plan", stdout)
 	var tf targetFlags
 	tf.register(fs)
 	asJSON := fs.Bool("json", false, "print JSON")

@@ -9,15 +9,21 @@ import (
 )
 
 func runReport(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("report", stderr)
+	fs := newFlagSet("report", stdout)
 	var tf targetFlags
 	tf.register(fs)
 	asJSON := fs.Bool("json", false, "print the versioned JSON report (docs/report-schema.md)")
 	asMarkdown := fs.Bool("markdown", false, "print Markdown, for tickets that render it")
-	width := fs.Int("width", 100, "wrap text output at this many columns")
+	width := fs.Int("width", 0, "wrap text output at `COLS` columns (default: the terminal's width, 80 when not a terminal)")
 	dump, _, err := tf.parse(fs, args, 0, 0, "usage: panicscope report DUMP|--live [--json | --markdown]")
 	if err != nil {
 		return err
+	}
+	if *width < 0 || (*width > 0 && *width < minWidth) {
+		return usagef("report: --width %d: at least %d columns", *width, minWidth)
+	}
+	if *asJSON && *asMarkdown {
+		return usagef("report: --json and --markdown are two formats: give one")
 	}
 	t, err := tf.open(dump, stderr)
 	if err != nil {
@@ -33,7 +39,7 @@ func runReport(args []string, stdout, stderr io.Writer) error {
 	case *asMarkdown:
 		_, err = io.WriteString(stdout, views.ReportMarkdown(r))
 	default:
-		_, err = io.WriteString(stdout, views.ReportText(r, *width))
+		_, err = io.WriteString(stdout, views.ReportText(r, outputWidth(stdout, *width)))
 	}
 	return err
 }

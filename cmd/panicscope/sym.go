@@ -8,7 +8,7 @@ import (
 )
 
 func runSym(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("sym", stderr)
+	fs := newFlagSet("sym", stdout)
 	var tf targetFlags
 	tf.register(fs)
 	dump, names, err := tf.parse(fs, args, 1, -1, "usage: panicscope sym DUMP|--live NAME|ADDR [NAME|ADDR]")

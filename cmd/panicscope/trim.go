@@ -1,12 +1,10 @@
 package main
 
 import (
-	"errors"
-	"flag"
 	"fmt"
 	"io"
+	"os"
 
-	"github.com/panicscope/panicscope/vmcore/target"
 	"github.com/panicscope/panicscope/vmcore/trim"
 )
 
@@ -32,29 +30,31 @@ flags:
 `
 
 func runTrim(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("trim", stderr)
+	fs := newFlagSet("trim", stdout)
 	var tf targetFlags
 	tf.register(fs)
+	replace := fs.Bool("replace", false, "replace OUT when it exists (without it, an existing OUT is an error)")
 	zstd := fs.Bool("zstd", false, "compress pages with zstd (smaller; needs crash >= 8.0.1 / makedumpfile >= 1.7.0 built with zstd) instead of zlib")
 	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), trimHelp)
+		fs.SetOutput(stdout)
+		fmt.Fprint(stdout, trimHelp)
 		fs.PrintDefaults()
+		fs.SetOutput(io.Discard)
 	}
 	pos, err := parseInterspersed(fs, args)
-	if errors.Is(err, flag.ErrHelp) {
-		return nil
-	}
 	if err != nil {
 		return err
 	}
 	if len(pos) != 2 {
-		fs.Usage()
-		return fmt.Errorf("usage: panicscope trim DUMP OUT [--zstd] [--symbols FILE]")
+		return usagef("usage: panicscope trim DUMP OUT [--zstd] [--symbols FILE] [--vmlinux FILE]")
 	}
 	if tf.live {
-		return fmt.Errorf("trim: --live: a running system cannot be trimmed; take a dump first")
+		return usagef("trim: --live: a running system cannot be trimmed; take a dump first")
 	}
-	opt := trim.Options{Target: target.Options{SymbolsFile: tf.symbols, Vmlinux: tf.vmlinux, Force: tf.force}, Compression: "zlib"}
+	if _, err := os.Lstat(pos[1]); err == nil && !*replace {
+		return fmt.Errorf("trim: %s exists; remove it or pass --replace", pos[1])
+	}
+	opt := trim.Options{Target: tf.options(), Compression: "zlib"}
 	if *zstd {
 		opt.Compression = "zstd"
 	}

@@ -6,6 +6,7 @@ import (
 	"os"
 
 	"github.com/panicscope/panicscope/tui"
+	"github.com/panicscope/panicscope/vmcore/target"
 )
 
 // tuiFlags are the flags of `panicscope DUMP` and `panicscope demo`.
@@ -14,26 +15,26 @@ type tuiFlags struct {
 	ascii  bool
 }
 
-func parseTUIFlags(name string, args []string, stderr io.Writer) (tuiFlags, []string, error) {
-	fs := newFlagSet(name, stderr)
+func parseTUIFlags(name string, args []string, stdout io.Writer) (tuiFlags, []string, error) {
+	fs := newFlagSet(name, stdout)
 	var f tuiFlags
 	f.target.register(fs)
 	fs.BoolVar(&f.ascii, "ascii", false, "draw with ASCII only (automatic when TERM is unset, dumb, linux or vt100/vt220)")
 	pos, err := parseInterspersed(fs, args)
 	if err == nil && f.target.live {
-		err = fmt.Errorf("--live: the interactive view reads dumps; use 'panicscope report --live' or 'plan --live'")
+		err = usagef("--live: the interactive view reads dumps; use 'panicscope report --live' or 'plan --live'")
 	}
 	return f, pos, err
 }
 
 // runTUI is `panicscope DUMP [--symbols FILE] [--ascii]`: the interactive view.
 func runTUI(args []string, stdout, stderr io.Writer) error {
-	f, pos, err := parseTUIFlags("panicscope", args, stderr)
+	f, pos, err := parseTUIFlags("panicscope", args, stdout)
 	if err != nil {
 		return err
 	}
 	if len(pos) != 1 {
-		return fmt.Errorf("usage: panicscope DUMP [--symbols FILE] [--vmlinux FILE [--force]] [--ascii]")
+		return usagef("usage: panicscope DUMP [--symbols FILE] [--vmlinux FILE [--force]] [--ascii]")
 	}
 	return openTUI(pos[0], f)
 }
@@ -41,12 +42,12 @@ func runTUI(args []string, stdout, stderr io.Writer) error {
 // runDemo is `panicscope demo`: the interactive view on the dump built into
 // the binary.
 func runDemo(args []string, stdout, stderr io.Writer) error {
-	f, pos, err := parseTUIFlags("demo", args, stderr)
+	f, pos, err := parseTUIFlags("demo", args, stdout)
 	if err != nil {
 		return err
 	}
 	if len(pos) != 0 {
-		return fmt.Errorf("usage: panicscope demo [--ascii]")
+		return usagef("usage: panicscope demo [--ascii]")
 	}
 	path, cleanup, err := demoDump()
 	if err != nil {
@@ -57,6 +58,13 @@ func runDemo(args []string, stdout, stderr io.Writer) error {
 }
 
 func openTUI(path string, f tuiFlags) error {
+	// A file that is not a dump (or not there) is an error on the command
+	// line, before the screen is taken over.
+	t, err := target.Open(path, f.target.options())
+	if err != nil {
+		return err
+	}
+	t.Close()
 	src := tui.NewDumpSource(path, f.target.options())
 	return tui.Run(src, tui.Options{
 		ASCII:   f.ascii || tui.ASCIITerminal(os.Getenv("TERM")),

@@ -6,7 +6,7 @@ import (
 )
 
 func runType(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("type", stderr)
+	fs := newFlagSet("type", stdout)
 	var tf targetFlags
 	tf.register(fs)
 	dump, names, err := tf.parse(fs, args, 1, -1, "usage: panicscope type DUMP|--live TYPE [TYPE]")

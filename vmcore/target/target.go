@@ -89,10 +89,41 @@ var ErrNoTypes = errors.New("no kernel types")
 // error; what later stages cannot read becomes a problem.
 func Open(path string, opt Options) (*Target, error) {
 	d, err := vmcore.Open(path)
+	if errors.Is(err, vmcore.ErrUnknownFormat) {
+		if hint := compressedHint(path); hint != "" {
+			return nil, fmt.Errorf("%w; %s", err, hint)
+		}
+	}
 	if err != nil {
 		return nil, err
 	}
 	return newTarget(d, opt)
+}
+
+// compressedMagic are the whole-file compressors dumps are shipped in.
+var compressedMagic = []struct{ magic, name, tool string }{
+	{"\x28\xb5\x2f\xfd", "zstd", "zstd -d"},
+	{"\x1f\x8b", "gzip", "gunzip"},
+	{"\xfd7zXZ\x00", "xz", "unxz"},
+	{"BZh", "bzip2", "bunzip2"},
+}
+
+// compressedHint says how to decompress a dump compressed as a whole file,
+// or "" when path is not one.
+func compressedHint(path string) string {
+	f, err := os.Open(path)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	var b [8]byte
+	n, _ := io.ReadFull(f, b[:])
+	for _, c := range compressedMagic {
+		if n >= len(c.magic) && string(b[:len(c.magic)]) == c.magic {
+			return fmt.Sprintf("this file is %s-compressed as a whole: decompress it first (%s %s)", c.name, c.tool, path)
+		}
+	}
+	return ""
 }
 
 // OpenReaderAt opens a dump held in r (the demo's embedded dump); name is
