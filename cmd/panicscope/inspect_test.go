@@ -1,0 +1,128 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/panicscope/panicscope/internal/testfixtures"
+)
+
+func TestAsciiColumnAndTermSafe(t *testing.T) {
+	if got := asciiColumn([]byte("Li\x00\x1b\xffx")); got != "Li...x" {
+		t.Errorf("asciiColumn = %q", got)
+	}
+	if got := termSafe("sh\x1b[2J"); got != `sh\x1b[2J` {
+		t.Errorf("termSafe = %q", got)
+	}
+}
+
+// drgnFacts is the part of a fixture's meta.json that drgn read from memory.
+type drgnFacts struct {
+	NrCPUIDs int `json:"nr_cpu_ids"`
+	Modules  []struct {
+		Name string `json:"name"`
+		Base string `json:"base"`
+		Size uint64 `json:"size"`
+	} `json:"modules"`
+	Chain []struct {
+		NB string `json:"notifier_block"`
+	} `json:"panic_notifier_list"`
+}
+
+func drgnOf(t *testing.T, fx testfixtures.Fixture) drgnFacts {
+	t.Helper()
+	raw, ok := fx.Meta.Raw["expected_from_memory_drgn"]
+	if !ok {
+		t.Skipf("%s: no drgn facts", fx.Name)
+	}
+	b, _ := json.Marshal(raw)
+	var d drgnFacts
+	if err := json.Unmarshal(b, &d); err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+func runOK(t *testing.T, args ...string) string {
+	t.Helper()
+	var out, errb bytes.Buffer
+	if err := run(args, &out, &errb); err != nil {
+		t.Fatalf("panicscope %s: %v\n%s", strings.Join(args, " "), err, errb.String())
+	}
+	return out.String()
+}
+
+// TestInspectCommandsAgainstDrgn: mod, list, ps, struct and rd on a real
+// kdump agree with what drgn read from the same memory (meta.json).
+func TestInspectCommandsAgainstDrgn(t *testing.T) {
+	fx := testfixtures.Get(t, "kdump-6.1-lzo")
+	dump := filepath.Join(fx.Dir, "vmcore")
+	d := drgnOf(t, fx)
+
+	var mods []struct {
+		Name string `json:"name"`
+		Base string `json:"text_base"`
+		Size uint64 `json:"size"`
+	}
+	if err := json.Unmarshal([]byte(runOK(t, "mod", dump, "--json")), &mods); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, m := range mods {
+		got[m.Name] = fmt.Sprintf("%s/%d", m.Base, m.Size)
+	}
+	if len(mods) != len(d.Modules) {
+		t.Errorf("mod: %d modules, drgn %d", len(mods), len(d.Modules))
+	}
+	for _, m := range d.Modules {
+		if want := fmt.Sprintf("%s/%d", m.Base, m.Size); got[m.Name] != want {
+			t.Errorf("mod %s: %s, drgn %s", m.Name, got[m.Name], want)
+		}
+	}
+
+	// The chain walked through notifier_block.next from its first entry.
+	first := strings.TrimPrefix(d.Chain[0].NB, "0x")
+	lines := strings.Fields(runOK(t, "list", dump, first, "--offset", "8"))
+	if len(lines) != len(d.Chain) {
+		t.Fatalf("list: %d entries, drgn %d: %v", len(lines), len(d.Chain), lines)
+	}
+	for i, nb := range d.Chain {
+		if "0x"+strings.TrimLeft(lines[i], "0") != nb.NB {
+			t.Errorf("list entry %d: %s, drgn %s", i, lines[i], nb)
+		}
+	}
+	st := runOK(t, "struct", dump, "notifier_block", first)
+	if !strings.Contains(st, "notifier_call = 0xffffffffc05b61d0 <pvpanic_panic_notify>,") || !strings.Contains(st, "priority = 2147483647") {
+		t.Errorf("struct notifier_block:\n%s", st)
+	}
+
+	ps := runOK(t, "ps", dump)
+	var panicking, swappers int
+	for _, l := range strings.Split(ps, "\n") {
+		f := strings.Fields(l)
+		if len(f) < 6 {
+			continue
+		}
+		if f[0] == "*" {
+			panicking++
+			if f[1] != "121" || f[3] != fmt.Sprint(fx.Meta.Expected.PanicCPU) || f[6] != "sh" {
+				t.Errorf("panicking task line %q, want pid 121 sh on CPU %d", l, fx.Meta.Expected.PanicCPU)
+			}
+		}
+		if strings.HasPrefix(f[len(f)-1], "[swapper/") {
+			swappers++
+		}
+	}
+	if panicking != 1 || swappers != d.NrCPUIDs {
+		t.Errorf("ps: %d panicking tasks, %d idle tasks (nr_cpu_ids %d)\n%s", panicking, swappers, d.NrCPUIDs, ps)
+	}
+
+	rd := runOK(t, "rd", dump, "linux_banner", "2")
+	if !strings.HasSuffix(strings.TrimSpace(rd), "Linux version 6.") {
+		t.Errorf("rd linux_banner 2: %q", rd)
+	}
+}
