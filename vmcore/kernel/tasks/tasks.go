@@ -26,7 +26,7 @@ type Task struct {
 	Comm   string `json:"comm"`
 	Kernel bool   `json:"kernel_thread"` // mm == NULL
 	// Active is the CPU whose runqueue's curr this task is (crash's '>').
-	Active *int `json:"active_on,omitempty"`
+	Active *int   `json:"active_on,omitempty"`
 	Err    string `json:"error,omitempty"`
 }
 
