@@ -12,6 +12,7 @@ require (
 	github.com/cilium/ebpf v0.22.0
 	github.com/go-delve/delve v1.27.2
 	github.com/klauspost/compress v1.20.4
+	golang.org/x/arch v0.33.0
 )
 
 require (

@@ -126,3 +126,35 @@ func TestInspectCommandsAgainstDrgn(t *testing.T) {
 		t.Errorf("rd linux_banner 2: %q", rd)
 	}
 }
+
+// TestDisCallSite: the instruction before the return address bt finds in
+// panic() on kdump-6.1-lzo (panic+0x13d) is the call of the frame above it.
+func TestDisCallSite(t *testing.T) {
+	fx := testfixtures.Get(t, "kdump-6.1-lzo")
+	dump := filepath.Join(fx.Dir, "vmcore")
+	bt := runOK(t, "bt", dump, "--cpu", "1")
+	if !strings.Contains(bt, "__crash_kexec+") || !strings.Contains(bt, "panic+0x13d/") {
+		t.Fatalf("bt changed; this test reads panic+0x13d as a return address:\n%s", bt)
+	}
+	out := runOK(t, "dis", dump, "panic")
+	lines := strings.Split(out, "\n")
+	for i, l := range lines {
+		if strings.Contains(l, "<panic+317>:") {
+			if i == 0 || !strings.HasSuffix(lines[i-1], "call __crash_kexec") && !strings.HasSuffix(lines[i-1], "callq __crash_kexec") {
+				t.Errorf("instruction before panic+317: %q", lines[max(i-1, 0)])
+			}
+			return
+		}
+	}
+	t.Errorf("no instruction starts at panic+317 (0x13d):\n%s", out)
+}
+
+func TestSymExpression(t *testing.T) {
+	fx := testfixtures.Get(t, "kdump-6.1-lzo")
+	out := runOK(t, "sym", filepath.Join(fx.Dir, "vmcore"), "panic+0x13d", "labpanic_write+12")
+	for _, want := range []string{"ffffffff81c01ded  panic+0x13d/0x2f4\n", "  labpanic_write+0xc/0xb3 [labpanic]\n"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("sym output lacks %q:\n%s", want, out)
+		}
+	}
+}

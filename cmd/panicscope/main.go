@@ -41,7 +41,7 @@ type command struct {
 func commands() []command {
 	return []command{
 		{"info", "DUMP|--live [--json]", "identify a dump: kernel, format, CPUs, paging, KASLR, panic message", runInfo},
-		{"sym", "DUMP|--live NAME|ADDR...", "look up symbols by name or address (symbol+0xoff/0xsize [module])", runSym},
+		{"sym", "DUMP|--live NAME|ADDR|NAME+OFF...", "look up symbols by name or address (symbol+0xoff/0xsize [module])", runSym},
 		{"report", "DUMP|--live [--json|--markdown]", "the panic story: chains, dumpers, parameters, CPUs and the timeline", runReport},
 		{"plan", "DUMP|--live [--json]", "what panic() would do as configured (--live: if it panicked now); warnings", runPlan},
 		{"log", "DUMP|--live [--panic] [--json]", "the kernel log (printk ring buffer or log_buf), dmesg style", runLog},
@@ -53,6 +53,7 @@ func commands() []command {
 		{"p", "DUMP|--live SYMBOL TYPE", "print a variable as TYPE (BTF names types, not variables)", runPrint},
 		{"rd", "DUMP|--live ADDR|SYMBOL[+OFF] [COUNT] [--phys]", "read memory as 8-byte words with ASCII, like crash's rd -64", runRd},
 		{"list", "DUMP|--live START [--head] [--type T --member M]", "walk a list_head ring or next-pointer chain, like crash's list", runList},
+		{"dis", "DUMP|--live FUNC|ADDR [COUNT]", "disassemble kernel text (AT&T syntax), calls and jumps named", runDis},
 		{"trim", "DUMP OUT [--zstd]", "write a small dump of only the pages the analysis reads (no user memory)", runTrim},
 		{"demo", "[--ascii]", "the interactive view on a small real dump built into the binary", runDemo},
 		{"version", "", "print panicscope's version and VCS revision", runVersion},

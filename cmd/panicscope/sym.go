@@ -29,6 +29,17 @@ func runSym(args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stderr, "symbols: %s (%d)\n", t.SymbolSource, t.Syms.Len())
 	failed := false
 	for _, q := range names {
+		if strings.Contains(q, "+") {
+			// func+0xoff: the address, then what it is (as for an address).
+			addr, err := resolveAddr(t, q)
+			if err != nil {
+				fmt.Fprintf(stderr, "panicscope: %v\n", err)
+				failed = true
+				continue
+			}
+			fmt.Fprintf(stdout, "%016x  %s\n", addr, t.Syms.Format(addr))
+			continue
+		}
 		if addr, ok := parseAddr(q); ok {
 			fmt.Fprintf(stdout, "%016x  %s\n", addr, t.Syms.Format(addr))
 			continue
