@@ -47,7 +47,7 @@ func commands() []command {
 		{"log", "DUMP|--live [--panic] [--json]", "the kernel log (printk ring buffer or log_buf), dmesg style", runLog},
 		{"type", "DUMP|--live TYPE...", "print a type's layout with offsets, like crash's struct -o", runType},
 		{"bt", "DUMP [--cpu N|--pid P|--all] [--json]", "backtraces of every CPU (or a task), unwound with the kernel's ORC tables", runBt},
-		{"ps", "DUMP|--live [--state ST] [--cpu N]", "tasks, like crash's ps: pid, ppid, cpu, state, comm; > running, * panicking", runPs},
+		{"ps", "DUMP|--live [--state ST] [--cpu N]", "tasks like crash's ps: pid, ppid, cpu, state, comm; > running, * panicking", runPs},
 		{"mod", "DUMP|--live", "loaded modules, like crash's mod: struct module, name, text base, size", runMod},
 		{"struct", "DUMP|--live TYPE ADDR|SYMBOL[+OFF]", "print a struct's members from memory, like crash's struct", runStruct},
 		{"p", "DUMP|--live SYMBOL TYPE", "print a variable as TYPE (BTF names types, not variables)", runPrint},
@@ -57,6 +57,8 @@ func commands() []command {
 		{"trim", "DUMP OUT [--zstd]", "write a small dump of only the pages the analysis reads (no user memory)", runTrim},
 		{"demo", "[--ascii]", "the interactive view on a small real dump built into the binary", runDemo},
 		{"version", "", "print panicscope's version and VCS revision", runVersion},
+		{"completion", "bash|zsh|fish", "print a shell completion script (source <(panicscope completion bash))", runCompletion},
+		{"man", "", "print the man page (panicscope man | man -l -)", runMan},
 	}
 }
 
