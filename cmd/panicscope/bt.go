@@ -49,7 +49,8 @@ func runBt(args []string, stdout, stderr io.Writer) error {
 	cpu := fs.Int("cpu", -1, "only CPU `N`'s active stack")
 	pid := fs.Int("pid", -1, "only the task with `PID` (its CPU's registers if it is running, else its saved context)")
 	all := fs.Bool("all", false, "every CPU, then every task not running on a CPU")
-	fs.BoolVar(all, "a", false, "the same as --all (crash's bt -a)")
+	// crash's bt -a: the active task of every CPU, which is bt's default.
+	fs.Bool("a", false, "every CPU's active task (the default; as crash's bt -a)")
 	asJSON := fs.Bool("json", false, "print a JSON list of stacks")
 	depth := fs.Int("depth", unwind.DefaultMaxDepth, "at most `N` frames per stack")
 	scan := fs.Bool("scan", false, "also list the other text addresses on the stack between frames, marked ?, as the kernel's own traces do")
