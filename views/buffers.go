@@ -88,12 +88,18 @@ func pstoreLines(p *pageDoc, r *analysis.Report) {
 	var rows [][]string
 	for _, rec := range ps.Records {
 		comp := ""
-		if rec.Compressed {
+		switch {
+		case rec.Text != "":
+			comp = "text read" // shown by PstoreText
+		case rec.Compressed:
 			comp = "compressed"
 		}
 		rows = append(rows, []string{fmt.Sprint(rec.Zone), rec.Kind, rec.Title, strings.TrimSpace(rec.Header), comp})
 	}
 	p.add(st.table(cols, rows, p.w)...)
+	if PstoreHasText(Data{Report: r}) {
+		p.para(2, "enter shows the records' text", st.Dim.Render)
+	}
 }
 
 func orUnknown(s string) string {

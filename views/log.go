@@ -42,7 +42,8 @@ func FilterLog(lines []printk.Line, maxLevel int) []int {
 	return out
 }
 
-// SearchLog lists the entries of visible whose text holds q, ignoring case.
+// SearchLog lists the entries of visible whose line as printed (timestamp
+// and text) holds q, ignoring case: what is on the screen can be found.
 func SearchLog(lines []printk.Line, visible []int, q string) []int {
 	if q == "" {
 		return nil
@@ -50,12 +51,15 @@ func SearchLog(lines []printk.Line, visible []int, q string) []int {
 	q = strings.ToLower(q)
 	var out []int
 	for vi, i := range visible {
-		if strings.Contains(strings.ToLower(lines[i].Text), q) {
+		if strings.Contains(strings.ToLower(printedLine(lines[i])), q) {
 			out = append(out, vi)
 		}
 	}
 	return out
 }
+
+// printedLine is a log line as the Log page prints it.
+func printedLine(l printk.Line) string { return printk.FormatTimestamp(l.TS) + " " + l.Text }
 
 // PanicLine is the index of the last "Kernel panic - not syncing" line (the
 // pr_emerg in panic()), else of the closing "---[ end Kernel panic" line; -1
@@ -72,6 +76,17 @@ func PanicLine(lines []printk.Line) int {
 		}
 	}
 	return end
+}
+
+// PanicIndex is the index in d.Log of the panic message: the analysis'
+// record when it has one, else PanicLine; -1 when neither is found.
+func PanicIndex(d Data) int {
+	if r := d.Report; r != nil && r.Panic.Seq != nil {
+		if i := LineForSeq(d.Log, *r.Panic.Seq); i >= 0 {
+			return i
+		}
+	}
+	return PanicLine(d.Log)
 }
 
 // LineForSeq is the index of the first line of record seq, -1 if absent.
@@ -174,7 +189,7 @@ func logHeader(d Data, s LogState, st Styles) string {
 		parts = append(parts, fmt.Sprintf("/%s %s of %d", s.Query, pos, len(s.Matches)))
 	}
 	if !s.Wrap && s.XOffset > 0 {
-		parts = append(parts, fmt.Sprintf("tableColumn %d", s.XOffset+1))
+		parts = append(parts, fmt.Sprintf("column %d", s.XOffset+1))
 	}
 	h := strings.Join(parts, st.Glyphs.Sep)
 	if st.Glyphs.ASCII {
@@ -189,27 +204,45 @@ type logSpan struct {
 	hit      bool
 }
 
-// logText is the line as printed and where its timestamp and search hits are.
+// logText is the line as printed and where its timestamp and search hits
+// are; hits may fall in the timestamp, as SearchLog finds them there.
 func logText(l printk.Line, q string) (string, []logSpan) {
 	ts := printk.FormatTimestamp(l.TS)
-	full := ts + " " + l.Text
+	full := printedLine(l)
 	spans := []logSpan{{0, len(ts), false}}
 	if q == "" {
 		return full, spans
 	}
-	lower, lq := strings.ToLower(l.Text), strings.ToLower(q)
-	if len(lower) != len(l.Text) {
+	lower, lq := strings.ToLower(full), strings.ToLower(q)
+	if len(lower) != len(full) {
 		return full, spans // case folding changed the length: no highlight
 	}
-	base := len(ts) + 1
+	var hits []logSpan
 	for i := 0; ; {
 		j := strings.Index(lower[i:], lq)
 		if j < 0 {
 			break
 		}
-		spans = append(spans, logSpan{base + i + j, base + i + j + len(lq), true})
+		hits = append(hits, logSpan{i + j, i + j + len(lq), true})
 		i += j + len(lq)
 	}
+	// styleSpans wants spans in order and apart: the timestamp is styled
+	// around the hits that fall in it.
+	spans, pos := spans[:0], 0
+	for _, h := range hits {
+		if h.from >= len(ts) {
+			break
+		}
+		if h.from > pos {
+			spans = append(spans, logSpan{pos, h.from, false})
+		}
+		pos = max(pos, h.to)
+	}
+	if pos < len(ts) {
+		spans = append(spans, logSpan{pos, len(ts), false})
+	}
+	spans = append(spans, hits...)
+	sort.Slice(spans, func(a, b int) bool { return spans[a].from < spans[b].from })
 	return full, spans
 }
 
@@ -218,7 +251,7 @@ func tsWidth(l printk.Line) int { return len(printk.FormatTimestamp(l.TS)) + 1 }
 // logRows splits a line into the byte ranges of its wrapped rows: the first
 // row is w cells, the next ones are indented under the text.
 func logRows(l printk.Line, w int) [][2]int {
-	full := printk.FormatTimestamp(l.TS) + " " + l.Text
+	full := printedLine(l)
 	ind := tsWidth(l)
 	var rows [][2]int
 	start, rw := 0, w

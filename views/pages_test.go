@@ -109,7 +109,7 @@ func renderPages(d Data, w, h int, st Styles) map[string]string {
 		search.Offset = max(search.Mark-3, 0)
 	}
 	return map[string]string{
-		"tabs":              Tabs(1, w, "kdump-6.1-lzo/vmcore", st),
+		"tabs":              Tabs([]string{"Overview", "Timeline", "Chains", "Buffers", "Log", "CPUs"}, 1, w, "kdump-6.1-lzo/vmcore", st),
 		"overview":          Overview(d, w, ph, 0, st),
 		"timeline":          Timeline(d, TimelineState{}, w, ph, st),
 		"timeline-expanded": Timeline(d, expanded, w, ph, st),

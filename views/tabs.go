@@ -5,16 +5,14 @@ import (
 	"strings"
 )
 
-// PageNames are the pages in tab order; page i is chosen with key i+1.
-var PageNames = []string{"Overview", "Timeline", "Chains", "Buffers", "Log", "CPUs"}
-
-// Tabs is the top bar: the program name, the page tabs with the active one
-// in brackets, and the dump's name on the right when it fits.
-func Tabs(active, w int, dump string, st Styles) string {
+// Tabs is the top bar: the program name, the page tabs (names, in tab
+// order; page i is chosen with key i+1) with the active one in brackets,
+// and the dump's name on the right when it fits.
+func Tabs(names []string, active, w int, dump string, st Styles) string {
 	var b strings.Builder
 	b.WriteString(st.App.Render("panicscope"))
 	b.WriteString(" ")
-	for i, n := range PageNames {
+	for i, n := range names {
 		label := fmt.Sprintf("%d %s", i+1, n)
 		if i == active {
 			b.WriteString(st.TabActive.Render("[" + label + "]"))
