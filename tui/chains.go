@@ -2,5 +2,7 @@ package tui
 
 import "github.com/panicscope/panicscope/views"
 
-// chainsLines: the notifier chains in call order, marked with what ran.
-func (m Model) chainsLines() []string { return views.ChainsLines(m.data, m.w, m.st) }
+// newChains: the notifier chains in call order, marked with what ran.
+func newChains(c *common) Page {
+	return &docPage{c: c, title: "Chains", lines: views.ChainsLines}
+}

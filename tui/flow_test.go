@@ -83,8 +83,8 @@ func TestFlow(t *testing.T) {
 	tm.Type("q")
 
 	final := tm.FinalModel(t, teatest.WithFinalTimeout(5*time.Second)).(recorder).Model
-	if final.page != pageLog || final.log.Query != "notifier" {
-		t.Errorf("final page %d, query %q", final.page, final.log.Query)
+	if final.page().Title() != "Log" || logOf(final).s.Query != "notifier" {
+		t.Errorf("final page %s, query %q", final.page().Title(), logOf(final).s.Query)
 	}
 	if got := strings.Join(src.calls, ","); got != "identify,log,analyse" {
 		t.Errorf("source calls %s", got)

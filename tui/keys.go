@@ -1,12 +1,21 @@
 package tui
 
-import "charm.land/bubbles/v2/key"
+import (
+	"fmt"
 
-// KeyMap is every key binding of the TUI.
+	"charm.land/bubbles/v2/key"
+)
+
+// KeyMap is the keys that work on every page, and the moves the pages
+// share; a page's own keys are in its file.
 type KeyMap struct {
-	Pages    key.Binding // 1-6
+	Pages    key.Binding // 1..number of pages
 	NextPage key.Binding
 	PrevPage key.Binding
+	Mouse    key.Binding
+	Cancel   key.Binding
+	Help     key.Binding
+	Quit     key.Binding
 
 	Up       key.Binding
 	Down     key.Binding
@@ -16,94 +25,73 @@ type KeyMap struct {
 	Bottom   key.Binding
 	Left     key.Binding
 	Right    key.Binding
-
-	Expand    key.Binding // Timeline: expand a step, or follow a row to its log line
-	ExpandAll key.Binding
-	JumpLog   key.Binding
-
-	Search    key.Binding
-	NextMatch key.Binding
-	PrevMatch key.Binding
-	Level     key.Binding
-	Panic     key.Binding
-	Wrap      key.Binding
-
-	Cancel key.Binding
-	Help   key.Binding
-	Quit   key.Binding
+	Open     key.Binding // enter, on the pages that open something
 }
 
-// DefaultKeyMap is the default set of bindings.
-func DefaultKeyMap() KeyMap {
+// DefaultKeyMap is the default set of bindings for n pages; ascii spells
+// the arrows out for terminals without them.
+func DefaultKeyMap(n int, ascii bool) KeyMap {
 	b := func(keys []string, help, desc string) key.Binding {
 		return key.NewBinding(key.WithKeys(keys...), key.WithHelp(help, desc))
 	}
+	digits := make([]string, 0, n)
+	for i := 1; i <= min(n, 9); i++ {
+		digits = append(digits, fmt.Sprint(i))
+	}
+	up, down, left, right := "↑", "↓", "←", "→"
+	if ascii {
+		up, down, left, right = "up", "down", "left", "right"
+	}
 	return KeyMap{
-		Pages:    b([]string{"1", "2", "3", "4", "5", "6"}, "1-6", "page"),
+		Pages:    b(digits, fmt.Sprintf("1-%d", len(digits)), "page"),
 		NextPage: b([]string{"tab"}, "tab", "next page"),
 		PrevPage: b([]string{"shift+tab"}, "shift+tab", "previous page"),
+		Mouse:    b([]string{"m"}, "m", "mouse wheel on/off"),
+		Cancel:   b([]string{"esc"}, "esc", "clear / close"),
+		Help:     b([]string{"?"}, "?", "help"),
+		Quit:     b([]string{"q", "ctrl+c"}, "q", "quit"),
 
-		Up:       b([]string{"up", "k"}, "↑/k", "up"),
-		Down:     b([]string{"down", "j"}, "↓/j", "down"),
+		Up:       b([]string{"up", "k"}, up+"/k", "up"),
+		Down:     b([]string{"down", "j"}, down+"/j", "down"),
 		PageUp:   b([]string{"pgup", "b"}, "pgup/b", "page up"),
 		PageDown: b([]string{"pgdown", "space", "f"}, "pgdn/space", "page down"),
 		Top:      b([]string{"g", "home"}, "g/home", "top"),
 		Bottom:   b([]string{"G", "end"}, "G/end", "bottom"),
-		Left:     b([]string{"left", "h"}, "←/h", "scroll left"),
-		Right:    b([]string{"right"}, "→", "scroll right"),
-
-		Expand:    b([]string{"enter"}, "enter", "expand / jump"),
-		ExpandAll: b([]string{"e"}, "e", "expand all"),
-		JumpLog:   b([]string{"l"}, "l", "log line"),
-
-		Search:    b([]string{"/"}, "/", "search"),
-		NextMatch: b([]string{"n"}, "n/N", "next/prev match"),
-		PrevMatch: b([]string{"N"}, "N", "previous match"),
-		Level:     b([]string{"L"}, "L", "level filter"),
-		Panic:     b([]string{"p"}, "p", "panic message"),
-		Wrap:      b([]string{"w"}, "w", "wrap lines"),
-
-		Cancel: b([]string{"esc"}, "esc", "clear / close"),
-		Help:   b([]string{"?"}, "?", "help"),
-		Quit:   b([]string{"q", "ctrl+c"}, "q", "quit"),
+		Left:     b([]string{"left", "h"}, left+"/h", "scroll left"),
+		Right:    b([]string{"right"}, right, "scroll right"),
+		Open:     b([]string{"enter"}, "enter", "open"),
 	}
 }
 
-// asciiHelp replaces the arrows in the help texts for ASCII terminals.
-func (k KeyMap) asciiHelp() KeyMap {
-	set := func(b *key.Binding, help string) { b.SetHelp(help, b.Help().Desc) }
-	set(&k.Up, "up/k")
-	set(&k.Down, "down/j")
-	set(&k.Left, "left/h")
-	set(&k.Right, "right")
-	return k
+// global is the help for the keys every page has.
+func (k KeyMap) global() []key.Binding {
+	return []key.Binding{k.Pages, k.NextPage, k.PrevPage, k.Mouse, k.Help, k.Cancel, k.Quit}
 }
 
-// pageHelp is the help for one page: the short help shows that page's keys.
-type pageHelp struct {
+// moves is the help for the moves the pages share.
+func (k KeyMap) moves() []key.Binding {
+	return []key.Binding{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom}
+}
+
+// withDesc is b with another description in the help.
+func withDesc(b key.Binding, desc string) key.Binding {
+	b.SetHelp(b.Help().Key, desc)
+	return b
+}
+
+// barHelp is the help bar: the page keys between the page switch and
+// help/quit.
+type barHelp struct {
 	k    KeyMap
-	page int
+	page Page
 }
 
 // ShortHelp implements help.KeyMap.
-func (h pageHelp) ShortHelp() []key.Binding {
-	k := h.k
-	switch h.page {
-	case pageTimeline:
-		return []key.Binding{k.Pages, k.Up, k.Down, k.Expand, k.JumpLog, k.Help, k.Quit}
-	case pageLog:
-		return []key.Binding{k.Pages, k.Search, k.NextMatch, k.Level, k.Panic, k.Wrap, k.Help, k.Quit}
-	}
-	return []key.Binding{k.Pages, k.NextPage, k.Up, k.Down, k.Help, k.Quit}
+func (h barHelp) ShortHelp() []key.Binding {
+	out := []key.Binding{h.k.Pages}
+	out = append(out, h.page.ShortHelp()...)
+	return append(out, h.k.Help, h.k.Quit)
 }
 
-// FullHelp implements help.KeyMap.
-func (h pageHelp) FullHelp() [][]key.Binding {
-	k := h.k
-	return [][]key.Binding{
-		{k.Pages, k.NextPage, k.PrevPage, k.Help, k.Cancel, k.Quit},
-		{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom},
-		{k.Expand, k.ExpandAll, k.JumpLog},
-		{k.Search, k.NextMatch, k.Level, k.Panic, k.Wrap, k.Left, k.Right},
-	}
-}
+// FullHelp implements help.KeyMap; the help page draws its own.
+func (h barHelp) FullHelp() [][]key.Binding { return nil }

@@ -13,49 +13,31 @@ import (
 	"github.com/panicscope/panicscope/views"
 )
 
-// Pages, in tab order (views.PageNames).
-const (
-	pageOverview = iota
-	pageTimeline
-	pageChains
-	pageBuffers
-	pageLog
-	pageCPUs
-	numPages
-)
-
 // Default terminal size until the first tea.WindowSizeMsg.
 const defaultW, defaultH = 80, 24
 
-// Model is the TUI: the dump's data as it arrives, and the state of each
-// page. Update does no I/O: the Source is only used inside commands.
+// Model is the TUI: the tab bar, the pages (see pages), the status line and
+// the help bar. Update does no I/O: the Source is only used inside
+// commands.
 type Model struct {
 	src  Source
 	opts Options
-	st   views.Styles
-	keys KeyMap
+	c    *common
 	help help.Model
 	spin spinner.Model
 
-	data  views.Data
-	page  int
-	w, h  int
-	full  bool   // full help shown instead of the page
-	note  string // a message for the status line, until the next key
-	input *searchInput
-
-	scroll   [numPages]int // offsets of the scrolling document pages
-	timeline views.TimelineState
-	log      views.LogState
+	pages  []Page
+	active int
+	w, h   int
+	full   bool // the help page shown instead of the page
+	mouse  bool // mouse tracking on: the wheel scrolls, text selection needs shift
 }
 
 // New is the model for src; Init starts loading.
 func New(src Source, opts Options) Model {
 	g := views.UnicodeGlyphs()
-	keys := DefaultKeyMap()
 	if opts.ASCII {
 		g = views.ASCIIGlyphs()
-		keys = keys.asciiHelp()
 	}
 	st := views.DefaultStyles(g)
 	if opts.NoColor {
@@ -70,19 +52,33 @@ func New(src Source, opts Options) Model {
 		h.ShortSeparator, h.Ellipsis = " | ", "..."
 	}
 	sp := spinner.New(spinner.WithSpinner(spinner.Spinner{Frames: g.Spinner, FPS: spinner.MiniDot.FPS}))
-	return Model{
-		src: src, opts: opts, st: st, keys: keys, help: h, spin: sp,
-		data:     views.Data{Path: src.Path(), Loading: stageOpen},
-		w:        defaultW,
-		h:        defaultH,
-		timeline: views.TimelineState{Expanded: map[int]bool{}},
-		log:      views.LogState{MaxLevel: 7, Wrap: true, Mark: -1},
+	c := &common{
+		data: views.Data{Path: src.Path(), Loading: stageOpen},
+		st:   st,
+		keys: DefaultKeyMap(len(pages), opts.ASCII),
 	}
+	m := Model{src: src, opts: opts, c: c, help: h, spin: sp, w: defaultW, h: defaultH, mouse: opts.Mouse}
+	for _, newPage := range pages {
+		m.pages = append(m.pages, newPage(c))
+	}
+	m.resize()
+	return m
 }
 
-// Init starts the first load stage and the spinner.
+// Init starts the first load stage still to run, and the spinner.
 func (m Model) Init() tea.Cmd {
+	if m.c.data.Identity != nil {
+		return tea.Batch(logCmd(m.src), m.spin.Tick)
+	}
 	return tea.Batch(identifyCmd(m.src), m.spin.Tick)
+}
+
+// identified is the model with the first stage already done (Run
+// identifies the dump before the program starts).
+func (m Model) identified(id *views.Identity) Model {
+	m.c.data.Identity, m.c.data.Loading = id, stageLog
+	m.broadcast(loadedMsg{stageOpen})
+	return m
 }
 
 // Update handles one message.
@@ -90,11 +86,10 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	switch msg := msg.(type) {
 	case tea.WindowSizeMsg:
 		m.w, m.h = max(msg.Width, 20), max(msg.Height, 6)
-		m.help.SetWidth(m.w)
-		m.clampAll()
+		m.resize()
 		return m, nil
 	case spinner.TickMsg:
-		if m.data.Loading == "" {
+		if m.c.data.Loading == "" {
 			return m, nil // loading ended: let the spinner stop
 		}
 		var cmd tea.Cmd
@@ -102,53 +97,84 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m, cmd
 	case identifiedMsg, logMsg, analysedMsg:
 		return m.loaded(msg)
+	case focusMsg:
+		for i, p := range m.pages {
+			if p.Title() == msg.title {
+				m.active, m.full = i, false
+			}
+		}
+		return m, nil
 	case tea.KeyPressMsg:
 		return m.key(msg)
 	case tea.MouseWheelMsg:
-		return m.wheel(msg)
+		return m, m.page().Update(msg)
+	case tea.MouseMsg:
+		return m, nil
 	}
-	return m, nil
+	return m, m.broadcast(msg)
 }
 
-// loaded stores a load stage's result and starts the next stage.
+func (m Model) page() Page { return m.pages[m.active] }
+
+// broadcast gives msg to every page.
+func (m Model) broadcast(msg tea.Msg) tea.Cmd {
+	var cmds []tea.Cmd
+	for _, p := range m.pages {
+		cmds = append(cmds, p.Update(msg))
+	}
+	return tea.Batch(cmds...)
+}
+
+// resize gives every page the room below the tab bar and above the status
+// line and the help bar.
+func (m *Model) resize() {
+	m.help.SetWidth(m.w)
+	for _, p := range m.pages {
+		p.SetSize(m.w, m.pageHeight())
+	}
+}
+
+// loaded stores a load stage's result, tells the pages and starts the
+// next stage.
 func (m Model) loaded(msg tea.Msg) (Model, tea.Cmd) {
+	d := &m.c.data
+	var next tea.Cmd
+	stage := d.Loading
 	switch msg := msg.(type) {
 	case identifiedMsg:
 		if msg.err != nil {
-			m.data.OpenErr, m.data.Loading = msg.err.Error(), ""
+			d.OpenErr, d.Loading = msg.err.Error(), ""
 			return m, nil
 		}
-		m.data.Identity, m.data.Loading = msg.id, stageLog
-		return m, logCmd(m.src)
+		d.Identity, d.Loading, next = msg.id, stageLog, logCmd(m.src)
 	case logMsg:
 		if msg.err != nil {
-			m.data.LogErr = msg.err.Error()
+			d.LogErr = msg.err.Error()
 		} else {
-			m.data.Log = msg.lines
+			d.Log = msg.lines
 		}
-		m.logLoaded()
-		m.data.Loading = stageAnalyse
-		return m, analyseCmd(m.src)
+		d.Loading, next = stageAnalyse, analyseCmd(m.src)
 	case analysedMsg:
-		m.data.Loading = ""
+		d.Loading = ""
 		if msg.err != nil {
-			m.data.ReportErr = msg.err.Error()
-			return m, nil
+			d.ReportErr = msg.err.Error()
+		} else {
+			d.Report = msg.r
 		}
-		m.data.Report = msg.r
-		m.timelineLoaded()
 	}
-	return m, nil
+	return m, tea.Batch(m.broadcast(loadedMsg{stage}), next)
 }
 
-// key handles a key press: the search prompt first, then keys that work on
-// every page, then the page's own keys.
+// key handles a key press: a page that is typing takes every key; then
+// the keys that work on every page; then the page's own.
 func (m Model) key(msg tea.KeyPressMsg) (Model, tea.Cmd) {
-	if m.input != nil {
-		return m.searchKey(msg), nil
+	if pr, ok := m.page().(prompter); ok {
+		if _, typing := pr.Prompt(); typing {
+			return m, m.page().Update(msg)
+		}
 	}
-	m.note = ""
-	k := m.keys
+	m.c.note = ""
+	k := m.c.keys
 	switch {
 	case key.Matches(msg, k.Quit):
 		return m, tea.Quit
@@ -159,72 +185,40 @@ func (m Model) key(msg tea.KeyPressMsg) (Model, tea.Cmd) {
 		m.full = false
 		return m, nil
 	case key.Matches(msg, k.Pages):
-		m.page, m.full = int(msg.String()[0]-'1'), false
+		m.active, m.full = int(msg.String()[0]-'1'), false
 		return m, nil
 	case key.Matches(msg, k.NextPage):
-		m.page, m.full = (m.page+1)%numPages, false
+		m.active, m.full = (m.active+1)%len(m.pages), false
 		return m, nil
 	case key.Matches(msg, k.PrevPage):
-		m.page, m.full = (m.page+numPages-1)%numPages, false
+		m.active, m.full = (m.active+len(m.pages)-1)%len(m.pages), false
+		return m, nil
+	case key.Matches(msg, k.Mouse):
+		m.mouse = !m.mouse
+		if m.mouse {
+			m.c.note = "mouse on: the wheel scrolls; hold shift to select text (m turns it off)"
+		} else {
+			m.c.note = "mouse off: the terminal selects text (m turns the wheel on)"
+		}
 		return m, nil
 	}
 	if m.full {
 		return m, nil
 	}
-	switch m.page {
-	case pageTimeline:
-		m.timelineKey(msg)
-	case pageLog:
-		m.logKey(msg)
-	default:
-		m.scrollKey(msg)
-	}
-	return m, nil
-}
-
-// wheel scrolls the page under the mouse by three lines (the Timeline's
-// cursor by one row).
-func (m Model) wheel(msg tea.MouseWheelMsg) (Model, tea.Cmd) {
-	d := 0
-	switch msg.Button {
-	case tea.MouseWheelUp:
-		d = -1
-	case tea.MouseWheelDown:
-		d = 1
-	default:
-		return m, nil
-	}
-	switch m.page {
-	case pageTimeline:
-		m.moveCursor(d)
-	case pageLog:
-		m.scrollLog(3 * d)
-	default:
-		m.scrollBy(3 * d)
-	}
-	return m, nil
+	return m, m.page().Update(msg)
 }
 
 // pageHeight is the room for a page: the screen less the tab bar, the
 // status line and the help bar.
 func (m Model) pageHeight() int { return max(m.h-3, 1) }
 
-// clampAll keeps every offset valid after a resize or new data.
-func (m *Model) clampAll() {
-	for p := range numPages {
-		if lines := m.docLines(p); lines != nil {
-			m.scroll[p] = views.ClampOffset(m.scroll[p], len(lines), m.pageHeight())
-		}
-	}
-	m.followCursor()
-	m.clampLog()
-}
-
 // View draws the screen.
 func (m Model) View() tea.View {
 	v := tea.NewView(m.render())
-	v.AltScreen = true
-	v.MouseMode = tea.MouseModeCellMotion
+	v.AltScreen = !m.opts.Dumb
+	if m.mouse {
+		v.MouseMode = tea.MouseModeCellMotion
+	}
 	v.WindowTitle = "panicscope " + m.src.Name()
 	return v
 }
@@ -235,14 +229,18 @@ func (m Model) render() string {
 	if m.full {
 		page = m.fullHelp()
 	} else {
-		page = m.renderPage()
+		page = m.page().View()
+	}
+	names := make([]string, len(m.pages))
+	for i, p := range m.pages {
+		names[i] = p.Title()
 	}
 	screen := strings.Join([]string{
-		views.Tabs(m.page, m.w, m.src.Name(), m.st),
+		views.Tabs(names, m.active, m.w, m.src.Name(), m.c.st),
 		page,
 		m.statusLine(),
 		// help.Model can overflow when its ellipsis does not fit: cut it.
-		views.Window(m.st, []string{m.help.View(pageHelp{m.keys, m.page})}, 0, m.w, 1),
+		views.Window(m.c.st, []string{m.help.View(barHelp{m.c.keys, m.page()})}, 0, m.w, 1),
 	}, "\n")
 	if m.opts.ASCII {
 		screen = views.ToASCII(screen)
@@ -250,33 +248,36 @@ func (m Model) render() string {
 	return screen
 }
 
-func (m Model) renderPage() string {
-	h := m.pageHeight()
-	switch m.page {
-	case pageTimeline:
-		return views.Timeline(m.data, m.timeline, m.w, h, m.st)
-	case pageLog:
-		return views.Log(m.data, m.log, m.w, h, m.st)
-	}
-	return views.Window(m.st, m.docLines(m.page), m.scroll[m.page], m.w, h)
+// helpGroup is a titled column of the help page.
+type helpGroup struct {
+	title string
+	keys  []key.Binding
 }
 
-// fullHelp is the help page shown by '?': the key groups side by side as
-// far as the width allows.
+// fullHelp is the help page shown by '?': the keys of every page, grouped,
+// side by side as far as the width allows.
 func (m Model) fullHelp() string {
-	st := m.st
-	groups := pageHelp{m.keys, m.page}.FullHelp()
-	titles := []string{"Pages", "Move", "Timeline", "Log"}
+	st, k := m.c.st, m.c.keys
+	groups := []helpGroup{{"Pages", k.global()}, {"Move", k.moves()}}
+	var notes []string
+	for _, p := range m.pages {
+		for _, g := range p.FullHelp() {
+			groups = append(groups, helpGroup{p.Title(), g})
+		}
+		if n, ok := p.(helpNoter); ok {
+			notes = append(notes, n.HelpNote())
+		}
+	}
 	const colW = 38
 	cols := max(min(m.w/colW, len(groups)), 1)
 	var blocks []string
-	for gi, g := range groups {
+	for _, g := range groups {
 		keyW := 0
-		for _, b := range g {
+		for _, b := range g.keys {
 			keyW = max(keyW, lipgloss.Width(b.Help().Key))
 		}
-		lines := []string{st.Heading.Render(titles[gi])}
-		for _, b := range g {
+		lines := []string{st.Heading.Render(g.title)}
+		for _, b := range g.keys {
 			h := b.Help()
 			lines = append(lines, "  "+st.HelpKey.Render(h.Key)+strings.Repeat(" ", keyW-lipgloss.Width(h.Key)+2)+st.HelpDesc.Render(h.Desc))
 		}
@@ -287,9 +288,9 @@ func (m Model) fullHelp() string {
 		rows = append(rows, lipgloss.JoinHorizontal(lipgloss.Top, blocks[i:min(i+cols, len(blocks))]...), "")
 	}
 	lines := strings.Split(strings.Join(rows, "\n"), "\n")
-	lines = append(lines,
-		st.Dim.Render("Timeline: enter expands a step; on an evidence row with a log record it goes to that line of the Log page, as l does."),
-		st.Dim.Render("Log: / searches (n/N next/previous hit), L lowers the level shown (cycles), p goes to the panic message, w wraps."))
+	for _, n := range notes {
+		lines = append(lines, st.Dim.Render(n))
+	}
 	var out []string
 	for _, l := range lines {
 		if lipgloss.Width(l) > m.w {
@@ -301,24 +302,31 @@ func (m Model) fullHelp() string {
 	return views.Window(st, out, 0, m.w, m.pageHeight())
 }
 
-// statusLine shows the search prompt, the load progress, a note, or the
-// problems found; the page position goes on the right.
+// statusLine shows a page's prompt, the open error, a note, the load
+// progress or the problems found; the page's position goes on the right.
 func (m Model) statusLine() string {
-	st := m.st
+	st, d := m.c.st, m.c.data
 	var left string
+	prompt, typing := "", false
+	if pr, ok := m.page().(prompter); ok {
+		prompt, typing = pr.Prompt()
+	}
 	switch {
-	case m.input != nil:
-		left = "/" + m.input.text + st.Glyphs.Cursor
-	case m.data.OpenErr != "":
-		left = st.Error.Render("cannot read the dump: " + m.data.OpenErr)
-	case m.note != "":
-		left = st.Warning.Render(m.note)
-	case m.data.Loading != "":
-		left = m.spin.View() + " " + st.Status.Render(m.data.Loading+"…")
+	case typing:
+		left = prompt + st.Glyphs.Cursor
+	case d.OpenErr != "":
+		left = st.Error.Render("cannot read the dump: " + d.OpenErr)
+	case m.c.note != "":
+		left = st.Warning.Render(m.c.note)
+	case d.Loading != "":
+		left = m.spin.View() + " " + st.Status.Render(d.Loading+"…")
 	default:
 		left = m.problemSummary()
 	}
-	right := st.Status.Render(m.position())
+	right := ""
+	if !m.full {
+		right = st.Status.Render(m.page().Position())
+	}
 	if gap := m.w - lipgloss.Width(left) - lipgloss.Width(right); gap >= 1 {
 		return left + strings.Repeat(" ", gap) + right
 	}
@@ -327,17 +335,7 @@ func (m Model) statusLine() string {
 
 // problemSummary counts what could not be read, naming the first problem.
 func (m Model) problemSummary() string {
-	var problems []string
-	if m.data.Report != nil {
-		problems = m.data.Report.Problems
-	} else if m.data.Identity != nil {
-		problems = m.data.Identity.Problems
-	}
-	for _, e := range []string{m.data.LogErr, m.data.ReportErr} {
-		if e != "" {
-			problems = append(problems, e)
-		}
-	}
+	problems := views.Problems(m.c.data)
 	if len(problems) == 0 {
 		return ""
 	}
@@ -345,25 +343,5 @@ func (m Model) problemSummary() string {
 	if len(problems) > 1 {
 		s += "s"
 	}
-	return m.st.Warning.Render(s + " (Overview lists them): " + problems[0])
-}
-
-// position is where the page is scrolled to.
-func (m Model) position() string {
-	switch m.page {
-	case pageTimeline:
-		if n := len(m.timelineRows()); n > 0 {
-			return fmt.Sprintf("row %d/%d", m.timeline.Cursor+1, n)
-		}
-	case pageLog:
-		if n := len(m.log.Visible); n > 0 {
-			return fmt.Sprintf("line %d/%d", min(m.log.Offset+1, n), n)
-		}
-	default:
-		lines := m.docLines(m.page)
-		if len(lines) > m.pageHeight() {
-			return fmt.Sprintf("%d%%", 100*(m.scroll[m.page]+m.pageHeight())/len(lines))
-		}
-	}
-	return ""
+	return m.c.st.Warning.Render(s + " (Overview lists them): " + problems[0])
 }

@@ -82,6 +82,16 @@ func loaded(t *testing.T, fixture string, opts Options) (Model, *fakeSource) {
 	return drive(m, m.Init()), src
 }
 
+// logOf is the model's Log page.
+func logOf(m Model) *logPage {
+	for _, p := range m.pages {
+		if lp, ok := p.(*logPage); ok {
+			return lp
+		}
+	}
+	panic("no Log page")
+}
+
 func mustContain(t *testing.T, s string, want ...string) {
 	t.Helper()
 	for _, w := range want {
@@ -166,12 +176,12 @@ func TestTimelineToLog(t *testing.T) {
 	m = press(m, "enter")
 	mustContain(t, screen(m), "no log line for this row")
 	m = press(m, "k", "k", "l")
-	if m.page != pageLog {
+	if m.page().Title() != "Log" {
 		t.Fatalf("l did not open the Log page:\n%s", screen(m))
 	}
 	mustContain(t, screen(m), "› [    4.121886] Kernel panic - not syncing: labpanic")
 	m = press(m, "g", "/", "Oops-free", "esc")
-	if m.log.Query != "" || m.input != nil {
+	if logOf(m).s.Query != "" || logOf(m).input != nil {
 		t.Error("esc did not cancel the prompt")
 	}
 	m = press(m, "/", "panic+", "backspace", "enter")
@@ -189,13 +199,13 @@ func TestLogKeys(t *testing.T) {
 	m = press(m, "5", "g")
 	mustContain(t, screen(m), "line 1/96")
 	m = press(m, "end")
-	last := m.log.Offset
+	last := logOf(m).s.Offset
 	m = press(m, "w")
-	if m.log.Wrap {
+	if logOf(m).s.Wrap {
 		t.Fatal("w did not turn wrapping off")
 	}
 	m = press(m, "G")
-	if m.log.Offset == last {
+	if logOf(m).s.Offset == last {
 		t.Error("unwrapped lines: the last page starts at the same line")
 	}
 	m = press(m, "L", "L", "L", "L")
@@ -204,8 +214,8 @@ func TestLogKeys(t *testing.T) {
 	mustContain(t, screen(m), "showing every level")
 	m = press(m, "g")
 	m, _ = update(m, tea.MouseWheelMsg{Button: tea.MouseWheelDown})
-	if m.log.Offset != 3 {
-		t.Errorf("wheel: offset %d, want 3", m.log.Offset)
+	if logOf(m).s.Offset != 3 {
+		t.Errorf("wheel: offset %d, want 3", logOf(m).s.Offset)
 	}
 	m = press(m, "p")
 	mustContain(t, screen(m), "› [    4.121886] Kernel panic")
@@ -253,12 +263,12 @@ func TestEveryPageFits(t *testing.T) {
 func TestPagesAndQuit(t *testing.T) {
 	m, _ := loaded(t, "kdump-6.1-lzo", Options{})
 	m = press(m, "tab", "tab")
-	if m.page != pageChains {
-		t.Errorf("tab tab: page %d", m.page)
+	if m.page().Title() != "Chains" {
+		t.Errorf("tab tab: page %s", m.page().Title())
 	}
 	m = press(m, "shift+tab", "shift+tab", "shift+tab")
-	if m.page != pageCPUs {
-		t.Errorf("shift+tab x3: page %d", m.page)
+	if m.page().Title() != "CPUs" {
+		t.Errorf("shift+tab x3: page %s", m.page().Title())
 	}
 	m = press(m, "?")
 	mustContain(t, screen(m), "Pages", "Move", "Timeline", "Log", "level filter")

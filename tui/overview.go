@@ -2,6 +2,8 @@ package tui
 
 import "github.com/panicscope/panicscope/views"
 
-// overviewLines: kernel, panic, capture and the verdict; it fills in as the
+// newOverview: kernel, panic, capture and the verdict; it fills in as the
 // load stages arrive.
-func (m Model) overviewLines() []string { return views.OverviewLines(m.data, m.w, m.st) }
+func newOverview(c *common) Page {
+	return &docPage{c: c, title: "Overview", lines: views.OverviewLines}
+}

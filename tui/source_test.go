@@ -8,8 +8,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/panicscope/panicscope/vmcore/analysis"
-	"github.com/panicscope/panicscope/vmcore/printk"
+	"github.com/panicscope/panicscope/views"
 )
 
 // The stored reports and log excerpts of package views (generated once from
@@ -19,8 +18,8 @@ const viewsTestdata = "../views/testdata"
 // fakeSource serves a stored report; it records the order of the calls.
 type fakeSource struct {
 	name    string
-	r       *analysis.Report
-	lines   []printk.Line
+	r       *views.Report
+	lines   []views.LogLine
 	openErr error
 	logErr  error
 
@@ -30,7 +29,7 @@ type fakeSource struct {
 
 func loadFake(t testing.TB, fixture string) *fakeSource {
 	t.Helper()
-	src := &fakeSource{name: fixture + "/vmcore", r: &analysis.Report{}}
+	src := &fakeSource{name: fixture + "/vmcore", r: &views.Report{}}
 	for _, f := range []struct {
 		file string
 		v    any
@@ -55,22 +54,22 @@ func (s *fakeSource) call(name string) {
 func (s *fakeSource) Name() string { return s.name }
 func (s *fakeSource) Path() string { return "/dumps/" + s.name }
 
-func (s *fakeSource) Identify() (*analysis.Identity, error) {
+func (s *fakeSource) Identify() (*views.Identity, error) {
 	s.call("identify")
 	if s.openErr != nil {
 		return nil, s.openErr
 	}
 	id := s.r.Identity
-	id.PanicMessage = analysis.Unknown // Identify does not read the log
+	id.PanicMessage = "" // Identify does not read the log
 	return &id, nil
 }
 
-func (s *fakeSource) Log() ([]printk.Line, error) {
+func (s *fakeSource) Log() ([]views.LogLine, error) {
 	s.call("log")
 	return s.lines, s.logErr
 }
 
-func (s *fakeSource) Analyse() (*analysis.Report, error) {
+func (s *fakeSource) Analyse() (*views.Report, error) {
 	s.call("analyse")
 	return s.r, nil
 }

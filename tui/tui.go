@@ -1,10 +1,13 @@
 // Package tui is panicscope's interactive view of a crash dump: one
-// bubbletea model whose pages are the pure renderers of package views. The
-// dump loads in stages inside commands, so the first screen shows at once.
+// bubbletea model whose pages (see pages) are components drawn by package
+// views. The dump comes through a Source implemented outside the package,
+// loaded in stages inside commands so the first screen shows at once; tui
+// imports views and the charm libraries, nothing that reads a dump.
 package tui
 
 import (
-	"errors"
+	"fmt"
+	"os"
 
 	tea "charm.land/bubbletea/v2"
 )
@@ -12,36 +15,49 @@ import (
 // Options change how the TUI draws.
 type Options struct {
 	ASCII   bool // 7-bit glyphs only: dumb and serial terminals, --ascii
-	NoColor bool // no colour (NO_COLOR): bold, underline and reverse only
+	NoColor bool // no colour (NO_COLOR, terminals without colour): bold, underline and reverse only
+	Dumb    bool // a terminal that only prints: no alternate screen, no keyboard protocol queries
+	Mouse   bool // start with mouse tracking on (m toggles it); off leaves text selection to the terminal
 
 	// ProgramOptions are passed to tea.NewProgram (tests give input,
 	// output and a window size).
 	ProgramOptions []tea.ProgramOption
 }
 
-// ASCIITerminal reports whether a terminal type cannot be trusted with
-// Unicode marks and box characters: unset, dumb, the Linux console and the
-// DEC serial terminals.
-func ASCIITerminal(term string) bool {
+// TerminalOptions are the options a terminal type needs: ASCII glyphs
+// where Unicode marks and box characters cannot be trusted (unset, dumb,
+// the Linux console, the DEC serial terminals), no colour where the
+// terminal has none, and the dumb mode for dumb or unknown terminals.
+func TerminalOptions(term string) Options {
 	switch term {
-	case "", "dumb", "linux", "vt100", "vt102", "vt220":
-		return true
+	case "", "dumb":
+		return Options{ASCII: true, NoColor: true, Dumb: true}
+	case "vt100", "vt102", "vt220":
+		return Options{ASCII: true, NoColor: true}
+	case "linux":
+		return Options{ASCII: true}
 	}
-	return false
+	return Options{}
 }
 
-// Run shows src until the user quits, then closes it. A dump that could
-// not be opened is returned as the error, after the TUI has shown it.
+// Run identifies the dump, then shows it until the user quits, and closes
+// it. A dump that cannot be opened is returned at once, before the screen
+// is taken over.
 func Run(src Source, opts Options) error {
-	final, err := tea.NewProgram(New(src, opts), opts.ProgramOptions...).Run()
+	id, err := src.Identify()
+	if err != nil {
+		if cerr := src.Close(); cerr != nil {
+			err = fmt.Errorf("%w (closing: %v)", err, cerr)
+		}
+		return err
+	}
+	popts := opts.ProgramOptions
+	if opts.Dumb {
+		popts = append([]tea.ProgramOption{tea.WithOutput(quietOutput{os.Stdout})}, popts...)
+	}
+	_, err = tea.NewProgram(New(src, opts).identified(id), popts...).Run()
 	if cerr := src.Close(); err == nil && cerr != nil {
 		err = cerr
 	}
-	if err != nil {
-		return err
-	}
-	if m, ok := final.(Model); ok && m.data.OpenErr != "" {
-		return errors.New(m.data.OpenErr)
-	}
-	return nil
+	return err
 }

@@ -6,13 +6,13 @@ import (
 	"os"
 
 	"github.com/panicscope/panicscope/tui"
-	"github.com/panicscope/panicscope/vmcore/target"
 )
 
 // tuiFlags are the flags of `panicscope DUMP` and `panicscope demo`.
 type tuiFlags struct {
 	target targetFlags
 	ascii  bool
+	mouse  bool
 }
 
 func parseTUIFlags(name string, args []string, stdout io.Writer) (tuiFlags, []string, error) {
@@ -20,6 +20,7 @@ func parseTUIFlags(name string, args []string, stdout io.Writer) (tuiFlags, []st
 	var f tuiFlags
 	f.target.register(fs)
 	fs.BoolVar(&f.ascii, "ascii", false, "draw with ASCII only (automatic when TERM is unset, dumb, linux or vt100/vt220)")
+	fs.BoolVar(&f.mouse, "mouse", false, "start with the mouse wheel on (m toggles it; off, the terminal selects text)")
 	pos, err := parseInterspersed(fs, args)
 	if err == nil && f.target.live {
 		err = usagef("--live: the interactive view reads dumps; use 'panicscope report --live' or 'plan --live'")
@@ -58,16 +59,12 @@ func runDemo(args []string, stdout, stderr io.Writer) error {
 }
 
 func openTUI(path string, f tuiFlags) error {
-	// A file that is not a dump (or not there) is an error on the command
-	// line, before the screen is taken over.
-	t, err := target.Open(path, f.target.options())
-	if err != nil {
-		return err
-	}
-	t.Close()
-	src := tui.NewDumpSource(path, f.target.options())
-	return tui.Run(src, tui.Options{
-		ASCII:   f.ascii || tui.ASCIITerminal(os.Getenv("TERM")),
-		NoColor: os.Getenv("NO_COLOR") != "",
-	})
+	// tui.Run identifies the dump before it takes the screen: a file that
+	// is not a dump (or not there) is an error on the command line.
+	src := newDumpSource(path, f.target.options())
+	opts := tui.TerminalOptions(os.Getenv("TERM"))
+	opts.ASCII = opts.ASCII || f.ascii
+	opts.NoColor = opts.NoColor || os.Getenv("NO_COLOR") != ""
+	opts.Mouse = f.mouse
+	return tui.Run(src, opts)
 }
