@@ -215,10 +215,15 @@ func (m Model) pageHeight() int { return max(m.h-3, 1) }
 // View draws the screen.
 func (m Model) View() tea.View {
 	v := tea.NewView(m.render())
-	v.AltScreen = !m.opts.Dumb
 	if m.mouse {
 		v.MouseMode = tea.MouseModeCellMotion
 	}
+	if m.opts.Dumb {
+		// A terminal that only prints: no screen switch, no modes, no title.
+		v.DisableBracketedPasteMode = true
+		return v
+	}
+	v.AltScreen = true
 	v.WindowTitle = "panicscope " + m.src.Name()
 	return v
 }

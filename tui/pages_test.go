@@ -1,0 +1,129 @@
+package tui
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/x/ansi"
+)
+
+// TestPageContract: every page of the list has a unique title shown in the
+// tab bar, is reached by its digit, fills its room exactly before and
+// after loading, and has help for the help bar — so a new page is checked
+// as soon as it is added to the list.
+func TestPageContract(t *testing.T) {
+	src := loadFake(t, "kdump-6.1-lzo")
+	fresh := New(src, Options{})
+	full, _ := loaded(t, "kdump-6.1-lzo", Options{})
+	if len(full.pages) != len(pages) {
+		t.Fatalf("%d pages in the model, %d in the list", len(full.pages), len(pages))
+	}
+	seen := map[string]bool{}
+	for i, p := range full.pages {
+		title := p.Title()
+		if title == "" || seen[title] {
+			t.Errorf("page %d: title %q empty or repeated", i, title)
+		}
+		seen[title] = true
+		if len(p.ShortHelp()) == 0 {
+			t.Errorf("%s: no keys for the help bar", title)
+		}
+		for _, m := range []Model{fresh, full} {
+			m = press(m, fmt.Sprint(i+1))
+			if m.page().Title() != title {
+				t.Errorf("key %d shows %s, want %s", i+1, m.page().Title(), title)
+			}
+			lines := strings.Split(screen(m), "\n")
+			mustContain(t, lines[0], fmt.Sprintf("[%d %s]", i+1, title))
+			if len(lines) != defaultH {
+				t.Errorf("%s: %d lines, want %d", title, len(lines), defaultH)
+			}
+			for _, l := range lines {
+				if ansi.StringWidth(l) > defaultW {
+					t.Errorf("%s: line wider than %d: %q", title, defaultW, l)
+				}
+			}
+		}
+	}
+}
+
+// TestBacktrace: enter on the CPUs page opens the whole stack of the CPU
+// under the cursor (the panicking one first), every frame of it; esc
+// closes it and down moves to the other CPU.
+func TestBacktrace(t *testing.T) {
+	m, src := loaded(t, "kdump-6.1-lzo", Options{})
+	m = press(m, "6")
+	mustContain(t, screen(m), "› CPU 1  panicking")
+	m = press(m, "enter")
+	mustContain(t, screen(m), "Backtrace of CPU 1", "10 frames, innermost first")
+	var seen strings.Builder
+	for range 5 {
+		seen.WriteString(screen(m))
+		m = press(m, "pgdown")
+	}
+	for n, f := range src.r.CPUs[1].Stack {
+		if !strings.Contains(seen.String(), fmt.Sprintf("#%d ", n)) || !strings.Contains(seen.String(), f) {
+			t.Errorf("frame #%d %q not shown:\n%s", n, f, seen.String())
+		}
+	}
+	m = press(m, "esc")
+	if strings.Contains(screen(m), "Backtrace of") {
+		t.Fatalf("esc did not close the backtrace:\n%s", screen(m))
+	}
+	m = press(m, "up", "enter")
+	mustContain(t, screen(m), "Backtrace of CPU 0", "13 frames", "? crash_nmi_callback+0x3c/0x50")
+	m = press(m, "G")
+	mustContain(t, screen(m), "secondary_startup_64_no_verify+0xe5/0xeb")
+}
+
+// TestPstoreText: the Buffers page says the records' text was read, and
+// enter shows it.
+func TestPstoreText(t *testing.T) {
+	m, src := loaded(t, "qemu-6.1-lp-oops-pstore", Options{})
+	m = press(m, "4")
+	if strings.Contains(screen(m), "compressed") {
+		t.Errorf("records with text shown as compressed:\n%s", screen(m))
+	}
+	mustContain(t, screen(m), "text read")
+	m = press(m, "enter")
+	mustContain(t, screen(m), "pstore records", "zone 0 dmesg Oops#1 Part1", "Linux version 6.1.0-56-amd64")
+	if len(src.r.Pstore.Records) < 2 {
+		t.Fatal("fixture lost its records")
+	}
+	m = press(m, "G")
+	last := strings.Split(strings.TrimRight(src.r.Pstore.Records[1].Text, "\n"), "\n")
+	tail := last[len(last)-1]
+	mustContain(t, screen(m), tail[:min(len(tail), 40)])
+
+	// Without text, enter says so instead of opening an empty pane.
+	m, src = loaded(t, "qemu-6.1-lp-oops-pstore", Options{})
+	for i := range src.r.Pstore.Records {
+		src.r.Pstore.Records[i].Text = ""
+	}
+	m = press(m, "4", "enter")
+	mustContain(t, screen(m), "no pstore record text was read", "compressed")
+}
+
+// TestMouseToggle: mouse tracking is off unless asked for, so the terminal
+// selects text; m turns it on and off.
+func TestMouseToggle(t *testing.T) {
+	m, _ := loaded(t, "kdump-6.1-lzo", Options{})
+	if mm := m.View().MouseMode; mm != tea.MouseModeNone {
+		t.Fatalf("mouse mode %v by default", mm)
+	}
+	m = press(m, "m")
+	if mm := m.View().MouseMode; mm != tea.MouseModeCellMotion {
+		t.Errorf("m: mouse mode %v", mm)
+	}
+	mustContain(t, screen(m), "mouse on")
+	m = press(m, "m")
+	if mm := m.View().MouseMode; mm != tea.MouseModeNone {
+		t.Errorf("m again: mouse mode %v", mm)
+	}
+	m, _ = loaded(t, "kdump-6.1-lzo", Options{Mouse: true})
+	if mm := m.View().MouseMode; mm != tea.MouseModeCellMotion {
+		t.Errorf("Options.Mouse: mouse mode %v", mm)
+	}
+}
