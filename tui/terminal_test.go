@@ -19,7 +19,7 @@ var colourSGR = regexp.MustCompile(`\x1b\[[0-9;]*(3[0-9]|4[0-9]|9[0-7]|10[0-7])(
 // its colours.
 func TestTerminalOptions(t *testing.T) {
 	for _, tc := range []struct {
-		term                  string
+		term                 string
 		ascii, noColor, dumb bool
 	}{
 		{"xterm-256color", false, false, false},
