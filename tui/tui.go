@@ -16,7 +16,8 @@ import (
 type Options struct {
 	ASCII   bool // 7-bit glyphs only: dumb and serial terminals, --ascii
 	NoColor bool // no colour (NO_COLOR, terminals without colour): bold, underline and reverse only
-	Dumb    bool // a terminal that only prints: no alternate screen, no keyboard protocol queries
+	Dumb    bool // a terminal that only prints: no alternate screen, modes or title (implies Quiet)
+	Quiet   bool // send no keyboard-protocol or mode queries (terminals older than xterm's extensions)
 	Mouse   bool // start with mouse tracking on (m toggles it); off leaves text selection to the terminal
 
 	// ProgramOptions are passed to tea.NewProgram (tests give input,
@@ -26,14 +27,15 @@ type Options struct {
 
 // TerminalOptions are the options a terminal type needs: ASCII glyphs
 // where Unicode marks and box characters cannot be trusted (unset, dumb,
-// the Linux console, the DEC serial terminals), no colour where the
-// terminal has none, and the dumb mode for dumb or unknown terminals.
+// the Linux console, the DEC serial terminals), no colour and no queries
+// where the terminal has neither, and the dumb mode for dumb or unknown
+// terminals.
 func TerminalOptions(term string) Options {
 	switch term {
 	case "", "dumb":
-		return Options{ASCII: true, NoColor: true, Dumb: true}
+		return Options{ASCII: true, NoColor: true, Dumb: true, Quiet: true}
 	case "vt100", "vt102", "vt220":
-		return Options{ASCII: true, NoColor: true}
+		return Options{ASCII: true, NoColor: true, Quiet: true}
 	case "linux":
 		return Options{ASCII: true}
 	}
@@ -52,7 +54,7 @@ func Run(src Source, opts Options) error {
 		return err
 	}
 	popts := opts.ProgramOptions
-	if opts.Dumb {
+	if opts.Dumb || opts.Quiet {
 		popts = append([]tea.ProgramOption{tea.WithOutput(quietOutput{os.Stdout})}, popts...)
 	}
 	_, err = tea.NewProgram(New(src, opts).identified(id), popts...).Run()
