@@ -35,6 +35,9 @@ func (p *cpusPage) doc() (lines []string, starts []int) {
 		return views.CPUsLines(p.c.data, p.w, st), nil
 	}
 	for i, b := range blocks {
+		if i > 0 {
+			lines = append(lines, "")
+		}
 		starts = append(starts, len(lines))
 		head := true
 		for _, l := range b {

@@ -30,6 +30,7 @@ type Model struct {
 	active int
 	w, h   int
 	full   bool // the help page shown instead of the page
+	helpAt int  // the help page's scroll offset
 	mouse  bool // mouse tracking on: the wheel scrolls, text selection needs shift
 }
 
@@ -179,7 +180,7 @@ func (m Model) key(msg tea.KeyPressMsg) (Model, tea.Cmd) {
 	case key.Matches(msg, k.Quit):
 		return m, tea.Quit
 	case key.Matches(msg, k.Help):
-		m.full = !m.full
+		m.full, m.helpAt = !m.full, 0
 		return m, nil
 	case m.full && key.Matches(msg, k.Cancel):
 		m.full = false
@@ -203,6 +204,7 @@ func (m Model) key(msg tea.KeyPressMsg) (Model, tea.Cmd) {
 		return m, nil
 	}
 	if m.full {
+		m.scrollHelp(msg)
 		return m, nil
 	}
 	return m, m.page().Update(msg)
@@ -253,15 +255,41 @@ func (m Model) render() string {
 	return screen
 }
 
+// scrollHelp moves the help page when it is taller than the screen.
+func (m *Model) scrollHelp(msg tea.KeyPressMsg) {
+	k, h := m.c.keys, m.pageHeight()
+	d := 0
+	switch {
+	case key.Matches(msg, k.Up):
+		d = -1
+	case key.Matches(msg, k.Down):
+		d = 1
+	case key.Matches(msg, k.PageUp):
+		d = -max(h-1, 1)
+	case key.Matches(msg, k.PageDown):
+		d = max(h-1, 1)
+	case key.Matches(msg, k.Top):
+		d = -m.helpAt
+	case key.Matches(msg, k.Bottom):
+		d = 1 << 30
+	}
+	m.helpAt = views.ClampOffset(m.helpAt+d, len(m.helpLines()), h)
+}
+
 // helpGroup is a titled column of the help page.
 type helpGroup struct {
 	title string
 	keys  []key.Binding
 }
 
-// fullHelp is the help page shown by '?': the keys of every page, grouped,
-// side by side as far as the width allows.
+// fullHelp is the help page shown by '?', scrolled.
 func (m Model) fullHelp() string {
+	return views.Window(m.c.st, m.helpLines(), m.helpAt, m.w, m.pageHeight())
+}
+
+// helpLines is the whole help page: the keys of every page, grouped, side
+// by side as far as the width allows, then the pages' notes.
+func (m Model) helpLines() []string {
 	st, k := m.c.st, m.c.keys
 	groups := []helpGroup{{"Pages", k.global()}, {"Move", k.moves()}}
 	var notes []string
@@ -304,7 +332,7 @@ func (m Model) fullHelp() string {
 			out = append(out, l)
 		}
 	}
-	return views.Window(st, out, 0, m.w, m.pageHeight())
+	return out
 }
 
 // statusLine shows a page's prompt, the open error, a note, the load
@@ -331,6 +359,8 @@ func (m Model) statusLine() string {
 	right := ""
 	if !m.full {
 		right = st.Status.Render(m.page().Position())
+	} else if n, h := len(m.helpLines()), m.pageHeight(); n > h {
+		right = st.Status.Render(fmt.Sprintf("help %d%%", 100*(m.helpAt+h)/n))
 	}
 	if gap := m.w - lipgloss.Width(left) - lipgloss.Width(right); gap >= 1 {
 		return left + strings.Repeat(" ", gap) + right

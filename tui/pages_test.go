@@ -127,3 +127,22 @@ func TestMouseToggle(t *testing.T) {
 		t.Errorf("Options.Mouse: mouse mode %v", mm)
 	}
 }
+
+// TestHelpScrolls: the help page lists every page's keys; at 80x24 it is
+// taller than the screen and scrolls to its last line.
+func TestHelpScrolls(t *testing.T) {
+	m, _ := loaded(t, "kdump-6.1-lzo", Options{})
+	m = press(m, "?")
+	for _, p := range m.pages {
+		if len(p.FullHelp()) > 0 {
+			mustContain(t, strings.Join(m.helpLines(), "\n"), p.Title())
+		}
+	}
+	mustContain(t, screen(m), "Pages", "Move", "help ")
+	m = press(m, "G")
+	mustContain(t, screen(m), "CPUs: enter opens the full backtrace", "help 100%")
+	m = press(m, "esc")
+	if m.full {
+		t.Error("esc did not close the help")
+	}
+}

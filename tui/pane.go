@@ -80,7 +80,7 @@ func (p *pane) Position() string {
 
 func (p *pane) ShortHelp() []key.Binding {
 	k := p.c.keys
-	return []key.Binding{k.Up, k.Down, k.PageDown, withDesc(k.Cancel, "close")}
+	return []key.Binding{k.Up, k.Down, withDesc(k.Cancel, "close")}
 }
 
 // wheelDelta is -1 for the wheel turned up, 1 down, 0 for other buttons.
