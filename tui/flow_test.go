@@ -90,3 +90,33 @@ func TestFlow(t *testing.T) {
 		t.Errorf("source calls %s", got)
 	}
 }
+
+// TestFlowSearchAndBacktrace drives the program: the Log page opens on the
+// panic line; /labpanic from there goes to the next hit with the status
+// line on it; N goes back; the CPUs page opens the panicking CPU's whole
+// backtrace and esc closes it.
+func TestFlowSearchAndBacktrace(t *testing.T) {
+	src := loadFake(t, "kdump-6.1-lzo")
+	ls := &lockedString{}
+	tm := teatest.NewTestModel(t, recorder{New(src, Options{}), ls}, teatest.WithInitialTermSize(80, 24))
+
+	waitScreen(t, ls, "Verdict    kdump ran before the panic notifiers")
+	tm.Type("5")
+	waitScreen(t, ls, "[5 Log]", "› [    4.121886] Kernel panic - not syncing: labpanic", "line 61/96")
+	tm.Type("/labpanic")
+	tm.Send(tea.KeyPressMsg{Code: tea.KeyEnter})
+	waitScreen(t, ls, "/labpanic 5 of 7", "› [    4.123494]  labpanic_do_panic+0x18/0x18", "line 68/96")
+	tm.Type("N")
+	waitScreen(t, ls, "/labpanic 4 of 7", "› [    4.121886] Kernel panic", "line 61/96")
+	tm.Type("/4.123654")
+	tm.Send(tea.KeyPressMsg{Code: tea.KeyEnter})
+	waitScreen(t, ls, "/4.123654 1 of 1", "› [    4.123654]  labpanic_write")
+	tm.Type("6")
+	waitScreen(t, ls, "[6 CPUs]", "› CPU 1  panicking", "cpu 2/2")
+	tm.Send(tea.KeyPressMsg{Code: tea.KeyEnter})
+	waitScreen(t, ls, "Backtrace of CPU 1", "#0 __crash_kexec+0x11a/0x130", "#9 entry_SYSCALL_64_after_hwframe+0x6e/0xd8")
+	tm.Send(tea.KeyPressMsg{Code: tea.KeyEscape})
+	waitScreen(t, ls, "› CPU 1  panicking", "enter backtrace")
+	tm.Type("q")
+	tm.FinalModel(t, teatest.WithFinalTimeout(5*time.Second))
+}
