@@ -4,7 +4,8 @@
 # Drives the TUI in a real terminal: tmux at 80x24, against the kdump fixture
 # (../shared/vmcores/kdump-6.1-lzo/vmcore, skipped when absent) and against
 # `BINARY demo`. Keys: 2 (Timeline), Enter (expand), 5 (Log), /panic Enter
-# (search), 6 Enter (a CPU's backtrace), Esc, q (quit); each screen is
+# (search), 6 Enter (a CPU's backtrace), Esc, :ps Enter (the command line),
+# Esc, q (quit); each screen is
 # captured with capture-pane and checked. Then the terminal types: with
 # TERM=vt100 no colour reaches the screen; with TERM=dumb the program stays
 # on the main screen and sends no keyboard-protocol or mode queries (its
@@ -119,6 +120,9 @@ session() {
   check "search for panic" "/panic " || return 0
   keys 6 Enter
   check "enter opens the full backtrace" "Backtrace of CPU" "frames, innermost first" || return 0
+  keys Escape
+  keys : p s Enter
+  check "the command line runs ps" ":ps" "PID" "COMM" || return 0
   keys Escape
   keys q
   check "q quits with status 0" "[exit 0]" || return 0

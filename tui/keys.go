@@ -13,6 +13,7 @@ type KeyMap struct {
 	NextPage key.Binding
 	PrevPage key.Binding
 	Mouse    key.Binding
+	Command  key.Binding
 	Cancel   key.Binding
 	Help     key.Binding
 	Quit     key.Binding
@@ -47,6 +48,7 @@ func DefaultKeyMap(n int, ascii bool) KeyMap {
 		NextPage: b([]string{"tab"}, "tab", "next page"),
 		PrevPage: b([]string{"shift+tab"}, "shift+tab", "previous page"),
 		Mouse:    b([]string{"m"}, "m", "mouse wheel on/off"),
+		Command:  commandKey(),
 		Cancel:   b([]string{"esc"}, "esc", "clear / close"),
 		Help:     b([]string{"?"}, "?", "help"),
 		Quit:     b([]string{"q", "ctrl+c"}, "q", "quit"),
@@ -65,7 +67,7 @@ func DefaultKeyMap(n int, ascii bool) KeyMap {
 
 // global is the help for the keys every page has.
 func (k KeyMap) global() []key.Binding {
-	return []key.Binding{k.Pages, k.NextPage, k.PrevPage, k.Mouse, k.Help, k.Cancel, k.Quit}
+	return []key.Binding{k.Pages, k.NextPage, k.PrevPage, k.Command, k.Mouse, k.Help, k.Cancel, k.Quit}
 }
 
 // moves is the help for the moves the pages share.
@@ -79,11 +81,11 @@ func withDesc(b key.Binding, desc string) key.Binding {
 	return b
 }
 
-// barHelp is the help bar: the page keys between the page switch and
-// help/quit.
+// barHelp is the help bar: the page's (or pane's) keys between the page
+// switch and help/quit.
 type barHelp struct {
 	k    KeyMap
-	page Page
+	page interface{ ShortHelp() []key.Binding }
 }
 
 // ShortHelp implements help.KeyMap.

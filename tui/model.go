@@ -29,9 +29,11 @@ type Model struct {
 	pages  []Page
 	active int
 	w, h   int
-	full   bool // the help page shown instead of the page
-	helpAt int  // the help page's scroll offset
-	mouse  bool // mouse tracking on: the wheel scrolls, text selection needs shift
+	full    bool // the help page shown instead of the page
+	helpAt  int  // the help page's scroll offset
+	mouse   bool // mouse tracking on: the wheel scrolls, text selection needs shift
+	cmd     commandLine
+	overlay *pane // a command's output, over every page
 }
 
 // New is the model for src; Init starts loading.
@@ -90,8 +92,8 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		m.resize()
 		return m, nil
 	case spinner.TickMsg:
-		if m.c.data.Loading == "" {
-			return m, nil // loading ended: let the spinner stop
+		if m.c.data.Loading == "" && m.cmd.running == "" {
+			return m, nil // nothing runs: let the spinner stop
 		}
 		var cmd tea.Cmd
 		m.spin, cmd = m.spin.Update(msg)
@@ -101,13 +103,19 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case focusMsg:
 		for i, p := range m.pages {
 			if p.Title() == msg.title {
-				m.active, m.full = i, false
+				m.active, m.full, m.overlay = i, false, nil
 			}
 		}
 		return m, nil
 	case tea.KeyPressMsg:
 		return m.key(msg)
+	case commandMsg:
+		return m.commandDone(msg), nil
 	case tea.MouseWheelMsg:
+		if m.overlay != nil {
+			m.overlay.update(msg)
+			return m, nil
+		}
 		return m, m.page().Update(msg)
 	case tea.MouseMsg:
 		return m, nil
@@ -132,6 +140,9 @@ func (m *Model) resize() {
 	m.help.SetWidth(m.w)
 	for _, p := range m.pages {
 		p.SetSize(m.w, m.pageHeight())
+	}
+	if m.overlay != nil {
+		m.overlay.SetSize(m.w, m.pageHeight())
 	}
 }
 
@@ -169,6 +180,9 @@ func (m Model) loaded(msg tea.Msg) (Model, tea.Cmd) {
 // key handles a key press: a page that is typing takes every key; then
 // the keys that work on every page; then the page's own.
 func (m Model) key(msg tea.KeyPressMsg) (Model, tea.Cmd) {
+	if m.cmd.text != nil {
+		return m.commandKey(msg)
+	}
 	if pr, ok := m.page().(prompter); ok {
 		if _, typing := pr.Prompt(); typing {
 			return m, m.page().Update(msg)
@@ -186,13 +200,21 @@ func (m Model) key(msg tea.KeyPressMsg) (Model, tea.Cmd) {
 		m.full = false
 		return m, nil
 	case key.Matches(msg, k.Pages):
-		m.active, m.full = int(msg.String()[0]-'1'), false
+		m.active, m.full, m.overlay = int(msg.String()[0]-'1'), false, nil
 		return m, nil
 	case key.Matches(msg, k.NextPage):
-		m.active, m.full = (m.active+1)%len(m.pages), false
+		m.active, m.full, m.overlay = (m.active+1)%len(m.pages), false, nil
 		return m, nil
 	case key.Matches(msg, k.PrevPage):
-		m.active, m.full = (m.active+len(m.pages)-1)%len(m.pages), false
+		m.active, m.full, m.overlay = (m.active+len(m.pages)-1)%len(m.pages), false, nil
+		return m, nil
+	case key.Matches(msg, k.Command):
+		m.startCommand()
+		return m, nil
+	case m.overlay != nil && !m.full:
+		if m.overlay.update(msg) {
+			m.overlay = nil
+		}
 		return m, nil
 	case key.Matches(msg, k.Mouse):
 		m.mouse = !m.mouse
@@ -233,9 +255,13 @@ func (m Model) View() tea.View {
 // render is the whole screen as text: tabs, page, status line, help bar.
 func (m Model) render() string {
 	var page string
-	if m.full {
+	var bar help.KeyMap = barHelp{m.c.keys, m.page()}
+	switch {
+	case m.full:
 		page = m.fullHelp()
-	} else {
+	case m.overlay != nil:
+		page, bar = m.overlay.View(), barHelp{m.c.keys, m.overlay}
+	default:
 		page = m.page().View()
 	}
 	names := make([]string, len(m.pages))
@@ -247,7 +273,7 @@ func (m Model) render() string {
 		page,
 		m.statusLine(),
 		// help.Model can overflow when its ellipsis does not fit: cut it.
-		views.Window(m.c.st, []string{m.help.View(barHelp{m.c.keys, m.page()})}, 0, m.w, 1),
+		views.Window(m.c.st, []string{m.help.View(bar)}, 0, m.w, 1),
 	}, "\n")
 	if m.opts.ASCII {
 		screen = views.ToASCII(screen)
@@ -345,8 +371,12 @@ func (m Model) statusLine() string {
 		prompt, typing = pr.Prompt()
 	}
 	switch {
+	case m.cmd.text != nil:
+		left = ":" + *m.cmd.text + st.Glyphs.Cursor
 	case typing:
 		left = prompt + st.Glyphs.Cursor
+	case m.cmd.running != "":
+		left = m.spin.View() + " " + st.Status.Render("running :"+m.cmd.running+"…")
 	case d.OpenErr != "":
 		left = st.Error.Render("cannot read the dump: " + d.OpenErr)
 	case m.c.note != "":
@@ -357,7 +387,9 @@ func (m Model) statusLine() string {
 		left = m.problemSummary()
 	}
 	right := ""
-	if !m.full {
+	if m.overlay != nil && !m.full {
+		right = st.Status.Render(m.overlay.Position())
+	} else if !m.full {
 		right = st.Status.Render(m.page().Position())
 	} else if n, h := len(m.helpLines()), m.pageHeight(); n > h {
 		right = st.Status.Render(fmt.Sprintf("help %d%%", 100*(m.helpAt+h)/n))

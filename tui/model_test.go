@@ -45,7 +45,7 @@ func keyMsg(name string) tea.KeyPressMsg {
 		"shift+tab": {Code: tea.KeyTab, Mod: tea.ModShift}, "esc": {Code: tea.KeyEscape},
 		"up": {Code: tea.KeyUp}, "down": {Code: tea.KeyDown}, "backspace": {Code: tea.KeyBackspace},
 		"ctrl+c": {Code: 'c', Mod: tea.ModCtrl}, "pgdown": {Code: tea.KeyPgDown}, "end": {Code: tea.KeyEnd},
-		"right": {Code: tea.KeyRight}, "left": {Code: tea.KeyLeft},
+		"right": {Code: tea.KeyRight}, "left": {Code: tea.KeyLeft}, "ctrl+u": {Code: 'u', Mod: tea.ModCtrl},
 	}
 	if k, ok := special[name]; ok {
 		return k
@@ -59,7 +59,7 @@ func keyMsg(name string) tea.KeyPressMsg {
 func press(m Model, keys ...string) Model {
 	for _, k := range keys {
 		if _, named := map[string]bool{"enter": true, "tab": true, "shift+tab": true, "esc": true, "up": true,
-			"down": true, "backspace": true, "ctrl+c": true, "pgdown": true, "end": true, "right": true, "left": true}[k]; !named && len([]rune(k)) > 1 {
+			"down": true, "backspace": true, "ctrl+c": true, "pgdown": true, "end": true, "right": true, "left": true, "ctrl+u": true}[k]; !named && len([]rune(k)) > 1 {
 			for _, r := range k {
 				m = press(m, string(r))
 			}

@@ -3,6 +3,8 @@ package tui
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
+	"strings"
 	"os"
 	"path/filepath"
 	"sync"
@@ -80,3 +82,19 @@ func (s *fakeSource) Close() error {
 }
 
 var errNotADump = errors.New("not a kernel crash dump: unknown magic")
+
+// Command implements Commander: "echo WORDS" prints the words, one a
+// line, as wide as asked; anything else fails.
+func (s *fakeSource) Command(line string, width int) (string, error) {
+	s.call("command " + line)
+	f := strings.Fields(line)
+	if len(f) == 0 || f[0] != "echo" {
+		return "", fmt.Errorf("%q is not a command here", line)
+	}
+	var b strings.Builder
+	for _, w := range f[1:] {
+		fmt.Fprintf(&b, "%s\n", w)
+	}
+	fmt.Fprintf(&b, "%s\n", strings.Repeat("=", width+20))
+	return b.String(), nil
+}

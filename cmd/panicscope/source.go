@@ -1,8 +1,11 @@
 package main
 
 import (
+	"bytes"
 	"errors"
+	"fmt"
 	"path/filepath"
+	"strings"
 	"sync"
 
 	"github.com/panicscope/panicscope/views"
@@ -16,8 +19,9 @@ import (
 // orders them against Close.
 // Each stage is one of target's staged accessors.
 type dumpSource struct {
-	path string
-	opt  target.Options
+	path  string
+	opt   target.Options
+	flags []string // the same options as flags, for Command
 
 	mu     sync.Mutex
 	tgt    *target.Target
@@ -90,4 +94,62 @@ func (s *dumpSource) Close() error {
 	err := s.tgt.Close()
 	s.tgt = nil
 	return err
+}
+
+// Command runs one of panicscope's commands on this dump for the TUI's
+// command line: "ps --state R" runs `panicscope ps DUMP --state R` with
+// the options the view was opened with. Each command opens the dump
+// again (cheap: identify only), as it does from the shell.
+func (s *dumpSource) Command(line string, width int) (string, error) {
+	args := strings.Fields(line)
+	if len(args) == 0 {
+		return "", errors.New("no command")
+	}
+	name := args[0]
+	var names []string
+	known := false
+	for _, c := range commands() {
+		if tuiCommands[c.name] {
+			names = append(names, c.name)
+			known = known || c.name == name
+		}
+	}
+	if !known {
+		return "", fmt.Errorf("%q is not a command here; try %s", name, strings.Join(names, ", "))
+	}
+	argv := append([]string{name, s.path}, args[1:]...)
+	argv = append(argv, s.flags...)
+	if name == "report" && width > 0 {
+		argv = append(argv, "--width", fmt.Sprint(width))
+	}
+	var out bytes.Buffer
+	err := run(argv, &out, &out)
+	var ue usageError
+	if errors.As(err, &ue) {
+		err = fmt.Errorf("%w ('%s --help' lists its flags)", err, name)
+	}
+	return out.String(), err
+}
+
+// tuiCommands are the commands the TUI's command line runs: those that
+// read the dump and print text.
+var tuiCommands = map[string]bool{
+	"info": true, "sym": true, "report": true, "plan": true, "log": true, "type": true, "bt": true,
+	"ps": true, "mod": true, "struct": true, "p": true, "rd": true, "list": true, "dis": true,
+}
+
+// args are the flags that choose where symbols and types come from, for
+// the commands run from the TUI.
+func (f targetFlags) args() []string {
+	var out []string
+	if f.symbols != "" {
+		out = append(out, "--symbols", f.symbols)
+	}
+	if f.vmlinux != "" {
+		out = append(out, "--vmlinux", f.vmlinux)
+	}
+	if f.force {
+		out = append(out, "--force")
+	}
+	return out
 }

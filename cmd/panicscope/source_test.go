@@ -57,3 +57,27 @@ func TestDumpSourceStages(t *testing.T) {
 		t.Error("log after close")
 	}
 }
+
+// TestDumpSourceCommand: the TUI's command line runs the dump-reading
+// commands on the open dump's path with its options, and refuses the rest.
+func TestDumpSourceCommand(t *testing.T) {
+	path := filepath.Join(testfixtures.Dir(t), "kdump-6.1-lzo", "vmcore")
+	src := newDumpSource(path, target.Options{})
+	defer src.Close()
+	out, err := src.Command("ps", 80)
+	if err != nil || !strings.Contains(out, "PID") || !strings.Contains(out, " sh") {
+		t.Fatalf("ps: %v\n%s", err, out)
+	}
+	out, err = src.Command("bt --cpu 1", 80)
+	if err != nil || !strings.Contains(out, "panic+0x") {
+		t.Fatalf("bt --cpu 1: %v\n%s", err, out)
+	}
+	for _, line := range []string{"trim /tmp/x", "demo", "nosuch", ""} {
+		if _, err := src.Command(line, 80); err == nil {
+			t.Errorf("%q accepted", line)
+		}
+	}
+	if _, err := src.Command("bt --frobnicate", 80); err == nil || !strings.Contains(err.Error(), "--help") {
+		t.Errorf("a bad flag: %v", err)
+	}
+}

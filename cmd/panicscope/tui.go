@@ -62,6 +62,7 @@ func openTUI(path string, f tuiFlags) error {
 	// tui.Run identifies the dump before it takes the screen: a file that
 	// is not a dump (or not there) is an error on the command line.
 	src := newDumpSource(path, f.target.options())
+	src.flags = f.target.args()
 	opts := tui.TerminalOptions(os.Getenv("TERM"))
 	opts.ASCII = opts.ASCII || f.ascii
 	opts.NoColor = opts.NoColor || os.Getenv("NO_COLOR") != ""
