@@ -26,9 +26,9 @@ type Model struct {
 	help help.Model
 	spin spinner.Model
 
-	pages  []Page
-	active int
-	w, h   int
+	pages   []Page
+	active  int
+	w, h    int
 	full    bool // the help page shown instead of the page
 	helpAt  int  // the help page's scroll offset
 	mouse   bool // mouse tracking on: the wheel scrolls, text selection needs shift
