@@ -13,12 +13,11 @@ import (
 // logPage: the kernel log with a level filter, search and a mark (›) on
 // the line jumped to or found.
 type logPage struct {
-	c      *common
-	keys   logKeys
-	s      views.LogState
-	input  *string // the "/" prompt's text while typing
-	w, h   int
-	loaded bool // the log stage arrived: the first jump to the panic was made
+	c     *common
+	keys  logKeys
+	s     views.LogState
+	input *string // the "/" prompt's text while typing
+	w, h  int
 }
 
 type logKeys struct {

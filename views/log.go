@@ -58,8 +58,12 @@ func SearchLog(lines []printk.Line, visible []int, q string) []int {
 	return out
 }
 
-// printedLine is a log line as the Log page prints it.
-func printedLine(l printk.Line) string { return printk.FormatTimestamp(l.TS) + " " + l.Text }
+// printedLine is a log line as the Log page prints it; the text comes
+// from the dump (user space writes to /dev/kmsg too), so what a terminal
+// would act on is replaced, as dmesg escapes it.
+func printedLine(l printk.Line) string {
+	return printk.FormatTimestamp(l.TS) + " " + Printable(l.Text)
+}
 
 // PanicLine is the index of the last "Kernel panic - not syncing" line (the
 // pr_emerg in panic()), else of the closing "---[ end Kernel panic" line; -1

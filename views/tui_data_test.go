@@ -157,3 +157,23 @@ func mustHave(t *testing.T, s string, want ...string) {
 		}
 	}
 }
+
+// TestLogEscapes: a log line holding an escape sequence is drawn with it
+// neutralised, and is still found by its text.
+func TestLogEscapes(t *testing.T) {
+	d := loadData(t, "kdump-6.1-lzo")
+	d.Log = append(d.Log[:0:0], d.Log[:3]...)
+	d.Log[1].Text = "evil \x1b]2;owned\a\x1b[2J text"
+	s := LogState{MaxLevel: 7, Wrap: true, Mark: -1}
+	s.Visible = FilterLog(d.Log, 7)
+	s.Query = "text"
+	s.Matches = SearchLog(d.Log, s.Visible, s.Query)
+	out := Log(d, s, 80, 10, PlainStyles(UnicodeGlyphs()))
+	if strings.Contains(out, "\x1b]") || strings.Contains(out, "\x1b[2J") || strings.Contains(out, "\a") {
+		t.Errorf("escape sequence from the log reached the screen: %q", out)
+	}
+	mustHave(t, ansi.Strip(out), "evil ?]2;owned??[2J text")
+	if len(s.Matches) != 1 || s.Matches[0] != 1 {
+		t.Errorf("matches %v", s.Matches)
+	}
+}
