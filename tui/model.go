@@ -151,15 +151,17 @@ func (m *Model) resize() {
 func (m Model) loaded(msg tea.Msg) (Model, tea.Cmd) {
 	d := &m.c.data
 	var next tea.Cmd
-	stage := d.Loading
+	var stage string // the stage that ended
 	switch msg := msg.(type) {
 	case identifiedMsg:
 		if msg.err != nil {
 			d.OpenErr, d.Loading = msg.err.Error(), ""
 			return m, nil
 		}
+		stage = stageOpen
 		d.Identity, d.Loading, next = msg.id, stageLog, logCmd(m.src)
 	case logMsg:
+		stage = stageLog
 		if msg.err != nil {
 			d.LogErr = msg.err.Error()
 		} else {
@@ -167,7 +169,7 @@ func (m Model) loaded(msg tea.Msg) (Model, tea.Cmd) {
 		}
 		d.Loading, next = stageAnalyse, analyseCmd(m.src)
 	case analysedMsg:
-		d.Loading = ""
+		stage, d.Loading = stageAnalyse, ""
 		if msg.err != nil {
 			d.ReportErr = msg.err.Error()
 		} else {
