@@ -72,6 +72,10 @@ func TestDumpSourceCommand(t *testing.T) {
 	if err != nil || !strings.Contains(out, "panic+0x") {
 		t.Fatalf("bt --cpu 1: %v\n%s", err, out)
 	}
+	out, err = src.Command("dis panic", 80)
+	if err != nil || !strings.Contains(out, "panic") {
+		t.Fatalf("dis panic: %v\n%s", err, out)
+	}
 	for _, line := range []string{"trim /tmp/x", "demo", "nosuch", ""} {
 		if _, err := src.Command(line, 80); err == nil {
 			t.Errorf("%q accepted", line)
