@@ -228,9 +228,10 @@ func TestEveryPageFits(t *testing.T) {
 	colour := regexp.MustCompile(`\x1b\[[0-9;]*(3[0-9]|4[0-9]|9[0-7])m`)
 	for _, opts := range []Options{{}, {ASCII: true, NoColor: true}} {
 		m, _ := loaded(t, "qemu-6.1-lp-oops-pstore", opts)
-		for _, size := range [][2]int{{80, 24}, {120, 40}, {30, 8}} {
+		for _, size := range [][2]int{{80, 24}, {120, 40}, {30, 8}, {20, 6}} {
 			m, _ = update(m, tea.WindowSizeMsg{Width: size[0], Height: size[1]})
-			for _, keys := range [][]string{{"1"}, {"2", "e"}, {"3", "end"}, {"4"}, {"5", "w"}, {"6", "pgdown"}, {"?"}} {
+			for _, keys := range [][]string{{"1"}, {"2", "e"}, {"3", "end"}, {"4"}, {"4", "enter", "end"}, {"5", "w"},
+				{"6", "pgdown"}, {"6", "enter", "end"}, {":", "echo x", "enter", "right"}, {"?"}, {"?", "end"}} {
 				m = press(m, keys...)
 				raw := m.View().Content
 				lines := strings.Split(ansi.Strip(raw), "\n")
@@ -253,8 +254,8 @@ func TestEveryPageFits(t *testing.T) {
 					t.Fatalf("NO_COLOR drew colour: %q", colour.FindString(raw))
 				}
 				m = press(m, "esc")
-				if m.full {
-					t.Fatal("esc did not close the help")
+				if m.full || m.overlay != nil || strings.Contains(screen(m), "esc closes") {
+					t.Fatalf("esc did not close the help or the pane:\n%s", screen(m))
 				}
 			}
 		}

@@ -159,7 +159,7 @@ func LogLines(d Data, s LogState, w, h int, st Styles) []string {
 			row := st.styleSpans(full, r, spans, l.Level, vi == s.Mark)
 			prefix := gutter
 			if ri > 0 {
-				prefix = "  " + strings.Repeat(" ", tsWidth(l))
+				prefix = "  " + strings.Repeat(" ", contIndent(l, avail))
 			}
 			if !s.Wrap && r[1] < len(full) {
 				row = st.truncate(row+" ", avail)
@@ -252,11 +252,15 @@ func logText(l printk.Line, q string) (string, []logSpan) {
 
 func tsWidth(l printk.Line) int { return len(printk.FormatTimestamp(l.TS)) + 1 }
 
+// contIndent is the indent of a wrapped line's next rows in w cells:
+// under the text, as long as that leaves 8 cells for it.
+func contIndent(l printk.Line, w int) int { return max(min(tsWidth(l), w-8), 0) }
+
 // logRows splits a line into the byte ranges of its wrapped rows: the first
 // row is w cells, the next ones are indented under the text.
 func logRows(l printk.Line, w int) [][2]int {
 	full := printedLine(l)
-	ind := tsWidth(l)
+	ind := contIndent(l, w)
 	var rows [][2]int
 	start, rw := 0, w
 	for {
@@ -272,7 +276,7 @@ func logRows(l printk.Line, w int) [][2]int {
 		if r[1] >= len(full) || r[1] == r[0] {
 			return rows
 		}
-		start, rw = r[1], max(w-ind, 8)
+		start, rw = r[1], max(w-ind, 1)
 	}
 }
 
