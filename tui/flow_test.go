@@ -94,7 +94,7 @@ func TestFlow(t *testing.T) {
 // TestFlowSearchAndBacktrace drives the program: the Log page opens on the
 // panic line; /labpanic from there goes to the next hit with the status
 // line on it; N goes back; the CPUs page opens the panicking CPU's whole
-// backtrace and esc closes it.
+// backtrace and esc closes it; ":" runs a command and shows its output.
 func TestFlowSearchAndBacktrace(t *testing.T) {
 	src := loadFake(t, "kdump-6.1-lzo")
 	ls := &lockedString{}
@@ -117,6 +117,13 @@ func TestFlowSearchAndBacktrace(t *testing.T) {
 	waitScreen(t, ls, "Backtrace of CPU 1", "#0 __crash_kexec+0x11a/0x130", "#9 entry_SYSCALL_64_after_hwframe+0x6e/0xd8")
 	tm.Send(tea.KeyPressMsg{Code: tea.KeyEscape})
 	waitScreen(t, ls, "› CPU 1  panicking", "enter backtrace")
+	// The command line: its output in a pane over the page, esc closes it.
+	tm.Type(":echo one two")
+	waitScreen(t, ls, ":echo one two")
+	tm.Send(tea.KeyPressMsg{Code: tea.KeyEnter})
+	waitScreen(t, ls, ":echo one two · esc closes", "\none", "\ntwo")
+	tm.Send(tea.KeyPressMsg{Code: tea.KeyEscape})
+	waitScreen(t, ls, "› CPU 1  panicking")
 	tm.Type("q")
 	tm.FinalModel(t, teatest.WithFinalTimeout(5*time.Second))
 }
