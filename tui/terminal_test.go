@@ -79,8 +79,14 @@ func runOutput(t *testing.T, opts Options, quiet bool) string {
 	}()
 	opts.ProgramOptions = []tea.ProgramOption{out, tea.WithInput(r), tea.WithWindowSize(80, 24),
 		tea.WithEnvironment([]string{"TERM=dumb"})}
-	if err := Run(loadFake(t, "kdump-6.1-lzo"), opts); err != nil {
+	src := loadFake(t, "kdump-6.1-lzo")
+	if err := Run(src, opts); err != nil {
 		t.Fatal(err)
+	}
+	// Run identified the dump before the program; the program went on
+	// from the log.
+	if got := strings.Join(src.calls, ","); got != "identify,log,analyse,close" {
+		t.Errorf("source calls %s", got)
 	}
 	b, err := os.ReadFile(f.Name())
 	if err != nil {
