@@ -5,8 +5,11 @@ import (
 	"strings"
 	"testing"
 
+	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/ansi"
+
+	"github.com/panicscope/panicscope/views"
 )
 
 // TestPageContract: every page of the list has a unique title shown in the
@@ -145,4 +148,58 @@ func TestHelpScrolls(t *testing.T) {
 	if m.full {
 		t.Error("esc did not close the help")
 	}
+}
+
+// notesPage is a page as a new one would be written: one file, one entry.
+type notesPage struct {
+	c    *common
+	keys struct{ Shout key.Binding }
+	w, h int
+	loud bool
+}
+
+func newNotes(c *common) Page {
+	p := &notesPage{c: c}
+	p.keys.Shout = key.NewBinding(key.WithKeys("S"), key.WithHelp("S", "shout"))
+	return p
+}
+
+func (p *notesPage) Title() string    { return "Notes" }
+func (p *notesPage) SetSize(w, h int) { p.w, p.h = w, h }
+func (p *notesPage) Position() string { return "notes" }
+func (p *notesPage) Update(msg tea.Msg) tea.Cmd {
+	if k, ok := msg.(tea.KeyPressMsg); ok && key.Matches(k, p.keys.Shout) {
+		p.loud = !p.loud
+	}
+	return nil
+}
+func (p *notesPage) View() string {
+	text := "some notes"
+	if p.loud {
+		text = "SOME NOTES"
+	}
+	return views.Window(p.c.st, []string{text}, 0, p.w, p.h)
+}
+func (p *notesPage) ShortHelp() []key.Binding  { return []key.Binding{p.keys.Shout} }
+func (p *notesPage) FullHelp() [][]key.Binding { return [][]key.Binding{{p.keys.Shout}} }
+
+// TestAddPage: a page added to the list gets its tab, its digit, its keys,
+// its help bar and its place on the help page, with nothing else changed.
+func TestAddPage(t *testing.T) {
+	saved := pages
+	pages = append(append([]func(*common) Page{}, saved...), newNotes)
+	defer func() { pages = saved }()
+
+	m, _ := loaded(t, "kdump-6.1-lzo", Options{})
+	mustContain(t, screen(m), " 7 Notes ")
+	m = press(m, "7")
+	mustContain(t, screen(m), "[7 Notes]", "some notes", "S shout", "notes")
+	m = press(m, "S")
+	mustContain(t, screen(m), "SOME NOTES")
+	m = press(m, "tab")
+	if m.page().Title() != "Overview" {
+		t.Errorf("tab after the last page: %s", m.page().Title())
+	}
+	m = press(m, "shift+tab", "?", "G")
+	mustContain(t, strings.Join(m.helpLines(), "\n"), "Notes", "shout", "1-7")
 }
