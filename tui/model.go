@@ -21,6 +21,7 @@ const defaultW, defaultH = 80, 24
 // commands.
 type Model struct {
 	src  Source
+	name string // the source's name, printable
 	opts Options
 	c    *common
 	help help.Model
@@ -56,11 +57,11 @@ func New(src Source, opts Options) Model {
 	}
 	sp := spinner.New(spinner.WithSpinner(spinner.Spinner{Frames: g.Spinner, FPS: spinner.MiniDot.FPS}))
 	c := &common{
-		data: views.Data{Path: src.Path(), Loading: stageOpen},
+		data: views.Data{Path: views.Printable(src.Path()), Loading: stageOpen},
 		st:   st,
 		keys: DefaultKeyMap(len(pages), opts.ASCII),
 	}
-	m := Model{src: src, opts: opts, c: c, help: h, spin: sp, w: defaultW, h: defaultH, mouse: opts.Mouse}
+	m := Model{src: src, name: views.Printable(src.Name()), opts: opts, c: c, help: h, spin: sp, w: defaultW, h: defaultH, mouse: opts.Mouse}
 	for _, newPage := range pages {
 		m.pages = append(m.pages, newPage(c))
 	}
@@ -79,6 +80,7 @@ func (m Model) Init() tea.Cmd {
 // identified is the model with the first stage already done (Run
 // identifies the dump before the program starts).
 func (m Model) identified(id *views.Identity) Model {
+	makePrintable(id)
 	m.c.data.Identity, m.c.data.Loading = id, stageLog
 	m.broadcast(loadedMsg{stageOpen})
 	return m
@@ -155,15 +157,16 @@ func (m Model) loaded(msg tea.Msg) (Model, tea.Cmd) {
 	switch msg := msg.(type) {
 	case identifiedMsg:
 		if msg.err != nil {
-			d.OpenErr, d.Loading = msg.err.Error(), ""
+			d.OpenErr, d.Loading = views.Printable(msg.err.Error()), ""
 			return m, nil
 		}
 		stage = stageOpen
+		makePrintable(msg.id)
 		d.Identity, d.Loading, next = msg.id, stageLog, logCmd(m.src)
 	case logMsg:
 		stage = stageLog
 		if msg.err != nil {
-			d.LogErr = msg.err.Error()
+			d.LogErr = views.Printable(msg.err.Error())
 		} else {
 			d.Log = msg.lines
 		}
@@ -171,8 +174,9 @@ func (m Model) loaded(msg tea.Msg) (Model, tea.Cmd) {
 	case analysedMsg:
 		stage, d.Loading = stageAnalyse, ""
 		if msg.err != nil {
-			d.ReportErr = msg.err.Error()
+			d.ReportErr = views.Printable(msg.err.Error())
 		} else {
+			makePrintable(msg.r)
 			d.Report = msg.r
 		}
 	}
@@ -250,7 +254,7 @@ func (m Model) View() tea.View {
 		return v
 	}
 	v.AltScreen = true
-	v.WindowTitle = "panicscope " + m.src.Name()
+	v.WindowTitle = "panicscope " + m.name
 	return v
 }
 
@@ -271,7 +275,7 @@ func (m Model) render() string {
 		names[i] = p.Title()
 	}
 	screen := strings.Join([]string{
-		views.Tabs(names, m.active, m.w, m.src.Name(), m.c.st),
+		views.Tabs(names, m.active, m.w, m.name, m.c.st),
 		page,
 		m.statusLine(),
 		// help.Model can overflow when its ellipsis does not fit: cut it.

@@ -12,7 +12,8 @@ import (
 // only the data types views draws. Identify, Log and Analyse are called
 // once each, in that order, never from Update — Run calls Identify before
 // the program starts, the Model's commands the rest — and Close after the
-// program ends, possibly while a stage still runs.
+// program ends, possibly while a stage still runs. What the stages return
+// is the TUI's: it replaces control characters in its strings in place.
 type Source interface {
 	Name() string // short name for the tab bar: "kdump-6.1-lzo/vmcore"
 	Path() string
