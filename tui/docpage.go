@@ -102,11 +102,10 @@ func (p *docPage) ShortHelp() []key.Binding {
 		return p.pane.ShortHelp()
 	}
 	k := p.c.keys
-	out := []key.Binding{k.NextPage, k.Up, k.Down}
 	if p.open != nil {
-		out = append(out, withDesc(k.Open, p.help))
+		return []key.Binding{k.Up, k.Down, withDesc(k.Open, p.help)}
 	}
-	return out
+	return []key.Binding{k.NextPage, k.Up, k.Down}
 }
 
 func (p *docPage) FullHelp() [][]key.Binding {

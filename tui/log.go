@@ -329,7 +329,8 @@ func (p *logPage) Position() string {
 
 func (p *logPage) ShortHelp() []key.Binding {
 	lk := p.keys
-	return []key.Binding{lk.Search, lk.NextMatch, lk.Level, lk.Panic, lk.Wrap}
+	return []key.Binding{lk.Search, withDesc(lk.NextMatch, "next/prev"), withDesc(lk.Level, "level"),
+		withDesc(lk.Panic, "panic")}
 }
 
 func (p *logPage) FullHelp() [][]key.Binding {

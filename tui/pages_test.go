@@ -203,3 +203,19 @@ func TestAddPage(t *testing.T) {
 	m = press(m, "shift+tab", "?", "G")
 	mustContain(t, strings.Join(m.helpLines(), "\n"), "Notes", "shout", "1-7")
 }
+
+// TestHelpBarFits: at 80 columns the help bar of every page, and of the
+// panes, still ends with help and quit.
+func TestHelpBarFits(t *testing.T) {
+	for opts, end := range map[*Options]string{{}: "? help • q quit", {ASCII: true}: "? help | q quit"} {
+		m, _ := loaded(t, "qemu-6.1-lp-oops-pstore", *opts)
+		for _, keys := range [][]string{{"1"}, {"2"}, {"3"}, {"4"}, {"4", "enter"}, {"5"}, {"6"}, {"6", "enter"}, {":", "echo", "enter"}} {
+			m = press(m, keys...)
+			lines := strings.Split(screen(m), "\n")
+			if bar := lines[len(lines)-1]; !strings.HasSuffix(strings.TrimRight(bar, " "), end) {
+				t.Errorf("%+v %v: help bar %q", *opts, keys, bar)
+			}
+			m = press(m, "esc")
+		}
+	}
+}

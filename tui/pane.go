@@ -108,7 +108,7 @@ func (p *pane) Position() string {
 func (p *pane) ShortHelp() []key.Binding {
 	k := p.c.keys
 	if p.cut {
-		return []key.Binding{k.Up, k.Down, k.Right, withDesc(k.Cancel, "close")}
+		return []key.Binding{k.Up, k.Down, withDesc(k.Right, "scroll"), withDesc(k.Cancel, "close")}
 	}
 	return []key.Binding{k.Up, k.Down, withDesc(k.Cancel, "close")}
 }

@@ -186,7 +186,7 @@ func (p *timelinePage) Position() string {
 
 func (p *timelinePage) ShortHelp() []key.Binding {
 	k := p.c.keys
-	return []key.Binding{k.Up, k.Down, p.keys.Expand, p.keys.JumpLog}
+	return []key.Binding{k.Up, k.Down, withDesc(p.keys.Expand, "expand"), withDesc(p.keys.JumpLog, "log")}
 }
 
 func (p *timelinePage) FullHelp() [][]key.Binding {
