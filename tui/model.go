@@ -328,10 +328,8 @@ func (m Model) statusLine() string {
 // problemSummary counts what could not be read, naming the first problem.
 func (m Model) problemSummary() string {
 	var problems []string
-	if m.data.Report != nil {
-		problems = m.data.Report.Problems
-	} else if m.data.Identity != nil {
-		problems = m.data.Identity.Problems
+	for _, p := range views.Problems(m.data) {
+		problems = append(problems, p.Message())
 	}
 	for _, e := range []string{m.data.LogErr, m.data.ReportErr} {
 		if e != "" {

@@ -61,7 +61,7 @@ func (s *fakeSource) Identify() (*analysis.Identity, error) {
 		return nil, s.openErr
 	}
 	id := s.r.Identity
-	id.PanicMessage = analysis.Unknown // Identify does not read the log
+	id.PanicMessage = nil // Identify does not read the log
 	return &id, nil
 }
 
