@@ -37,7 +37,7 @@ func ReportText(r *analysis.Report, width int) string {
 	if r.Panic.FirstReport != "" {
 		kv("Cause", r.Panic.FirstReport)
 	}
-	kv("Taint", taintText(r))
+	kv("Taint", taintLetters(r))
 	kv("Kernel", kernelText(r.Kernel))
 	kv("Captured", string(r.Kernel.Capture)+": "+r.Kernel.CaptureWhy)
 	kv("Dump", fmt.Sprintf("%s, %s, %s", r.Identity.Format, r.Identity.Compression, filteredText(r.Identity)))
@@ -150,7 +150,7 @@ func ReportMarkdown(r *analysis.Report) string {
 	if r.Panic.FirstReport != "" {
 		row("Cause", r.Panic.FirstReport)
 	}
-	row("Taint", taintText(r))
+	row("Taint", taintLetters(r))
 	row("Kernel", kernelText(r.Kernel))
 	row("Captured", string(r.Kernel.Capture)+": "+r.Kernel.CaptureWhy)
 	row("Dump", fmt.Sprintf("%s, %s, %s", r.Identity.Format, r.Identity.Compression, filteredText(r.Identity)))
@@ -234,6 +234,15 @@ func panicMessage(r *analysis.Report) string {
 		return panicMessageUnknown(r)
 	}
 	return *r.Panic.Message
+}
+
+// taintLetters is tainted_mask as print_tainted() letters, or unknown with
+// the reason.
+func taintLetters(r *analysis.Report) string {
+	if r.Panic.Taint == nil {
+		return taintText(r)
+	}
+	return *r.Panic.Taint
 }
 
 func kernelText(k analysis.KernelInfo) string {

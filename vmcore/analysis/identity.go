@@ -52,8 +52,10 @@ func Identify(d *vmcore.Dump) Identity {
 		CPUs:        len(d.CPUs),
 		Problems:    finding.List{},
 	}
+	// vmcore reports its warnings as text (a VMCOREINFO or translation it
+	// could not take from the file): each is a source the dump lacks.
 	for _, w := range d.Warnings {
-		id.Problems.Add(finding.New(finding.Damaged, finding.About(finding.AreaDump), errors.New(w)))
+		id.Problems.Add(finding.New(finding.NoSource, finding.About(finding.AreaDump), errors.New(w)))
 	}
 	if d.Header != nil && int(d.Header.NrCPUs) > id.CPUs {
 		id.CPUs = int(d.Header.NrCPUs)
