@@ -103,7 +103,7 @@ type Result struct {
 	Bytes          int64  // size of the copy
 	VMCOREINFOFrom string // where the copy's sub-header VMCOREINFO came from ("" if none)
 	Report         *analysis.Report
-	Problems       finding.List // pages that could not be copied (subject: page PFN)
+	Problems       finding.List // pages that could not be copied (subject: page ADDRESS)
 	ReadTime       time.Duration
 	WriteTime      time.Duration
 }
