@@ -89,3 +89,15 @@ func TestDumpersNotReadAreNotEmpty(t *testing.T) {
 		t.Errorf("empty dump_list: %v", m)
 	}
 }
+
+// TestPlanPartialNotifierChain: a chain walk that stopped early is not
+// presented as the whole chain.
+func TestPlanPartialNotifierChain(t *testing.T) {
+	r := liveReport(bp(false), bp(false), ip(0), up(0))
+	r.Chains[0].Complete, r.Chains[0].Broken = false, "list 0xffff broken after 2 nodes: cycle"
+	for _, s := range Plan(r).Steps {
+		if s.Step == timeline.StepNotifiers && !strings.Contains(s.Why, "read only in part: list 0xffff broken") {
+			t.Errorf("notifiers: %q", s.Why)
+		}
+	}
+}

@@ -233,6 +233,9 @@ func stepAction(s timeline.Step, r *Report, notifiers *Chain) (PlanAction, strin
 			return PlanRuns, "panic_notifier_list is empty: nothing to call"
 		}
 		why = fmt.Sprintf("%d callbacks in priority order", len(notifiers.Entries))
+		if !notifiers.Complete {
+			why += " (panic_notifier_list read only in part: " + notifiers.Broken + ")"
+		}
 	case timeline.StepKmsgDump:
 		switch {
 		case len(r.Dumpers) == 0 && !r.DumpersComplete:
