@@ -157,8 +157,10 @@ func buildTimeline(t *target.Target, r *Report, log *printk.Log) []timeline.Step
 		for _, e := range c.Entries {
 			in.Notifiers = append(in.Notifiers, timeline.Member{Name: e.Callback, Module: e.Module, Priority: e.Priority})
 		}
+		in.NotifiersPartial = !c.Complete
 	}
 	in.Dumpers = r.dumperMembers()
+	in.DumpersPartial = in.Dumpers != nil && !r.DumpersComplete
 	for _, c := range r.CPUs {
 		// The innermost frame is the IP's unless an exception handler that
 		// saved the registers was rebuilt above them (kdump's crash NMI).

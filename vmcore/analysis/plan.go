@@ -140,6 +140,10 @@ func Plan(r *Report) PlanResult {
 		}
 	}
 	in.Dumpers = r.dumperMembers()
+	in.DumpersPartial = in.Dumpers != nil && !r.DumpersComplete
+	if notifiers != nil {
+		in.NotifiersPartial = !notifiers.Complete
+	}
 	line, steps := timeline.Build(in)
 	res.Model = line
 	res.ModelWhy = r.LineWhy

@@ -669,17 +669,21 @@ func (b *builder) fillMembers(s *Step, fr frontier) {
 	var ms []Member
 	var ev map[int][]Evidence
 	var list string
+	var partial bool
 	switch s.Step {
 	case StepNotifiers:
-		ms, ev, list = b.in.Notifiers, b.notifierEv, "panic_notifier_list"
+		ms, ev, list, partial = b.in.Notifiers, b.notifierEv, "panic_notifier_list", b.in.NotifiersPartial
 	case StepKmsgDump:
-		ms, ev, list = b.in.Dumpers, b.dumperEv, "dump_list"
+		ms, ev, list, partial = b.in.Dumpers, b.dumperEv, "dump_list", b.in.DumpersPartial
 	default:
 		return
 	}
 	if ms == nil {
 		s.Note = joinNote(s.Note, list+" not read")
 		return
+	}
+	if partial {
+		s.Note = joinNote(s.Note, fmt.Sprintf("%s read only in part: the members after the first %d are not known", list, len(ms)))
 	}
 	if len(ms) == 0 {
 		s.Note = joinNote(s.Note, list+" is empty: nothing to call")

@@ -174,6 +174,9 @@ type Inputs struct {
 	// empty list. Dumpers is dump_list in list (= call) order, same convention.
 	Notifiers []Member
 	Dumpers   []Member
+	// NotifiersPartial and DumpersPartial say the list walk stopped early:
+	// the members given are the first ones, not all.
+	NotifiersPartial, DumpersPartial bool
 	CPUs      []CPUEvidence
 	Extra     map[string]string // free-form facts; not used by the model
 }

@@ -728,3 +728,18 @@ func TestOnlyEndLine(t *testing.T) {
 		t.Errorf("message step: %+v", msg)
 	}
 }
+
+// TestPartialLists: members of a list read only in part are shown, and the
+// step says the list is not whole.
+func TestPartialLists(t *testing.T) {
+	in := qemuLpPanic()
+	in.Notifiers, in.NotifiersPartial = in.Notifiers[:1], true
+	_, steps := Build(in)
+	s := find(t, steps, kNotif)
+	if len(s.Members) != 1 || !strings.Contains(s.Note, "panic_notifier_list read only in part: the members after the first 1 are not known") {
+		t.Errorf("notifiers: %d members, note %q", len(s.Members), s.Note)
+	}
+	if k := find(t, steps, kKmsgK); strings.Contains(k.Note, "read only in part") {
+		t.Errorf("kmsg_dump: %q", k.Note)
+	}
+}
