@@ -177,8 +177,8 @@ type Inputs struct {
 	// NotifiersPartial and DumpersPartial say the list walk stopped early:
 	// the members given are the first ones, not all.
 	NotifiersPartial, DumpersPartial bool
-	CPUs      []CPUEvidence
-	Extra     map[string]string // free-form facts; not used by the model
+	CPUs                             []CPUEvidence
+	Extra                            map[string]string // free-form facts; not used by the model
 }
 
 func onOff(b bool) string {
