@@ -5,12 +5,12 @@ import (
 
 	"github.com/panicscope/panicscope/vmcore/finding"
 	"github.com/panicscope/panicscope/vmcore/kernel"
-	"github.com/panicscope/panicscope/vmcore/phys"
 	"github.com/panicscope/panicscope/vmcore/vmem"
 )
 
-// kindOf classifies an error from the object layer: memory not in the dump
-// is Unreadable, a symbol or member this kernel lacks is NoSource, a list
+// kindOf classifies an error from the object layer (which reads through
+// vmem, so a page not in the dump arrives as a *vmem.FaultError): memory
+// not in the dump is Unreadable, a symbol or member this kernel lacks is NoSource, a list
 // longer than panicscope walks is Limit, anything else (a cycle, a poisoned
 // pointer, a wrong type) is Damaged.
 func kindOf(err error) finding.Kind {
@@ -18,7 +18,7 @@ func kindOf(err error) finding.Kind {
 	if errors.As(err, &le) && le.Reason == kernel.ListTooLong {
 		return finding.Limit
 	}
-	k := finding.KindOf(err, finding.Damaged, vmem.IsFault, phys.IsMissing)
+	k := finding.KindOf(err, finding.Damaged, vmem.IsFault)
 	if k == finding.Damaged && errors.Is(err, kernel.ErrAbsent) {
 		return finding.NoSource
 	}
