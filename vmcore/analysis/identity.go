@@ -91,7 +91,7 @@ func Identify(d *vmcore.Dump) Identity {
 		id.PhysBase = ptr(signedHex(tc.PhysBase))
 	}
 	if uts, err := d.UTSName(); err != nil {
-		id.Problems.Add(finding.New(kindOf(err), finding.About(finding.AreaDump, "utsname"), fmt.Errorf("kernel utsname unreadable: %w", err)))
+		id.Problems.Add(finding.New(kindOf(err), finding.About(finding.AreaDump, "utsname"), fmt.Errorf("init_uts_ns unreadable: %w", err)))
 	} else {
 		id.Version = &uts.Version
 		id.Hostname = uts.Nodename
