@@ -43,7 +43,7 @@ func TestPanicMessageOnlyEndLine(t *testing.T) {
 	if !strings.Contains(first, "Panic boom") || strings.Contains(first, "---[ end") {
 		t.Errorf("first screen:\n%s", first)
 	}
-	r := &analysis.Report{Panic: analysis.PanicInfo{Message: &p.Message, MessageFrom: "end"}}
+	r := &analysis.Report{Panic: analysis.PanicInfo{Message: &p.Message, MessageFrom: analysis.FromEndLine}}
 	full := plain(strings.Join(OverviewLines(Data{Path: "x", Log: lines, Report: r}, 100, st), "\n"))
 	if !strings.Contains(full, "Panic boom") {
 		t.Errorf("overview with the report:\n%s", full)

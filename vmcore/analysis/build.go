@@ -107,9 +107,9 @@ func panicFromLog(r *Report, log *printk.Log) {
 		return
 	}
 	r.Panic.Message = &p.Message
-	r.Panic.MessageFrom = "message"
+	r.Panic.MessageFrom = FromMessageLine
 	if p.From == printk.PanicEndLine {
-		r.Panic.MessageFrom = "end"
+		r.Panic.MessageFrom = FromEndLine
 		r.problemf(finding.Unreadable, finding.About(finding.AreaPanic), "the \"Kernel panic - not syncing\" line is not in the log: the message is read from panic()'s closing line (seq %d)", p.Seq)
 	}
 	r.Panic.Seq, r.Panic.TimestampNS = ptr(p.Seq), ptr(p.TimestampNS)
@@ -186,7 +186,7 @@ func panicWindow(log *printk.Log, p PanicInfo) (*uint64, []timeline.LogLine) {
 		return p.Seq, nil
 	}
 	from, floor := *p.Seq, p.Seq
-	if p.MessageFrom == "end" {
+	if p.MessageFrom == FromEndLine {
 		from, floor = log.FirstSeq, nil
 		for _, g := range log.Gaps {
 			if g.LastSeq < *p.Seq {

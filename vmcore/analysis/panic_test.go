@@ -22,7 +22,7 @@ func TestPanicFromEndLineOnly(t *testing.T) {
 	}, Gaps: []printk.Gap{{FirstSeq: 2, LastSeq: 5, Reason: "page excluded"}}}
 	r := &Report{Kernel: KernelInfo{Capture: CaptureHypervisor}}
 	panicFromLog(r, log)
-	if r.Panic.Message == nil || *r.Panic.Message != "boom" || r.Panic.MessageFrom != "end" || *r.Panic.Seq != 7 {
+	if r.Panic.Message == nil || *r.Panic.Message != "boom" || r.Panic.MessageFrom != FromEndLine || *r.Panic.Seq != 7 {
 		t.Fatalf("panic %+v", r.Panic)
 	}
 	if r.Panic.FirstReport != "BUG: kernel NULL pointer dereference, address: 0000000000000000" {

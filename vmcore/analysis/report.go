@@ -62,21 +62,32 @@ type KernelInfo struct {
 // report's problems say why.
 type PanicInfo struct {
 	Message *string `json:"message"` // printk.ParsePanicLine's message
-	// MessageFrom says which log line Message was read from: "message"
-	// (the pr_emerg at the start of panic()) or "end" (the closing line,
-	// when the message line was lost); "" when there is no message.
-	MessageFrom    string  `json:"message_from,omitempty"`
-	CPU            *int    `json:"cpu"`        // panic_cpu
-	CPUSource      string  `json:"cpu_source"` // how CPU was found, or why it is nil
-	TaskPID        *int    `json:"task_pid"`
-	TaskComm       *string `json:"task_comm"`
-	Seq            *uint64 `json:"seq"`
-	TimestampNS    *uint64 `json:"timestamp_ns"`
-	Taint          *string `json:"taint"`
-	TaintMask      *uint64 `json:"taint_mask"`
-	OopsInProgress *int    `json:"oops_in_progress"`
-	FirstReport    string  `json:"first_report,omitempty"` // BUG:/Oops/WARNING line that led here
+	// MessageFrom says which log line Message was read from; "" when
+	// there is no message.
+	MessageFrom    MessageSource `json:"message_from,omitempty"`
+	CPU            *int          `json:"cpu"`        // panic_cpu
+	CPUSource      string        `json:"cpu_source"` // how CPU was found, or why it is nil
+	TaskPID        *int          `json:"task_pid"`
+	TaskComm       *string       `json:"task_comm"`
+	Seq            *uint64       `json:"seq"`
+	TimestampNS    *uint64       `json:"timestamp_ns"`
+	Taint          *string       `json:"taint"`
+	TaintMask      *uint64       `json:"taint_mask"`
+	OopsInProgress *int          `json:"oops_in_progress"`
+	FirstReport    string        `json:"first_report,omitempty"` // BUG:/Oops/WARNING line that led here
 }
+
+// MessageSource is which of panic()'s lines the message was read from.
+type MessageSource string
+
+const (
+	// FromMessageLine: the pr_emerg("Kernel panic - not syncing: ...") at
+	// the start of panic().
+	FromMessageLine MessageSource = "message"
+	// FromEndLine: the closing "---[ end Kernel panic ..." line, when the
+	// message line was lost.
+	FromEndLine MessageSource = "end"
+)
 
 // Parameters are the panic-path knobs as they were in memory.
 type Parameters struct {
