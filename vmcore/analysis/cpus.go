@@ -46,6 +46,12 @@ func readCPUs(t *target.Target, r *Report) {
 		r.Panic.CPUSource = "panic_cpu is -1 (PANIC_CPU_INVALID): no panic() was entered"
 	default:
 		r.Panic.CPUSource = "panic_cpu could not be read"
+		for _, p := range r.Problems.About(finding.AreaParams) {
+			if p.Subject.ID == "panic_cpu" || p.Subject.ID == "" {
+				r.Panic.CPUSource += ": " + p.Err.Error()
+				break
+			}
+		}
 	}
 	unw := cpuUnwinder(t, r)
 	for i, c := range t.Dump.CPUs {
