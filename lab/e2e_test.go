@@ -127,7 +127,7 @@ func bootLive(t *testing.T, cmdline ...string) guestRun {
 	return g
 }
 
-func stepOf(p *analysis.PlanResult, step, slot string) *analysis.PlanStep {
+func stepOf(p *analysis.PlanResult, step timeline.StepName, slot string) *analysis.PlanStep {
 	for i := range p.Steps {
 		if p.Steps[i].Step == step && p.Steps[i].Slot == slot {
 			return &p.Steps[i]
@@ -152,8 +152,8 @@ func checkAgainstGuest(t *testing.T, g guestRun) {
 	if r.Kernel.Capture != analysis.CaptureLive || r.Identity.Format != "live (/proc/kcore)" {
 		t.Errorf("capture %q format %q", r.Kernel.Capture, r.Identity.Format)
 	}
-	if r.Kernel.Release != gv["uname_r"] {
-		t.Errorf("release %q, guest uname -r %q", r.Kernel.Release, gv["uname_r"])
+	if r.Kernel.Release == nil || *r.Kernel.Release != gv["uname_r"] {
+		t.Errorf("release %v, guest uname -r %q", r.Kernel.Release, gv["uname_r"])
 	}
 	if !strings.Contains(r.Kernel.SymbolSource, "/proc/kallsyms") || !strings.Contains(r.Kernel.TypeSource, "/sys/kernel/btf/vmlinux") {
 		t.Errorf("symbols from %q, types from %q", r.Kernel.SymbolSource, r.Kernel.TypeSource)
@@ -181,8 +181,8 @@ func checkAgainstGuest(t *testing.T, g guestRun) {
 	if p.CrashKernelLoaded == nil || *p.CrashKernelLoaded != (gv["kexec_crash_loaded"] == "1") {
 		t.Errorf("crash_kernel_loaded %v, guest /sys/kernel/kexec_crash_loaded %s", p.CrashKernelLoaded, gv["kexec_crash_loaded"])
 	}
-	if int64(r.Panic.TaintMask) != num("tainted") {
-		t.Errorf("taint mask %d, guest /proc/sys/kernel/tainted %s", r.Panic.TaintMask, gv["tainted"])
+	if r.Panic.TaintMask == nil || int64(*r.Panic.TaintMask) != num("tainted") {
+		t.Errorf("taint mask %v, guest /proc/sys/kernel/tainted %s", r.Panic.TaintMask, gv["tainted"])
 	}
 	// Modules: the same set as /proc/modules.
 	var mods []string
@@ -228,7 +228,7 @@ func checkAgainstGuest(t *testing.T, g guestRun) {
 		}
 	}
 	if contains(guestMods, "ramoops") {
-		if r.Pstore == nil || r.Pstore.Backend != "ramoops" {
+		if r.Pstore == nil || r.Pstore.Backend == nil || *r.Pstore.Backend != "ramoops" {
 			t.Errorf("ramoops loaded, pstore: %+v", r.Pstore)
 		}
 		found := false
@@ -439,7 +439,7 @@ func TestLiveGuest(t *testing.T) {
 		if s := stepOf(pl, timeline.StepCrashKexec, timeline.SlotBeforeNotifiers); s == nil || s.Action != analysis.PlanRuns {
 			t.Errorf("kdump before the notifiers: %+v", s)
 		}
-		for _, st := range []string{timeline.StepStopCPUs, timeline.StepNotifiers, timeline.StepKmsgDump, timeline.StepEnd} {
+		for _, st := range []timeline.StepName{timeline.StepStopCPUs, timeline.StepNotifiers, timeline.StepKmsgDump, timeline.StepEnd} {
 			if s := stepOf(pl, st, ""); s == nil || s.Action != analysis.PlanNotReached {
 				t.Errorf("%s with kdump first: %+v", st, s)
 			}
@@ -489,8 +489,8 @@ func TestLabDumps(t *testing.T) {
 		out := filepath.Join(dir, "qemu", "vmcore")
 		t.Log(strings.TrimSpace(lab(t, 10*time.Minute, "dump", out)))
 		r := open(t, out)
-		if r.Kernel.Capture != analysis.CaptureHypervisor || r.Panic.Message != "sysrq triggered crash" {
-			t.Errorf("capture %q panic %q", r.Kernel.Capture, r.Panic.Message)
+		if r.Kernel.Capture != analysis.CaptureHypervisor || r.Panic.Message == nil || *r.Panic.Message != "sysrq triggered crash" {
+			t.Errorf("capture %q panic %v", r.Kernel.Capture, r.Panic.Message)
 		}
 		if s := r.Timeline[len(r.Timeline)-1]; s.Step != timeline.StepEnd || s.Status != timeline.Running {
 			t.Errorf("last step: %s %s (%s)", s.Step, s.Status, s.Reason)
@@ -518,7 +518,7 @@ func TestLabDumps(t *testing.T) {
 		if w, ok := hasWarning(pl, analysis.WarnPostNotifiersBeforeKdump); !ok || !strings.HasPrefix(w, "kdump loaded but crash_kexec_post_notifiers=Y: ") {
 			t.Errorf("warnings: %+v", pl.Warnings)
 		}
-		if s := stepOf(pl, timeline.StepNotifiers, ""); s == nil || s.Actual != string(timeline.Ran) {
+		if s := stepOf(pl, timeline.StepNotifiers, ""); s == nil || s.Actual != timeline.Ran {
 			t.Errorf("notifiers: %+v", s)
 		}
 	})

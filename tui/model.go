@@ -408,7 +408,7 @@ func (m Model) statusLine() string {
 
 // problemSummary counts what could not be read, naming the first problem.
 func (m Model) problemSummary() string {
-	problems := views.Problems(m.c.data)
+	problems := views.ProblemLines(m.c.data)
 	if len(problems) == 0 {
 		return ""
 	}

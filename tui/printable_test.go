@@ -12,13 +12,15 @@ import (
 func TestHostileStrings(t *testing.T) {
 	src := loadFake(t, "kdump-6.1-lzo")
 	const evil = "sh\x1b]52;c;cm0gLXJmIH4=\a"
-	src.r.CPUs[1].TaskComm = evil
+	comm := evil
+	src.r.CPUs[1].TaskComm = &comm
 	src.r.CPUs[1].Stack[0] = "\x1b]2;owned\a" + src.r.CPUs[1].Stack[0]
 	for k := range src.r.CPUs[1].Regs {
 		src.r.CPUs[1].Regs[k] = "\x1b[31m" + src.r.CPUs[1].Regs[k]
 		break
 	}
-	src.r.Identity.Release = "6.1\x1b[2J"
+	rel := "6.1\x1b[2J"
+	src.r.Identity.Release = &rel
 	src.name = "dump\x1b]0;x\a"
 	m := New(src, Options{NoColor: true})
 	m = drive(m, m.Init())

@@ -62,7 +62,7 @@ func (s *fakeSource) Identify() (*views.Identity, error) {
 		return nil, s.openErr
 	}
 	id := s.r.Identity
-	id.PanicMessage = "" // Identify does not read the log
+	id.PanicMessage = nil // Identify does not read the log
 	return &id, nil
 }
 

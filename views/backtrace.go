@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/panicscope/panicscope/vmcore/analysis"
+	"github.com/panicscope/panicscope/vmcore/finding"
 )
 
 // CPUBlocks is the CPUs page split per CPU: block i is Report.CPUs[i] as
@@ -17,7 +18,7 @@ func CPUBlocks(d Data, w int, st Styles) [][]string {
 	var out [][]string
 	for _, c := range d.Report.CPUs {
 		p := &pageDoc{st: st, w: w}
-		cpuLines(p, c)
+		cpuLines(p, d.Report, c)
 		out = append(out, p.lines)
 	}
 	return out
@@ -54,9 +55,9 @@ func Backtrace(d Data, i, w int, st Styles) []string {
 	}
 	c := d.Report.CPUs[i]
 	if len(c.Stack) == 0 {
-		why := problemAbout(d.Report, fmt.Sprintf("cpu %d", c.CPU), "")
-		if why == "" {
-			why = "no problem recorded names this CPU"
+		why := "no problem recorded names this CPU"
+		if p, ok := problemFor(d.Report, finding.About(finding.AreaCPU, fmt.Sprint(c.CPU))); ok {
+			why = p.Message()
 		}
 		p.para(2, "no stack frames were read for this CPU: "+why, st.Dim.Render)
 		return p.lines

@@ -6,6 +6,7 @@ import (
 
 	"github.com/panicscope/panicscope/vmcore/analysis"
 	"github.com/panicscope/panicscope/vmcore/analysis/timeline"
+	"github.com/panicscope/panicscope/vmcore/finding"
 )
 
 // Buffers is the Buffers page: where the log could have been saved — kmsg
@@ -36,9 +37,15 @@ func BuffersLines(d Data, w int, st Styles) []string {
 func dumperTable(p *pageDoc, r *analysis.Report) {
 	st := p.st
 	p.heading("kmsg dumpers (dump_list, call order)")
-	if len(r.Dumpers) == 0 {
+	switch {
+	case len(r.Dumpers) == 0 && r.DumpersComplete:
 		p.para(2, "none registered", st.Dim.Render)
 		return
+	case len(r.Dumpers) == 0:
+		p.para(2, "not read: "+problemAbout(r, finding.AreaDumpers, unknown), st.Dim.Render)
+		return
+	case !r.DumpersComplete:
+		p.para(2, "list walk stopped early: "+problemAbout(r, finding.AreaDumpers, unknown), st.Warning.Render)
 	}
 	var members []timeline.Member
 	for _, s := range r.Timeline {
@@ -54,7 +61,10 @@ func dumperTable(p *pageDoc, r *analysis.Report) {
 		if mod == "" {
 			mod = st.Dim.Render("built-in")
 		}
-		reason := fmt.Sprintf("%s (%d)", strings.TrimPrefix(dm.ReasonName, "KMSG_DUMP_"), dm.MaxReason)
+		reason := unknown
+		if dm.MaxReason != nil {
+			reason = fmt.Sprintf("%s (%d)", strings.TrimPrefix(dm.ReasonName, "KMSG_DUMP_"), *dm.MaxReason)
+		}
 		status := st.Unknown.Render(st.Glyphs.Unknown + " unknown")
 		if i < len(members) && members[i].Name == dm.Callback {
 			m := members[i]
@@ -73,12 +83,15 @@ func pstoreLines(p *pageDoc, r *analysis.Report) {
 	p.heading("pstore")
 	ps := r.Pstore
 	if ps == nil {
-		p.para(2, problemAbout(r, "pstore", "no backend registered (psinfo is NULL)"), st.Dim.Render)
+		p.para(2, problemAbout(r, finding.AreaPstore, "no backend registered (psinfo is NULL)"), st.Dim.Render)
 		return
 	}
-	p.para(2, fmt.Sprintf("backend %s, flags %#x, buffer %d bytes", orUnknown(ps.Backend), ps.Flags, ps.BufSize), nil)
+	p.para(2, fmt.Sprintf("backend %s, flags %s, buffer %s bytes", orUnknown(ps.Backend), uintHex(ps.Flags), uintText(ps.BufSize)), nil)
+	if pr, ok := problemFor(r, finding.About(finding.AreaPstore, "ramoops")); ok {
+		p.para(2, pr.Message(), st.Warning.Render)
+	}
 	if len(ps.Records) == 0 {
-		if ps.Backend == "ramoops" {
+		if orUnknown(ps.Backend) == "ramoops" {
 			p.para(2, "no records in the ramoops zones", st.Dim.Render)
 		}
 		return
@@ -102,22 +115,15 @@ func pstoreLines(p *pageDoc, r *analysis.Report) {
 	}
 }
 
-func orUnknown(s string) string {
-	if s == "" {
-		return analysis.Unknown
-	}
-	return s
-}
-
 func ringLines(p *pageDoc, d Data) {
 	st := p.st
 	p.heading("printk ring")
 	r := d.Report
-	if r == nil || r.Log.Source == "" {
+	if r == nil || r.Log == nil {
 		if len(d.Log) > 0 {
 			p.para(2, fmt.Sprintf("%d lines read; statistics come with the analysis", len(d.Log)), st.Dim.Render)
 		} else {
-			p.para(2, d.missing("kernel log", d.LogErr, problemAbout(orEmpty(r), "kernel log", "")), st.Dim.Render)
+			p.para(2, d.missing("kernel log", d.LogErr, problemAbout(r, finding.AreaLog, "")), st.Dim.Render)
 		}
 		return
 	}
@@ -134,28 +140,37 @@ func ringLines(p *pageDoc, d Data) {
 	kv("size", fmt.Sprintf("%d bytes of text", l.Size))
 }
 
-func orEmpty(r *analysis.Report) *analysis.Report {
-	if r == nil {
-		return &analysis.Report{}
-	}
-	return r
-}
-
 func consoleTable(p *pageDoc, r *analysis.Report) {
 	st := p.st
 	p.heading("consoles")
 	if len(r.Consoles) == 0 {
-		p.para(2, problemAbout(r, "console", "none registered"), st.Dim.Render)
+		p.para(2, problemAbout(r, finding.AreaConsoles, "none registered"), st.Dim.Render)
 		return
+	}
+	if pr := problemAbout(r, finding.AreaConsoles, ""); pr != "" {
+		p.para(2, pr, st.Warning.Render)
 	}
 	cols := []tableColumn{{title: "console", flex: true}, {title: "state", width: 8}, {title: "flags", width: 8}}
 	var rows [][]string
 	for _, c := range r.Consoles {
-		state := "enabled"
-		if !c.Enabled {
+		state := st.Dim.Render(unknown)
+		switch {
+		case c.Enabled == nil:
+		case *c.Enabled:
+			state = "enabled"
+		default:
 			state = st.Dim.Render("disabled")
 		}
-		rows = append(rows, []string{fmt.Sprintf("%s%d", c.Name, c.Index), state, fmt.Sprintf("%#x", c.Flags)})
+		rows = append(rows, []string{consoleName(c), state, uintHex(c.Flags)})
 	}
 	p.add(st.table(cols, rows, p.w)...)
+}
+
+// consoleName is the name and index as the kernel prints them ("ttyS0").
+func consoleName(c analysis.Console) string {
+	idx := "?"
+	if c.Index != nil {
+		idx = fmt.Sprint(*c.Index)
+	}
+	return orUnknown(c.Name) + idx
 }

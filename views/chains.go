@@ -5,6 +5,7 @@ import (
 
 	"github.com/panicscope/panicscope/vmcore/analysis"
 	"github.com/panicscope/panicscope/vmcore/analysis/timeline"
+	"github.com/panicscope/panicscope/vmcore/finding"
 )
 
 // Chains is the Chains page: every notifier chain in call order; for
@@ -22,11 +23,18 @@ func ChainsLines(d Data, w int, st Styles) []string {
 		return p.lines
 	}
 	if len(r.Chains) == 0 {
-		p.add(st.Dim.Render("no notifier chains: " + problemAbout(r, "chain", "no symbols or no types")))
+		p.add(st.Dim.Render("no notifier chains: " + problemAbout(r, finding.AreaChain, unknown)))
 		return p.lines
 	}
 	for _, c := range r.Chains {
 		chainTable(p, c, r.Timeline)
+	}
+	// Chains whose head could not be read are not in r.Chains.
+	for _, pr := range r.Problems.About(finding.AreaChain) {
+		if pr.Subject.ID != "" && findChain(r, pr.Subject.ID) == nil {
+			p.blank()
+			p.add(st.Heading.Render(pr.Subject.ID) + "  " + st.Warning.Render("not read: "+pr.Err.Error()))
+		}
 	}
 	return p.lines
 }
@@ -63,7 +71,7 @@ func chainTable(p *pageDoc, c analysis.Chain, steps []timeline.Step) {
 		if mod == "" {
 			mod = st.Dim.Render("built-in")
 		}
-		row := []string{fmt.Sprint(i + 1), fmt.Sprint(e.Priority), e.Callback, mod}
+		row := []string{fmt.Sprint(i + 1), intPtrText(e.Priority), e.Callback, mod}
 		if members != nil {
 			if m, ok := memberFor(members, i, e); ok {
 				row = append(row, st.StatusStyle(m.Status).Render(st.Mark(m.Status)+" "+StatusWord(m.Status)))
@@ -90,12 +98,11 @@ func memberFor(members []timeline.Member, i int, e analysis.ChainEntry) (timelin
 	return timeline.Member{}, false
 }
 
-// problemAbout is the first report problem that mentions topic, else fallback.
-func problemAbout(r *analysis.Report, topic, fallback string) string {
-	for _, p := range r.Problems {
-		if containsFold(p, topic) {
-			return p
+func findChain(r *analysis.Report, name string) *analysis.Chain {
+	for i := range r.Chains {
+		if r.Chains[i].Name == name {
+			return &r.Chains[i]
 		}
 	}
-	return fallback
+	return nil
 }

@@ -3,9 +3,11 @@ package views
 import (
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/panicscope/panicscope/vmcore/analysis"
+	"github.com/panicscope/panicscope/vmcore/finding"
 )
 
 // CPUs is the CPUs page: each CPU's role in the panic, where it was, its
@@ -23,38 +25,42 @@ func CPUsLines(d Data, w int, st Styles) []string {
 		return p.lines
 	}
 	if len(r.CPUs) == 0 {
-		p.add(st.Dim.Render("no CPU states: " + problemAbout(r, "cpu", "the dump has no CPU notes")))
+		p.add(st.Dim.Render("no CPU states: " + problemAbout(r, finding.AreaCPU, "the dump has no CPU notes")))
 		return p.lines
 	}
 	for _, c := range r.CPUs {
-		cpuLines(p, c)
+		cpuLines(p, r, c)
 	}
 	return p.lines
 }
 
-func cpuLines(p *pageDoc, c analysis.CPUState) {
+func cpuLines(p *pageDoc, r *analysis.Report, c analysis.CPUState) {
 	st := p.st
 	p.blank()
 	role := st.Value
 	if c.Role == analysis.RolePanicking {
 		role = st.Running
 	}
-	task := "task unknown"
-	if c.TaskComm != "" || c.TaskPID >= 0 {
-		task = fmt.Sprintf("task %s (pid %d)", c.TaskComm, c.TaskPID)
-	}
-	p.add(st.truncate(st.Heading.Render(fmt.Sprintf("CPU %d", c.CPU))+"  "+role.Render(c.Role)+"  "+task, p.w))
+	p.add(st.truncate(st.Heading.Render(fmt.Sprintf("CPU %d", c.CPU))+"  "+role.Render(string(c.Role))+"  "+taskText(c), p.w))
 	const lw = 6
-	ip := c.IPSymbol
-	if ip == "" {
-		ip = "no symbol"
+	switch {
+	case c.IP == nil:
+		p.kv("  ip", lw, "not saved", st.Dim.Render)
+	case c.IPSymbol == nil || *c.IPSymbol == "":
+		p.kv("  ip", lw, "no symbol  "+*c.IP, nil)
+	default:
+		p.kv("  ip", lw, *c.IPSymbol+"  "+*c.IP, nil)
 	}
-	p.kv("  ip", lw, ip+"  "+c.IP, nil)
 	if c.RoleWhy != "" {
 		p.kv("  why", lw, c.RoleWhy, st.Dim.Render)
 	}
-	if c.Task != "" {
-		p.kv("  task", lw, c.Task, st.Dim.Render)
+	if c.Task != nil {
+		p.kv("  task", lw, *c.Task, st.Dim.Render)
+	}
+	for _, pr := range r.Problems {
+		if pr.Subject == finding.About(finding.AreaCPU, strconv.Itoa(c.CPU)) {
+			p.kv("  note", lw, pr.Err.Error(), st.Warning.Render)
+		}
 	}
 	if len(c.Regs) == 0 {
 		p.para(2, "no registers saved for this CPU", st.Dim.Render)
@@ -123,4 +129,27 @@ func regGrid(st Styles, regs map[string]string, w int) []string {
 		return out
 	}
 	return nil
+}
+
+// taskText is "task sh (pid 121)", with "?" for what could not be read, or
+// "task unknown".
+func taskText(c analysis.CPUState) string {
+	if c.TaskComm == nil && c.TaskPID == nil {
+		return "task " + unknown
+	}
+	return fmt.Sprintf("task %s (pid %s)", orQuestion(c.TaskComm), intPtrText(c.TaskPID))
+}
+
+func orQuestion(s *string) string {
+	if s == nil {
+		return "?"
+	}
+	return *s
+}
+
+func intPtrText(v *int) string {
+	if v == nil {
+		return "?"
+	}
+	return strconv.Itoa(*v)
 }

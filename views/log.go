@@ -10,11 +10,6 @@ import (
 	"github.com/panicscope/panicscope/vmcore/printk"
 )
 
-const (
-	panicMsgPrefix = "Kernel panic - not syncing: "
-	panicEndPrefix = "---[ end Kernel panic - not syncing: "
-)
-
 // LevelNames are the kernel's log levels (include/linux/kern_levels.h).
 var LevelNames = [8]string{"emerg", "alert", "crit", "err", "warn", "notice", "info", "debug"}
 
@@ -65,21 +60,12 @@ func printedLine(l printk.Line) string {
 	return printk.FormatTimestamp(l.TS) + " " + Printable(l.Text)
 }
 
-// PanicLine is the index of the last "Kernel panic - not syncing" line (the
-// pr_emerg in panic()), else of the closing "---[ end Kernel panic" line; -1
-// when the log has neither.
+// PanicLine is the index of the first line of the panic message's record
+// (printk.PanicInLines: the "Kernel panic - not syncing" line, else the
+// closing "---[ end Kernel panic" line); -1 when the log has neither.
 func PanicLine(lines []printk.Line) int {
-	end := -1
-	for i := len(lines) - 1; i >= 0; i-- {
-		t := strings.TrimSpace(lines[i].Text)
-		if strings.HasPrefix(t, panicMsgPrefix) {
-			return i
-		}
-		if end < 0 && strings.HasPrefix(t, panicEndPrefix) {
-			end = i
-		}
-	}
-	return end
+	i, _, _ := printk.PanicInLines(lines)
+	return i
 }
 
 // PanicIndex is the index in d.Log of the panic message: the analysis'

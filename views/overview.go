@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/panicscope/panicscope/vmcore/analysis"
+	"github.com/panicscope/panicscope/vmcore/finding"
 	"github.com/panicscope/panicscope/vmcore/printk"
 )
 
@@ -36,9 +37,9 @@ func OverviewLines(d Data, w int, st Styles) []string {
 		p.kv("Kernel", overviewLabelW, d.missing("identity"), st.Dim.Render)
 		return p.lines
 	}
-	kernel := id.Release
-	if id.Version != "" && id.Version != analysis.Unknown {
-		kernel += " " + id.Version
+	kernel := orUnknown(id.Release)
+	if id.Version != nil {
+		kernel += " " + *id.Version
 	}
 	p.kv("Kernel", overviewLabelW, kernel, nil)
 	machine := fmt.Sprintf("%s, %d CPUs", id.Arch, id.CPUs)
@@ -54,8 +55,8 @@ func OverviewLines(d Data, w int, st Styles) []string {
 }
 
 func crashTime(id *analysis.Identity, r *analysis.Report) string {
-	s := analysis.Unknown
-	if !id.CrashTime.IsZero() {
+	s := unknown
+	if id.CrashTime != nil {
 		s = id.CrashTime.UTC().Format("2006-01-02 15:04:05 UTC")
 		if id.CrashTimeSource != "" {
 			s += " (" + id.CrashTimeSource + ")"
@@ -70,8 +71,8 @@ func crashTime(id *analysis.Identity, r *analysis.Report) string {
 func overviewPanic(p *pageDoc, d Data, r *analysis.Report) {
 	st := p.st
 	if r == nil {
-		msg := panicFromLog(d.Log)
-		if msg == "" {
+		msg, ok := panicFromLog(d.Log)
+		if !ok {
 			msg = d.missing("panic message", d.LogErr)
 			p.kv("Panic", overviewLabelW, msg, st.Dim.Render)
 		} else {
@@ -80,36 +81,48 @@ func overviewPanic(p *pageDoc, d Data, r *analysis.Report) {
 		p.kv("CPU", overviewLabelW, d.missing("panicking CPU", d.ReportErr), st.Dim.Render)
 		return
 	}
-	p.kv("Panic", overviewLabelW, r.Panic.Message, st.Error.Render)
+	if r.Panic.Message != nil {
+		p.kv("Panic", overviewLabelW, *r.Panic.Message, st.Error.Render)
+	} else {
+		p.kv("Panic", overviewLabelW, panicMessageUnknown(r), st.Dim.Render)
+	}
 	if r.Panic.FirstReport != "" {
 		p.kv("Cause", overviewLabelW, r.Panic.FirstReport, nil)
 	}
-	cpu := analysis.Unknown
-	if r.Panic.CPU >= 0 {
-		cpu = fmt.Sprintf("%d", r.Panic.CPU)
-		if r.Panic.TaskComm != "" {
-			cpu += fmt.Sprintf(", task %s (pid %d)", r.Panic.TaskComm, r.Panic.TaskPID)
+	if r.Panic.CPU != nil {
+		cpu := fmt.Sprintf("%d", *r.Panic.CPU)
+		if r.Panic.TaskComm != nil || r.Panic.TaskPID != nil {
+			cpu += fmt.Sprintf(", task %s (pid %s)", orQuestion(r.Panic.TaskComm), intPtrText(r.Panic.TaskPID))
 		}
 		if r.Panic.CPUSource != "" {
 			cpu += " — " + r.Panic.CPUSource
 		}
+		p.kv("CPU", overviewLabelW, cpu, nil)
+	} else {
+		p.kv("CPU", overviewLabelW, joinNonEmpty(": ", unknown, r.Panic.CPUSource), st.Dim.Render)
 	}
-	p.kv("CPU", overviewLabelW, cpu, nil)
-	taint := "none"
-	if r.Panic.TaintMask != 0 || r.Panic.Taint != "" {
-		taint = fmt.Sprintf("%s (%#x)", r.Panic.Taint, r.Panic.TaintMask)
-	}
-	p.kv("Taint", overviewLabelW, taint, nil)
+	p.kv("Taint", overviewLabelW, taintText(r), nil)
 	p.kv("Params", overviewLabelW, paramsText(r.Parameters), nil)
 }
 
 // panicFromLog finds the panic message in the log lines, for the first
-// screen before the analysis arrives.
-func panicFromLog(lines []printk.Line) string {
-	if i := PanicLine(lines); i >= 0 {
-		return strings.TrimPrefix(strings.TrimSpace(lines[i].Text), panicMsgPrefix)
+// screen before the analysis arrives: printk's, as the analysis finds it.
+func panicFromLog(lines []printk.Line) (string, bool) {
+	_, p, ok := printk.PanicInLines(lines)
+	return p.Message, ok
+}
+
+// panicMessageUnknown says why there is no panic message.
+func panicMessageUnknown(r *analysis.Report) string {
+	return unknownBecause(r, finding.About(finding.AreaPanic), finding.About(finding.AreaLog))
+}
+
+// taintText is tainted_mask as letters and raw, or unknown with the reason.
+func taintText(r *analysis.Report) string {
+	if r.Panic.Taint == nil || r.Panic.TaintMask == nil {
+		return unknownBecause(r, finding.About(finding.AreaParams, "tainted_mask"), finding.About(finding.AreaParams))
 	}
-	return ""
+	return fmt.Sprintf("%s (%#x)", *r.Panic.Taint, *r.Panic.TaintMask)
 }
 
 func paramsText(p analysis.Parameters) string {
@@ -151,7 +164,7 @@ func paramsText(p analysis.Parameters) string {
 func overviewCapture(p *pageDoc, d Data, id *analysis.Identity, r *analysis.Report) {
 	st := p.st
 	if r != nil {
-		capture := r.Kernel.Capture
+		capture := string(r.Kernel.Capture)
 		if r.Kernel.CaptureWhy != "" {
 			capture += ": " + r.Kernel.CaptureWhy
 		}
@@ -182,9 +195,9 @@ func overviewCapture(p *pageDoc, d Data, id *analysis.Identity, r *analysis.Repo
 }
 
 func overviewProblems(p *pageDoc, d Data, id *analysis.Identity, r *analysis.Report) {
-	problems := id.Problems
-	if r != nil {
-		problems = r.Problems
+	var problems []string
+	for _, pr := range allProblems(id, r) {
+		problems = append(problems, pr.Message())
 	}
 	for _, e := range []string{d.LogErr, d.ReportErr} {
 		if e != "" {

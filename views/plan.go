@@ -19,7 +19,7 @@ func PlanText(r *analysis.Report) string {
 	if p.Basis == analysis.PlanBasisLive {
 		basis = "live: what panic() would do if this machine panicked now"
 	}
-	fmt.Fprintf(w, "panic plan for %s (panic() model %s)\n%s\n\n", r.Kernel.Release, p.Model, basis)
+	fmt.Fprintf(w, "panic plan for %s (panic() model %s)\n%s\n\n", orUnknown(r.Kernel.Release), p.Model, basis)
 	pr := r.Parameters
 	fmt.Fprintf(w, "crash_kexec_post_notifiers=%s  crash_kernel_loaded=%s  panic_timeout=%s  panic_print=%s\n\n",
 		yn(pr.CrashKexecPostNotifiers), yn(pr.CrashKernelLoaded), intText(pr.PanicTimeout), uintHex(pr.PanicPrint))
@@ -30,12 +30,12 @@ func PlanText(r *analysis.Report) string {
 	}
 	fmt.Fprintln(tw, head)
 	for _, s := range p.Steps {
-		name := s.Step
+		name := string(s.Step)
 		if s.Slot != "" {
 			name += " (" + s.Slot + ")"
 		}
 		if p.Basis == analysis.PlanBasisConfigured {
-			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\n", s.Order, name, s.Action, dash(s.Actual), s.Why)
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\n", s.Order, name, s.Action, dash(string(s.Actual)), s.Why)
 		} else {
 			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\n", s.Order, name, s.Action, s.Why)
 		}
@@ -58,7 +58,7 @@ func PlanText(r *analysis.Report) string {
 				extra = append(extra, m.Why)
 			}
 			if p.Basis == analysis.PlanBasisConfigured {
-				fmt.Fprintf(tw, "\t%s\t%s\t%s\t%s\n", label, m.Action, dash(m.Actual), strings.Join(extra, "; "))
+				fmt.Fprintf(tw, "\t%s\t%s\t%s\t%s\n", label, m.Action, dash(string(m.Actual)), strings.Join(extra, "; "))
 			} else {
 				fmt.Fprintf(tw, "\t%s\t%s\t%s\n", label, m.Action, strings.Join(extra, "; "))
 			}

@@ -8,15 +8,16 @@ import (
 
 	"github.com/panicscope/panicscope/vmcore/analysis"
 	"github.com/panicscope/panicscope/vmcore/analysis/timeline"
+	"github.com/panicscope/panicscope/vmcore/finding"
 	"github.com/panicscope/panicscope/vmcore/printk"
 )
 
 // StepTitle names a step with its slot when the step appears twice.
 func StepTitle(s timeline.Step) string {
 	if s.Slot == "" {
-		return s.Step
+		return string(s.Step)
 	}
-	return s.Step + " (" + strings.ReplaceAll(s.Slot, "_", " ") + ")"
+	return string(s.Step) + " (" + strings.ReplaceAll(s.Slot, "_", " ") + ")"
 }
 
 // ReportText is the plain-text report, readable in a ticket: ASCII only,
@@ -26,21 +27,21 @@ func ReportText(r *analysis.Report, width int) string {
 	var b strings.Builder
 	kv := func(k, v string) { writeWrapped(&b, fmt.Sprintf("%-12s", k+":"), v, width) }
 
-	fmt.Fprintf(&b, "panicscope report: %s\n\n", r.Kernel.Release)
+	fmt.Fprintf(&b, "panicscope report: %s\n\n", orUnknown(r.Kernel.Release))
 	if r.Kernel.Capture == analysis.CaptureLive {
 		kv("Panic", "none: this is the running system (see the configured plan below)")
 	} else {
-		kv("Panic", r.Panic.Message)
+		kv("Panic", panicMessage(r))
 		kv("Where", panicWhere(r))
 	}
 	if r.Panic.FirstReport != "" {
 		kv("Cause", r.Panic.FirstReport)
 	}
-	kv("Taint", r.Panic.Taint)
-	kv("Kernel", r.Kernel.Release+" "+r.Kernel.Version)
-	kv("Captured", r.Kernel.Capture+": "+r.Kernel.CaptureWhy)
+	kv("Taint", taintLetters(r))
+	kv("Kernel", kernelText(r.Kernel))
+	kv("Captured", string(r.Kernel.Capture)+": "+r.Kernel.CaptureWhy)
 	kv("Dump", fmt.Sprintf("%s, %s, %s", r.Identity.Format, r.Identity.Compression, filteredText(r.Identity)))
-	if !r.Identity.CrashTime.IsZero() {
+	if r.Identity.CrashTime != nil {
 		kv("Crash time", r.Identity.CrashTime.Format("2006-01-02 15:04:05 UTC"))
 	}
 	kv("Symbols", r.Kernel.SymbolSource)
@@ -83,9 +84,9 @@ func ReportText(r *analysis.Report, width int) string {
 
 	section(&b, "Notifier chains (call order)")
 	for _, c := range r.Chains {
-		fmt.Fprintf(&b, "  %s (%d)\n", c.Name, len(c.Entries))
+		fmt.Fprintf(&b, "  %s (%d%s)\n", c.Name, len(c.Entries), incomplete(c.Complete))
 		for i, e := range c.Entries {
-			fmt.Fprintf(&b, "    %2d. %11d  %s%s\n", i+1, e.Priority, e.Callback, moduleSuffix(e.Module))
+			fmt.Fprintf(&b, "    %2d. %11s  %s%s\n", i+1, intPtrText(e.Priority), e.Callback, moduleSuffix(e.Module))
 		}
 		if c.Broken != "" {
 			writeWrapped(&b, "    walk stopped: ", c.Broken, width)
@@ -93,14 +94,17 @@ func ReportText(r *analysis.Report, width int) string {
 	}
 
 	section(&b, "Kmsg dumpers (dump_list order)")
-	if len(r.Dumpers) == 0 {
+	switch {
+	case len(r.Dumpers) == 0 && r.DumpersComplete:
 		b.WriteString("  none registered\n")
+	case !r.DumpersComplete:
+		writeWrapped(&b, "  ", dumpersIncomplete(r), width)
 	}
 	for i, d := range r.Dumpers {
-		fmt.Fprintf(&b, "  %2d. %s%s  max_reason=%s\n", i+1, d.Callback, moduleSuffix(d.Module), d.ReasonName)
+		fmt.Fprintf(&b, "  %2d. %s%s  max_reason=%s\n", i+1, d.Callback, moduleSuffix(d.Module), reasonText(d))
 	}
 	if r.Pstore != nil {
-		fmt.Fprintf(&b, "  pstore backend: %s (buffer %d bytes)\n", r.Pstore.Backend, r.Pstore.BufSize)
+		fmt.Fprintf(&b, "  pstore backend: %s (buffer %s bytes)\n", orUnknown(r.Pstore.Backend), uintText(r.Pstore.BufSize))
 		for _, rec := range r.Pstore.Records {
 			fmt.Fprintf(&b, "    zone %2d %-7s %s  %s\n", rec.Zone, rec.Kind, rec.Title, rec.Header)
 		}
@@ -108,24 +112,28 @@ func ReportText(r *analysis.Report, width int) string {
 
 	section(&b, "CPUs")
 	for _, c := range r.CPUs {
-		writeWrapped(&b, fmt.Sprintf("  cpu %d  %-22s ", c.CPU, c.Role), fmt.Sprintf("%s  task %s (pid %d)  ip %s", c.IPSymbol, c.TaskComm, c.TaskPID, c.IP), width)
+		writeWrapped(&b, fmt.Sprintf("  cpu %d  %-22s ", c.CPU, c.Role), fmt.Sprintf("%s  %s  ip %s", orUnknown(c.IPSymbol), taskText(c), orUnknown(c.IP)), width)
 	}
 
 	section(&b, "Kernel log")
-	fmt.Fprintf(&b, "  %s: %d records, seq %d-%d, %d overwritten, %d unreadable runs\n",
-		r.Log.Source, r.Log.Records, r.Log.FirstSeq, r.Log.NextSeq, r.Log.Dropped, r.Log.Gaps)
+	if l := r.Log; l != nil {
+		fmt.Fprintf(&b, "  %s: %d records, seq %d-%d, %d overwritten, %d unreadable runs\n",
+			l.Source, l.Records, l.FirstSeq, l.NextSeq, l.Dropped, l.Gaps)
+	} else {
+		writeWrapped(&b, "  ", "not read: "+problemAbout(r, finding.AreaLog, unknown), width)
+	}
 	if len(r.Consoles) > 0 {
 		var names []string
 		for _, c := range r.Consoles {
-			names = append(names, fmt.Sprintf("%s%d", c.Name, c.Index))
+			names = append(names, consoleName(c))
 		}
 		fmt.Fprintf(&b, "  consoles: %s\n", strings.Join(names, ", "))
 	}
 
-	if len(r.Problems) > 0 {
+	if problems := allProblems(nil, r); len(problems) > 0 {
 		section(&b, "What could not be read")
-		for _, p := range r.Problems {
-			writeWrapped(&b, "  - ", p, width)
+		for _, p := range problems {
+			writeWrapped(&b, "  - ", p.Message(), width)
 		}
 	}
 	// Tickets and serial consoles get plain ASCII, same layout.
@@ -135,16 +143,16 @@ func ReportText(r *analysis.Report, width int) string {
 // ReportMarkdown is the report as Markdown, for tickets that render it.
 func ReportMarkdown(r *analysis.Report) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "## Kernel panic: %s\n\n", mdEscape(r.Panic.Message))
+	fmt.Fprintf(&b, "## Kernel panic: %s\n\n", mdEscape(panicMessage(r)))
 	row := func(k, v string) { fmt.Fprintf(&b, "| %s | %s |\n", k, mdEscape(v)) }
 	b.WriteString("| | |\n|---|---|\n")
 	row("Where", panicWhere(r))
 	if r.Panic.FirstReport != "" {
 		row("Cause", r.Panic.FirstReport)
 	}
-	row("Taint", r.Panic.Taint)
-	row("Kernel", r.Kernel.Release+" "+r.Kernel.Version)
-	row("Captured", r.Kernel.Capture+": "+r.Kernel.CaptureWhy)
+	row("Taint", taintLetters(r))
+	row("Kernel", kernelText(r.Kernel))
+	row("Captured", string(r.Kernel.Capture)+": "+r.Kernel.CaptureWhy)
 	row("Dump", fmt.Sprintf("%s, %s, %s", r.Identity.Format, r.Identity.Compression, filteredText(r.Identity)))
 	row("Model", "panic() of "+r.Line)
 
@@ -182,42 +190,100 @@ func ReportMarkdown(r *analysis.Report) string {
 
 	for _, c := range r.Chains {
 		fmt.Fprintf(&b, "\n### %s\n\n", c.Name)
+		if !c.Complete {
+			fmt.Fprintf(&b, "**walk stopped early:** %s\n\n", mdEscape(c.Broken))
+		}
 		if len(c.Entries) == 0 {
 			b.WriteString("(empty)\n")
 			continue
 		}
 		b.WriteString("| # | priority | callback | module |\n|---|---|---|---|\n")
 		for i, e := range c.Entries {
-			fmt.Fprintf(&b, "| %d | %d | `%s` | %s |\n", i+1, e.Priority, mdCode(e.Callback), e.Module)
+			fmt.Fprintf(&b, "| %d | %s | `%s` | %s |\n", i+1, intPtrText(e.Priority), mdCode(e.Callback), e.Module)
 		}
 	}
 	b.WriteString("\n### Kmsg dumpers\n\n")
-	if len(r.Dumpers) == 0 {
+	if !r.DumpersComplete {
+		fmt.Fprintf(&b, "**%s**\n\n", mdEscape(dumpersIncomplete(r)))
+	}
+	switch {
+	case len(r.Dumpers) == 0 && r.DumpersComplete:
 		b.WriteString("(none registered)\n")
-	} else {
+	case len(r.Dumpers) > 0:
 		b.WriteString("| # | callback | module | max_reason |\n|---|---|---|---|\n")
 		for i, d := range r.Dumpers {
-			fmt.Fprintf(&b, "| %d | `%s` | %s | %s |\n", i+1, mdCode(d.Callback), d.Module, d.ReasonName)
+			fmt.Fprintf(&b, "| %d | `%s` | %s | %s |\n", i+1, mdCode(d.Callback), d.Module, reasonText(d))
 		}
 	}
 	b.WriteString("\n### CPUs\n\n| cpu | role | instruction pointer | task |\n|---|---|---|---|\n")
 	for _, c := range r.CPUs {
-		fmt.Fprintf(&b, "| %d | %s | `%s` | %s (pid %d) |\n", c.CPU, c.Role, mdCode(c.IPSymbol), mdEscape(c.TaskComm), c.TaskPID)
+		fmt.Fprintf(&b, "| %d | %s | `%s` | %s |\n", c.CPU, c.Role, mdCode(orUnknown(c.IPSymbol)), mdEscape(strings.TrimPrefix(taskText(c), "task ")))
 	}
-	if len(r.Problems) > 0 {
+	if problems := allProblems(nil, r); len(problems) > 0 {
 		b.WriteString("\n### What could not be read\n\n")
-		for _, p := range r.Problems {
-			fmt.Fprintf(&b, "- %s\n", mdEscape(p))
+		for _, p := range problems {
+			fmt.Fprintf(&b, "- %s\n", mdEscape(p.Message()))
 		}
 	}
 	return b.String()
 }
 
-func panicWhere(r *analysis.Report) string {
-	if r.Panic.CPU < 0 {
-		return "panicking CPU unknown"
+// panicMessage is printk's panic message, or unknown with the reason.
+func panicMessage(r *analysis.Report) string {
+	if r.Panic.Message == nil {
+		return panicMessageUnknown(r)
 	}
-	s := fmt.Sprintf("CPU %d, task %s (pid %d)", r.Panic.CPU, r.Panic.TaskComm, r.Panic.TaskPID)
+	return *r.Panic.Message
+}
+
+// taintLetters is tainted_mask as print_tainted() letters, or unknown with
+// the reason.
+func taintLetters(r *analysis.Report) string {
+	if r.Panic.Taint == nil {
+		return taintText(r)
+	}
+	return *r.Panic.Taint
+}
+
+func kernelText(k analysis.KernelInfo) string {
+	s := orUnknown(k.Release)
+	if k.Version != nil {
+		s += " " + *k.Version
+	}
+	return s
+}
+
+func incomplete(complete bool) string {
+	if complete {
+		return ""
+	}
+	return ", walk stopped early"
+}
+
+// dumpersIncomplete says dump_list was not read, or not to its end, and why.
+func dumpersIncomplete(r *analysis.Report) string {
+	what := "dump_list not read"
+	if len(r.Dumpers) > 0 {
+		what = "dump_list walk stopped early"
+	}
+	return what + ": " + problemAbout(r, finding.AreaDumpers, unknown)
+}
+
+func reasonText(d analysis.Dumper) string {
+	switch {
+	case d.MaxReason == nil:
+		return unknown
+	case d.ReasonName != "":
+		return d.ReasonName
+	}
+	return fmt.Sprint(*d.MaxReason)
+}
+
+func panicWhere(r *analysis.Report) string {
+	if r.Panic.CPU == nil {
+		return joinNonEmpty(": ", "panicking CPU unknown", r.Panic.CPUSource)
+	}
+	s := fmt.Sprintf("CPU %d, task %s (pid %s)", *r.Panic.CPU, orQuestion(r.Panic.TaskComm), intPtrText(r.Panic.TaskPID))
 	if r.Panic.Seq != nil && r.Panic.TimestampNS != nil {
 		s += fmt.Sprintf(", log seq %d at %s", *r.Panic.Seq, printk.FormatTimestamp(*r.Panic.TimestampNS))
 	}
@@ -268,7 +334,7 @@ func moduleSuffix(m string) string {
 func yn(b *bool) string {
 	switch {
 	case b == nil:
-		return analysis.Unknown
+		return unknown
 	case *b:
 		return "Y"
 	}
@@ -277,14 +343,21 @@ func yn(b *bool) string {
 
 func intText(v *int64) string {
 	if v == nil {
-		return analysis.Unknown
+		return unknown
+	}
+	return fmt.Sprint(*v)
+}
+
+func uintText(v *uint64) string {
+	if v == nil {
+		return unknown
 	}
 	return fmt.Sprint(*v)
 }
 
 func uintHex(v *uint64) string {
 	if v == nil {
-		return analysis.Unknown
+		return unknown
 	}
 	return fmt.Sprintf("%#x", *v)
 }

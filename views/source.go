@@ -29,15 +29,13 @@ func RunningStep(d Data) int {
 // StepCount is the number of timeline steps, 0 before the analysis.
 func StepCount(d Data) int { return len(d.steps()) }
 
-// Problems are what could not be read, as the status line counts them: the
-// analysis' problems (the identity's before it arrives), then why the log
-// or the analysis is missing.
-func Problems(d Data) []string {
+// ProblemLines is every problem the status line counts, as text: the
+// analysis' (or, before it, the identity's) and why the log or the report
+// is missing.
+func ProblemLines(d Data) []string {
 	var out []string
-	if d.Report != nil {
-		out = append(out, d.Report.Problems...)
-	} else if d.Identity != nil {
-		out = append(out, d.Identity.Problems...)
+	for _, p := range Problems(d) {
+		out = append(out, p.Message())
 	}
 	for _, e := range []string{d.LogErr, d.ReportErr} {
 		if e != "" {

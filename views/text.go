@@ -156,8 +156,3 @@ func ToASCII(s string) string {
 	}
 	return b.String()
 }
-
-// containsFold reports whether s holds sub, ignoring case.
-func containsFold(s, sub string) bool {
-	return strings.Contains(strings.ToLower(s), strings.ToLower(sub))
-}

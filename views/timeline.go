@@ -250,7 +250,7 @@ func evidenceLine(e timeline.Evidence) string {
 
 func (st Styles) evidenceRow(e timeline.Evidence, indent, w int, selected bool) string {
 	row := st.cursorCol(selected) + strings.Repeat(" ", indent-2) +
-		unlessSelected(selected, st.Label, st.pad(e.Kind, 8)) + evidenceLine(e)
+		unlessSelected(selected, st.Label, st.pad(string(e.Kind), 8)) + evidenceLine(e)
 	return st.finishRow(row, w, selected)
 }
 
@@ -277,13 +277,13 @@ func (st Styles) memberRow(s timeline.Step, m timeline.Member, w int, selected b
 }
 
 // reasonName names a KMSG_DUMP_* value as include/linux/kmsg_dump.h does.
-func reasonName(r int) string {
+func reasonName(r *int) string {
 	names := []string{"UNDEF (= OOPS)", "PANIC", "OOPS", "EMERG", "SHUTDOWN"}
-	if r >= 0 && r < len(names) {
-		return names[r]
+	switch {
+	case r == nil:
+		return unknown
+	case *r >= 0 && *r < len(names):
+		return names[*r]
 	}
-	if r < 0 {
-		return "unknown"
-	}
-	return fmt.Sprint(r)
+	return fmt.Sprint(*r)
 }

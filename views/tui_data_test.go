@@ -135,7 +135,7 @@ func TestTUIData(t *testing.T) {
 		t.Errorf("running step %d of %d", RunningStep(d), StepCount(d))
 	}
 	d.LogErr = "log unreadable"
-	if p := Problems(d); len(p) != len(d.Report.Problems)+1 || p[len(p)-1] != "log unreadable" {
+	if p := ProblemLines(d); len(p) != len(d.Report.Problems)+1 || p[len(p)-1] != "log unreadable" {
 		t.Errorf("problems %q", p)
 	}
 	d.Report = nil

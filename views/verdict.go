@@ -144,7 +144,7 @@ func wherePanicWas(steps []timeline.Step) string {
 		case timeline.StepRestart:
 			return "the kernel was restarting (emergency_restart)"
 		case timeline.StepNotifiers, timeline.StepKmsgDump:
-			what := map[string]string{timeline.StepNotifiers: "the panic notifiers", timeline.StepKmsgDump: "kmsg_dump()"}[s.Step]
+			what := map[timeline.StepName]string{timeline.StepNotifiers: "the panic notifiers", timeline.StepKmsgDump: "kmsg_dump()"}[s.Step]
 			for _, m := range s.Members {
 				if m.Status == timeline.Running {
 					return "the dump was taken inside " + what + ", in " + m.Name
@@ -167,12 +167,7 @@ func wherePanicWas(steps []timeline.Step) string {
 }
 
 // StepLabel names a step with its slot: "crash_kexec (before notifiers)".
-func StepLabel(s timeline.Step) string {
-	if s.Slot == "" {
-		return s.Step
-	}
-	return s.Step + " (" + strings.ReplaceAll(s.Slot, "_", " ") + ")"
-}
+func StepLabel(s timeline.Step) string { return StepTitle(s) }
 
 // join joins the non-empty parts.
 func joinNonEmpty(sep string, parts ...string) string {

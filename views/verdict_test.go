@@ -7,10 +7,10 @@ import (
 )
 
 // step builds a timeline step; members are given as statuses.
-func step(name, slot string, st tl.Status, members ...tl.Status) tl.Step {
-	s := tl.Step{Step: name, Slot: slot, Status: st, Function: name + "_fn"}
+func step(name tl.StepName, slot string, st tl.Status, members ...tl.Status) tl.Step {
+	s := tl.Step{Step: name, Slot: slot, Status: st, Function: string(name) + "_fn"}
 	for i, m := range members {
-		s.Members = append(s.Members, tl.Member{Name: name + "_cb" + string(rune('a'+i)), Status: m})
+		s.Members = append(s.Members, tl.Member{Name: string(name) + "_cb" + string(rune('a'+i)), Status: m})
 	}
 	return s
 }

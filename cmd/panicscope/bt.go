@@ -123,7 +123,9 @@ func btTraces(t *target.Target, u *unwind.Kernel, cpu, pid int, all bool) ([]btT
 	if !t.Dump.Live() {
 		// The report's panicking CPU (panic_cpu, validated), so bt and
 		// report never disagree.
-		panicCPU = analysis.Build(t).Panic.CPU
+		if c := analysis.Build(t).Panic.CPU; c != nil {
+			panicCPU = *c
+		}
 	}
 	var out []btTrace
 	running := map[uint64]int{} // task -> CPU

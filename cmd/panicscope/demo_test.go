@@ -29,8 +29,8 @@ func TestDemoEmbedded(t *testing.T) {
 	}
 	defer tg.Close()
 	r := analysis.Build(tg)
-	if r.Panic.Message != "Fatal exception" || !strings.HasPrefix(r.Panic.FirstReport, "Oops: ") {
-		t.Errorf("panic %q after %q", r.Panic.Message, r.Panic.FirstReport)
+	if r.Panic.Message == nil || *r.Panic.Message != "Fatal exception" || !strings.HasPrefix(r.Panic.FirstReport, "Oops: ") {
+		t.Errorf("panic %v after %q", r.Panic.Message, r.Panic.FirstReport)
 	}
 	var notifiers []string
 	for _, c := range r.Chains {

@@ -39,17 +39,17 @@ func runInfo(args []string, stdout, stderr io.Writer) error {
 func printIdentity(w io.Writer, id analysis.Identity) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	row := func(k, v string) { fmt.Fprintf(tw, "%s\t%s\n", k, v) }
-	row("release", id.Release)
-	row("version", id.Version)
-	row("build id", id.BuildID)
+	row("release", orUnknown(id.Release))
+	row("version", orUnknown(id.Version))
+	row("build id", orUnknown(id.BuildID))
 	row("arch", id.Arch)
 	if id.Hostname != "" {
 		row("hostname", id.Hostname)
 	}
-	row("page size", fmt.Sprint(id.PageSize))
-	row("paging levels", levels(id.PagingLevels))
-	row("kaslr offset", id.KASLROffset)
-	row("phys_base", id.PhysBase)
+	row("page size", orUnknownOf(id.PageSize))
+	row("paging levels", orUnknownOf(id.PagingLevels))
+	row("kaslr offset", orUnknown(id.KASLROffset))
+	row("phys_base", orUnknown(id.PhysBase))
 	row("cpus", fmt.Sprint(id.CPUs))
 	row("format", id.Format)
 	row("compression", id.Compression)
@@ -61,22 +61,31 @@ func printIdentity(w io.Writer, id analysis.Identity) error {
 	if id.Incomplete {
 		row("incomplete", "yes: the writer flagged this dump as cut short")
 	}
-	if !id.CrashTime.IsZero() {
+	if id.CrashTime != nil {
 		row("crash time", id.CrashTime.Format("2006-01-02 15:04:05 UTC")+" ("+id.CrashTimeSource+")")
 	} else {
-		row("crash time", analysis.Unknown)
+		row("crash time", "unknown")
 	}
 	row("vmcoreinfo", id.VMCOREINFOSource)
-	row("panic", id.PanicMessage)
+	row("panic", orUnknown(id.PanicMessage))
 	for _, p := range id.Problems {
-		row("note", p)
+		row("note", p.Message())
 	}
 	return tw.Flush()
 }
 
-func levels(n int) string {
-	if n == 0 {
-		return analysis.Unknown
+// orUnknown is *s, or "unknown" for a fact that could not be read (the
+// notes say why).
+func orUnknown(s *string) string {
+	if s == nil {
+		return "unknown"
 	}
-	return fmt.Sprint(n)
+	return *s
+}
+
+func orUnknownOf[T any](v *T) string {
+	if v == nil {
+		return "unknown"
+	}
+	return fmt.Sprint(*v)
 }

@@ -126,7 +126,9 @@ func runPs(args []string, stdout, stderr io.Writer) error {
 	}
 	panicCPU := -1
 	if !t.Dump.Live() {
-		panicCPU = analysis.Build(t).Panic.CPU
+		if c := analysis.Build(t).Panic.CPU; c != nil {
+			panicCPU = *c
+		}
 	}
 	var out []tasks.Task
 	for _, tk := range list {

@@ -137,7 +137,7 @@ func TestInfoJSONKeys(t *testing.T) {
 	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
 		t.Fatal(err)
 	}
-	if rep.SchemaVersion != 1 || rep.Kernel.Release != fx.Meta.KernelRelease || len(rep.Chains) == 0 || len(rep.Timeline) == 0 {
+	if rep.SchemaVersion != 2 || rep.Kernel.Release != fx.Meta.KernelRelease || len(rep.Chains) == 0 || len(rep.Timeline) == 0 {
 		t.Errorf("report --json: %+v", rep)
 	}
 }

@@ -6,15 +6,17 @@ import (
 
 	"github.com/panicscope/panicscope/views"
 	"github.com/panicscope/panicscope/vmcore/analysis"
+	"github.com/panicscope/panicscope/vmcore/finding"
 )
 
 // planJSON is what `plan --json` prints.
 type planJSON struct {
-	Release    string               `json:"release"`
-	Capture    string               `json:"capture"`
-	Parameters analysis.Parameters  `json:"parameters"`
-	Plan       *analysis.PlanResult `json:"plan"`
-	Problems   []string             `json:"problems"`
+	SchemaVersion int                  `json:"schema_version"`
+	Release       *string              `json:"release"`
+	Capture       string               `json:"capture"`
+	Parameters    analysis.Parameters  `json:"parameters"`
+	Plan          *analysis.PlanResult `json:"plan"`
+	Problems      finding.List         `json:"problems"`
 }
 
 func runPlan(args []string, stdout, stderr io.Writer) error {
@@ -39,7 +41,7 @@ func runPlan(args []string, stdout, stderr io.Writer) error {
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
-		return enc.Encode(planJSON{Release: r.Kernel.Release, Capture: r.Kernel.Capture, Parameters: r.Parameters, Plan: r.Plan, Problems: r.Problems})
+		return enc.Encode(planJSON{SchemaVersion: analysis.SchemaVersion, Release: r.Kernel.Release, Capture: string(r.Kernel.Capture), Parameters: r.Parameters, Plan: r.Plan, Problems: r.Problems})
 	}
 	return printPlan(stdout, r)
 }

@@ -46,7 +46,7 @@ func TestPlanOnKdumpPostNotifiers(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := got.Plan
-	if p == nil || p.Basis != analysis.PlanBasisConfigured || got.Capture != analysis.CaptureKdump {
+	if p == nil || p.Basis != analysis.PlanBasisConfigured || got.Capture != string(analysis.CaptureKdump) {
 		t.Fatalf("plan %+v capture %q", p, got.Capture)
 	}
 	var post *analysis.PlanStep

@@ -39,7 +39,7 @@ func TestDumpSourceStages(t *testing.T) {
 		t.Errorf("name %q", src.Name())
 	}
 	id, err := src.Identify()
-	if err != nil || !strings.Contains(id.Release, "6.1.0") {
+	if err != nil || id.Release == nil || !strings.Contains(*id.Release, "6.1.0") {
 		t.Fatalf("identify: %v %+v", err, id)
 	}
 	lines, err := src.Log()

@@ -74,7 +74,7 @@ func runTrim(args []string, stdout, stderr io.Writer) error {
 	if res.VMCOREINFOFrom != "" {
 		fmt.Fprintf(stdout, "VMCOREINFO in the kdump sub header: %s\n", res.VMCOREINFOFrom)
 	}
-	fmt.Fprintf(stdout, "panic: %s\n", res.Report.Panic.Message)
+	fmt.Fprintf(stdout, "panic: %s\n", orUnknown(res.Report.Panic.Message))
 	return nil
 }
 

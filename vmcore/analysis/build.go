@@ -4,6 +4,7 @@ import (
 	"strings"
 
 	"github.com/panicscope/panicscope/vmcore/analysis/timeline"
+	"github.com/panicscope/panicscope/vmcore/finding"
 	"github.com/panicscope/panicscope/vmcore/printk"
 	"github.com/panicscope/panicscope/vmcore/target"
 )
@@ -26,14 +27,11 @@ func Build(t *target.Target) *Report {
 		Consoles:      []Console{},
 		CPUs:          []CPUState{},
 		Modules:       []Module{},
-		Problems:      []string{},
+		Problems:      finding.List{},
 	}
-	r.Panic.Taint = Unknown // until tainted_mask is read
 	r.Identity = Identify(t.Dump)
 	t.Load()
-	for _, p := range t.Problems() {
-		r.Problems = append(r.Problems, p.Message())
-	}
+	r.Problems = append(r.Problems, t.Problems()...)
 	r.Kernel = KernelInfo{
 		Release:      r.Identity.Release,
 		Version:      r.Identity.Version,
@@ -52,7 +50,9 @@ func Build(t *target.Target) *Report {
 		readPstore(t, r)
 		readConsoles(t, r)
 	} else {
-		r.problem("no symbols or no types: chains, dumpers, parameters and consoles cannot be read")
+		for _, area := range []string{finding.AreaParams, finding.AreaChain, finding.AreaDumpers, finding.AreaPstore, finding.AreaConsoles} {
+			r.problemf(finding.NoSource, finding.About(area), "no symbols or no types: not read")
+		}
 	}
 	readCPUs(t, r)
 	r.Identity.PanicMessage = r.Panic.Message
@@ -61,7 +61,7 @@ func Build(t *target.Target) *Report {
 	return r
 }
 
-func captureKind(t *target.Target) (kind, why string) {
+func captureKind(t *target.Target) (kind timeline.Capture, why string) {
 	d := t.Dump
 	if d.Live() {
 		return CaptureLive, "a running system read through " + d.Path
@@ -82,28 +82,38 @@ func captureKind(t *target.Target) (kind, why string) {
 func readLog(t *target.Target, r *Report) *printk.Log {
 	log, err := t.Log()
 	if err != nil {
-		r.problem("kernel log: %v", err)
-		r.Panic.Message = Unknown
+		r.fail(finding.About(finding.AreaLog), err)
 		return nil
 	}
-	r.Log = LogStats{Source: log.Source, Records: len(log.Records), FirstSeq: log.FirstSeq, NextSeq: log.NextSeq,
+	panicFromLog(r, log)
+	return log
+}
+
+// panicFromLog fills the log statistics and the panic message, seq and
+// first report from log. The message is printk's (Log.Panic), the one
+// every page shows.
+func panicFromLog(r *Report, log *printk.Log) {
+	r.Log = &LogStats{Source: log.Source, Records: len(log.Records), FirstSeq: log.FirstSeq, NextSeq: log.NextSeq,
 		Dropped: log.Dropped, Gaps: len(log.Gaps), Size: log.Size}
 	if len(log.Gaps) > 0 {
-		r.problem("kernel log: %d runs of records unreadable (first: seq %d-%d, %s)", len(log.Gaps), log.Gaps[0].FirstSeq, log.Gaps[0].LastSeq, log.Gaps[0].Reason)
+		g := log.Gaps[0]
+		r.problemf(finding.Unreadable, finding.About(finding.AreaLog), "%d runs of records unreadable (first: seq %d-%d, %s)", len(log.Gaps), g.FirstSeq, g.LastSeq, g.Reason)
 	}
-	rec, msg, ok := log.PanicMessage()
+	p, ok := log.Panic()
 	if !ok {
-		r.Panic.Message = Unknown
 		if r.Kernel.Capture != CaptureLive {
-			r.problem("kernel log: no \"Kernel panic - not syncing\" message")
+			r.problemf(finding.NoSource, finding.About(finding.AreaPanic), "no \"Kernel panic - not syncing\" message in the kernel log")
 		}
-		return log
+		return
 	}
-	r.Panic.Message = msg
-	seq, ts := rec.Seq, rec.TimestampNS
-	r.Panic.Seq, r.Panic.TimestampNS = &seq, &ts
-	r.Panic.FirstReport = firstReport(log, rec.Seq)
-	return log
+	r.Panic.Message = &p.Message
+	r.Panic.MessageFrom = FromMessageLine
+	if p.From == printk.PanicEndLine {
+		r.Panic.MessageFrom = FromEndLine
+		r.problemf(finding.Unreadable, finding.About(finding.AreaPanic), "the \"Kernel panic - not syncing\" line is not in the log: the message is read from panic()'s closing line (seq %d)", p.Seq)
+	}
+	r.Panic.Seq, r.Panic.TimestampNS = ptr(p.Seq), ptr(p.TimestampNS)
+	r.Panic.FirstReport = firstReport(log, p.Seq)
 }
 
 // firstReport finds the report that led to the panic: the last BUG:, Oops,
@@ -126,15 +136,9 @@ func firstReport(log *printk.Log, panicSeq uint64) string {
 
 func buildTimeline(t *target.Target, r *Report, log *printk.Log) []timeline.Step {
 	in := timeline.Inputs{
-		Release:      r.Kernel.Release,
+		Release:      str(r.Kernel.Release),
 		Capture:      r.Kernel.Capture,
-		PanicMessage: r.Panic.Message,
-		PanicSeq:     r.Panic.Seq,
-	}
-	if in.PanicMessage == Unknown {
-		// The placeholder is not evidence that panic() printed anything
-		// (a running system, or a log that could not be read).
-		in.PanicMessage = ""
+		PanicMessage: str(r.Panic.Message),
 	}
 	if t.Syms != nil {
 		in.HasSymbol = func(name string) bool { _, ok := t.Syms.Lookup(name); return ok }
@@ -147,30 +151,20 @@ func buildTimeline(t *target.Target, r *Report, log *printk.Log) []timeline.Step
 		v := int(*p.PanicTimeout)
 		in.PanicTimeout = &v
 	}
-	if log != nil && r.Panic.Seq != nil {
-		for _, rec := range log.Records {
-			if rec.Seq >= *r.Panic.Seq {
-				in.Log = append(in.Log, timeline.LogLine{Seq: rec.Seq, TimestampNS: rec.TimestampNS, Text: rec.Text})
-			}
-		}
-	}
+	in.PanicSeq, in.Log = panicWindow(log, r.Panic)
 	if c := findChain(r, "panic_notifier_list"); c != nil {
 		in.Notifiers = []timeline.Member{}
 		for _, e := range c.Entries {
-			prio := e.Priority
-			in.Notifiers = append(in.Notifiers, timeline.Member{Name: e.Callback, Module: e.Module, Priority: &prio})
+			in.Notifiers = append(in.Notifiers, timeline.Member{Name: e.Callback, Module: e.Module, Priority: e.Priority})
 		}
+		in.NotifiersPartial = !c.Complete
 	}
-	if t.Syms != nil && t.Kernel.Types != nil {
-		in.Dumpers = []timeline.Member{}
-		for _, d := range r.Dumpers {
-			in.Dumpers = append(in.Dumpers, timeline.Member{Name: d.Callback, Module: d.Module, MaxReason: d.MaxReason})
-		}
-	}
+	in.Dumpers = r.dumperMembers()
+	in.DumpersPartial = in.Dumpers != nil && !r.DumpersComplete
 	for _, c := range r.CPUs {
 		// The innermost frame is the IP's unless an exception handler that
 		// saved the registers was rebuilt above them (kdump's crash NMI).
-		ip := funcName(c.IPSymbol)
+		ip := funcName(str(c.IPSymbol))
 		if len(c.frames) > 0 {
 			ip = funcName(c.frames[0])
 		}
@@ -180,6 +174,46 @@ func buildTimeline(t *target.Target, r *Report, log *printk.Log) []timeline.Step
 	r.Line, r.LineWhy = line, why
 	_, steps := timeline.Build(in)
 	return steps
+}
+
+// panicWindow is the part of the log the timeline reads: the records from
+// the panic message on, with its seq as the floor. When only panic()'s
+// closing line survived, the lines panic() printed before it are still
+// evidence (notifiers, kmsg dumpers): the window is then the readable run
+// that ends at that line, and there is no floor.
+func panicWindow(log *printk.Log, p PanicInfo) (*uint64, []timeline.LogLine) {
+	if log == nil || p.Seq == nil {
+		return p.Seq, nil
+	}
+	from, floor := *p.Seq, p.Seq
+	if p.MessageFrom == FromEndLine {
+		from, floor = log.FirstSeq, nil
+		for _, g := range log.Gaps {
+			if g.LastSeq < *p.Seq {
+				from = max(from, g.LastSeq+1)
+			}
+		}
+	}
+	var lines []timeline.LogLine
+	for _, rec := range log.Records {
+		if rec.Seq >= from {
+			lines = append(lines, timeline.LogLine{Seq: rec.Seq, TimestampNS: rec.TimestampNS, Text: rec.Text})
+		}
+	}
+	return floor, lines
+}
+
+// dumperMembers is dump_list for the timeline model: nil when it was not
+// read, so that the model says so instead of "empty".
+func (r *Report) dumperMembers() []timeline.Member {
+	if len(r.Dumpers) == 0 && !r.DumpersComplete {
+		return nil
+	}
+	out := []timeline.Member{}
+	for _, d := range r.Dumpers {
+		out = append(out, timeline.Member{Name: d.Callback, Module: d.Module, MaxReason: d.MaxReason})
+	}
+	return out
 }
 
 func findChain(r *Report, name string) *Chain {

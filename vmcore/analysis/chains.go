@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/panicscope/panicscope/vmcore/finding"
 	"github.com/panicscope/panicscope/vmcore/kernel"
 	"github.com/panicscope/panicscope/vmcore/target"
 )
@@ -38,7 +39,7 @@ func readChains(t *target.Target, r *Report) {
 			if def.optional && errors.Is(err, kernel.ErrAbsent) {
 				continue
 			}
-			r.problem("chain %s: %v", def.name, err)
+			r.fail(finding.About(finding.AreaChain, def.name), err)
 			continue
 		}
 		c := Chain{Name: def.name, Address: hex(head.Addr), Entries: []ChainEntry{}}
@@ -49,6 +50,7 @@ func readChains(t *target.Target, r *Report) {
 		}
 		if err != nil {
 			c.Broken = fmt.Sprintf("head unreadable: %v", err)
+			r.fail(finding.About(finding.AreaChain, def.name), fmt.Errorf("head unreadable: %w", err))
 			r.Chains = append(r.Chains, c)
 			continue
 		}
@@ -60,14 +62,17 @@ func readChains(t *target.Target, r *Report) {
 			}
 			e.Callback, e.Module, e.Location = describeCode(t, cb)
 			if p, err := memberInt(nb, "priority"); err == nil {
-				e.Priority = int(p)
+				e.Priority = ptr(int(p))
 			}
 			c.Entries = append(c.Entries, e)
 			return nil
 		})
 		if err != nil {
 			c.Broken = err.Error()
-			r.problem("chain %s: walk stopped after %d entries: %v", def.name, len(c.Entries), err)
+			r.Problems.Add(finding.New(kindOf(err), finding.About(finding.AreaChain, def.name),
+				fmt.Errorf("walk stopped after %d entries: %w", len(c.Entries), err)))
+		} else {
+			c.Complete = true
 		}
 		r.Chains = append(r.Chains, c)
 	}

@@ -1,6 +1,9 @@
 package analysis
 
 import (
+	"fmt"
+
+	"github.com/panicscope/panicscope/vmcore/finding"
 	"github.com/panicscope/panicscope/vmcore/kernel"
 	"github.com/panicscope/panicscope/vmcore/target"
 )
@@ -15,14 +18,15 @@ func readConsoles(t *target.Target, r *Report) {
 	add := func(c kernel.Object) error {
 		con := Console{}
 		if n, err := c.Member("name"); err == nil {
-			con.Name, _ = n.CString(16)
+			if s, err := n.CString(16); err == nil {
+				con.Name = &s
+			}
 		}
 		if v, err := memberInt(c, "index"); err == nil {
-			con.Index = int(v)
+			con.Index = ptr(int(v))
 		}
 		if v, err := memberUint(c, "flags"); err == nil {
-			con.Flags = v
-			con.Enabled = v&conEnabled != 0
+			con.Flags, con.Enabled = &v, ptr(v&conEnabled != 0)
 		}
 		r.Consoles = append(r.Consoles, con)
 		return nil
@@ -33,13 +37,13 @@ func readConsoles(t *target.Target, r *Report) {
 			err = k.SListForEachEntry(first, "struct console", "next", 64, add)
 		}
 		if err != nil {
-			r.problem("consoles: %v", err)
+			r.fail(finding.About(finding.AreaConsoles), err)
 		}
 		return
 	}
 	head, err := k.Global("console_list", "struct hlist_head")
 	if err != nil {
-		r.problem("consoles: neither console_drivers nor console_list: %v", err)
+		r.Problems.Add(finding.New(kindOf(err), finding.About(finding.AreaConsoles), fmt.Errorf("neither console_drivers nor console_list: %w", err)))
 		return
 	}
 	first, err := memberPointer(head, "first")
@@ -58,6 +62,6 @@ func readConsoles(t *target.Target, r *Report) {
 		}
 	}
 	if err != nil {
-		r.problem("consoles: %v", err)
+		r.fail(finding.About(finding.AreaConsoles), err)
 	}
 }

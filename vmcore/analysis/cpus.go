@@ -2,22 +2,28 @@ package analysis
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/panicscope/panicscope/vmcore"
+	"github.com/panicscope/panicscope/vmcore/finding"
 	"github.com/panicscope/panicscope/vmcore/kernel"
 	"github.com/panicscope/panicscope/vmcore/target"
 	"github.com/panicscope/panicscope/vmcore/unwind"
 )
 
-// CPU roles.
+// Role is what a CPU was doing when the dump was taken.
+type Role string
+
+// CPU roles. RoleUnknown is a status, not a guess: RoleWhy says what was
+// missing.
 const (
-	RolePanicking = "panicking"
-	RoleCrashNMI  = "stopped (crash NMI)"
-	RoleStopped   = "stopped (stop IPI/NMI)"
-	RoleIdle      = "idle"
-	RoleRunning   = "running"
-	RoleUnknown   = "unknown"
+	RolePanicking Role = "panicking"
+	RoleCrashNMI  Role = "stopped (crash NMI)"
+	RoleStopped   Role = "stopped (stop IPI/NMI)"
+	RoleIdle      Role = "idle"
+	RoleRunning   Role = "running"
+	RoleUnknown   Role = "unknown"
 )
 
 // stopFunctions are where a CPU halted by smp_send_stop() /
@@ -32,58 +38,72 @@ var idleFunctions = []string{"default_idle", "native_safe_halt", "pv_native_safe
 // The panicking CPU is panic_cpu in memory (kernel/panic.c): the dump
 // headers' current_cpu fields are 0 whichever CPU panicked.
 func readCPUs(t *target.Target, r *Report) {
-	r.Panic.CPU = -1
-	if r.panicCPU != nil && *r.panicCPU >= 0 {
-		r.Panic.CPU = int(*r.panicCPU)
+	switch {
+	case r.panicCPU != nil && *r.panicCPU >= 0:
+		r.Panic.CPU = ptr(int(*r.panicCPU))
 		r.Panic.CPUSource = "panic_cpu in memory"
-	} else if r.panicCPU != nil {
+	case r.panicCPU != nil:
 		r.Panic.CPUSource = "panic_cpu is -1 (PANIC_CPU_INVALID): no panic() was entered"
+	default:
+		r.Panic.CPUSource = "panic_cpu could not be read"
+		for _, p := range r.Problems.About(finding.AreaParams) {
+			if p.Subject.ID == "panic_cpu" || p.Subject.ID == "" {
+				r.Panic.CPUSource += ": " + p.Err.Error()
+				break
+			}
+		}
 	}
 	unw := cpuUnwinder(t, r)
 	for i, c := range t.Dump.CPUs {
-		cs := CPUState{CPU: i, IP: hex(c.Regs.RIP), SP: hex(c.Regs.RSP), Role: RoleUnknown, TaskPID: -1}
-		cs.IPSymbol, _, _ = describeCode(t, c.Regs.RIP)
+		cs := CPUState{CPU: i, IP: ptr(hex(c.Regs.RIP)), SP: ptr(hex(c.Regs.RSP)), Role: RoleUnknown}
+		sym, _, _ := describeCode(t, c.Regs.RIP)
 		if t.Syms != nil {
-			cs.IPSymbol = t.Syms.Format(c.Regs.RIP)
+			sym = t.Syms.Format(c.Regs.RIP)
 		}
+		cs.IPSymbol = &sym
 		cs.Regs = regMap(c)
+		subject := finding.About(finding.AreaCPU, strconv.Itoa(i))
 		if task, err := currentTask(t.Kernel, i); err == nil {
-			cs.Task = hex(task.Addr)
+			cs.Task = ptr(hex(task.Addr))
 			if pid, err := memberInt(task, "pid"); err == nil {
-				cs.TaskPID = int(pid)
+				cs.TaskPID = ptr(int(pid))
+			} else {
+				r.Problems.Add(finding.New(kindOf(err), subject, fmt.Errorf("current task pid: %w", err)))
 			}
 			if comm, err := task.Member("comm"); err == nil {
-				cs.TaskComm, _ = comm.CString(16)
+				if s, err := comm.CString(16); err == nil {
+					cs.TaskComm = &s
+				}
 			}
 		} else if t.Syms != nil {
 			// Without symbols the cause is already in Problems.
-			r.problem("cpu %d: current task: %v", i, err)
+			r.Problems.Add(finding.New(kindOf(err), subject, fmt.Errorf("current task: %w", err)))
 		}
 		stack := cpuStack(unw, r, i, c, &cs)
 		handler := cs.RoleWhy
-		cs.Role, cs.RoleWhy = cpuRole(r, i, c, funcName(cs.IPSymbol), stack)
+		cs.Role, cs.RoleWhy = cpuRole(r, i, c, funcName(sym), stack)
 		if handler != "" {
 			cs.RoleWhy += "; its " + handler
 		}
 		if t.Dump.Live() {
 			// A running CPU saves no registers: only its current task is known.
-			cs.IP, cs.SP, cs.IPSymbol, cs.Regs = "", "", "", nil
+			cs.IP, cs.SP, cs.IPSymbol, cs.Regs = nil, nil, nil, nil
 			cs.Role, cs.RoleWhy = RoleRunning, "live system: the current task is read from per-CPU memory; registers are not saved"
 		}
-		if i == r.Panic.CPU {
+		if r.Panic.CPU != nil && i == *r.Panic.CPU {
 			r.Panic.TaskPID, r.Panic.TaskComm = cs.TaskPID, cs.TaskComm
 		}
 		r.CPUs = append(r.CPUs, cs)
 	}
 }
 
-func cpuRole(r *Report, i int, c vmcore.CPU, fn string, stack []string) (role, why string) {
+func cpuRole(r *Report, i int, c vmcore.CPU, fn string, stack []string) (role Role, why string) {
 	where := "instruction pointer in " + fn
 	if len(stack) > 0 {
 		where = "stack: " + stackText(stack)
 	}
 	switch {
-	case i == r.Panic.CPU:
+	case r.Panic.CPU != nil && i == *r.Panic.CPU:
 		// QEMU dumps catch panic() in its final delay loop (delay_tsc <-
 		// panic); kdump dumps hold the registers crash_setup_regs() took in
 		// __crash_kexec() <- panic() just before machine_kexec().
@@ -112,14 +132,12 @@ func cpuUnwinder(t *target.Target, r *Report) *unwind.Kernel {
 	if t.Syms == nil || t.Kernel.Types == nil {
 		return nil
 	}
-	u, err := unwind.NewKernel(t.Kernel, t.Syms, r.Kernel.Release)
+	u, err := unwind.NewKernel(t.Kernel, t.Syms, str(r.Kernel.Release))
 	if err != nil {
-		r.problem("stacks: %v", err)
+		r.problemf(finding.NoSource, finding.About(finding.AreaCPU), "stacks: %w", err)
 		return nil
 	}
-	for _, p := range u.Problems {
-		r.problem("stacks: %s", p)
-	}
+	r.Problems = append(r.Problems, u.Problems...)
 	return u
 }
 
@@ -145,7 +163,11 @@ func cpuStack(u *unwind.Kernel, r *Report, i int, c vmcore.CPU, cs *CPUState) []
 		}
 	}
 	if !ct.Complete() {
-		r.problem("cpu %d: stack walk incomplete (%s): %s", i, ct.End, ct.Err)
+		kind := finding.Damaged
+		if ct.End == unwind.EndDepth {
+			kind = finding.Limit
+		}
+		r.problemf(kind, finding.About(finding.AreaCPU, strconv.Itoa(i)), "stack walk incomplete (%s): %s", ct.End, ct.Err)
 	}
 	if len(handler) > 0 {
 		cs.RoleWhy = ct.Handler + " stack still holds " + strings.Join(handler, " <- ") + " (rebuilt from the stack)"

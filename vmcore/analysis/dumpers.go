@@ -3,6 +3,7 @@ package analysis
 import (
 	"fmt"
 
+	"github.com/panicscope/panicscope/vmcore/finding"
 	"github.com/panicscope/panicscope/vmcore/kernel"
 	"github.com/panicscope/panicscope/vmcore/target"
 )
@@ -16,11 +17,11 @@ var kmsgReasonNames = map[int64]string{0: "KMSG_DUMP_UNDEF", 1: "KMSG_DUMP_PANIC
 func readDumpers(t *target.Target, r *Report) {
 	head, err := t.Kernel.Symbol("dump_list")
 	if err != nil {
-		r.problem("kmsg dumpers: %v", err)
+		r.fail(finding.About(finding.AreaDumpers), err)
 		return
 	}
 	err = t.Kernel.ListForEachEntry(head, "struct kmsg_dumper", "list", 256, func(d kernel.Object) error {
-		du := Dumper{Address: hex(d.Addr), Registered: true, MaxReason: -1}
+		du := Dumper{Address: hex(d.Addr), Registered: true}
 		if cb, err := memberPointer(d, "dump"); err == nil {
 			du.Callback, du.Module, _ = describeCode(t, cb)
 		} else {
@@ -28,7 +29,7 @@ func readDumpers(t *target.Target, r *Report) {
 		}
 		if mr, err := d.Member("max_reason"); err == nil {
 			if v, err := mr.Int(); err == nil {
-				du.MaxReason = int(v)
+				du.MaxReason = ptr(int(v))
 				du.ReasonName = kmsgReasonNames[v]
 			}
 			if name, err := mr.EnumName(); err == nil && name != "" {
@@ -45,6 +46,8 @@ func readDumpers(t *target.Target, r *Report) {
 		return nil
 	})
 	if err != nil {
-		r.problem("kmsg dumpers: walk stopped after %d: %v", len(r.Dumpers), err)
+		r.Problems.Add(finding.New(kindOf(err), finding.About(finding.AreaDumpers), fmt.Errorf("walk stopped after %d: %w", len(r.Dumpers), err)))
+		return
 	}
+	r.DumpersComplete = true
 }

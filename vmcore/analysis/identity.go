@@ -4,38 +4,38 @@
 package analysis
 
 import (
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/panicscope/panicscope/vmcore"
+	"github.com/panicscope/panicscope/vmcore/finding"
 	"github.com/panicscope/panicscope/vmcore/printk"
 )
 
-// Unknown marks a fact that could not be established.
-const Unknown = "unknown"
-
-// Identity is what `panicscope info` shows.
+// Identity is what `panicscope info` shows. Nil fields could not be read
+// (no VMCOREINFO, an unreadable utsname); Problems says why.
 type Identity struct {
-	Release          string    `json:"release"`
-	Version          string    `json:"version"`
-	BuildID          string    `json:"build_id"`
-	Arch             string    `json:"arch"`
-	Hostname         string    `json:"hostname,omitempty"`
-	PageSize         uint64    `json:"page_size"`
-	PagingLevels     int       `json:"paging_levels"`
-	KASLROffset      string    `json:"kaslr_offset"`
-	PhysBase         string    `json:"phys_base"`
-	CPUs             int       `json:"cpus"`
-	Format           string    `json:"format"`
-	Compression      string    `json:"compression"`
-	Filtered         bool      `json:"filtered"`
-	DumpLevel        int       `json:"dump_level"`
-	Incomplete       bool      `json:"incomplete"`
-	CrashTime        time.Time `json:"crash_time,omitzero"`
-	CrashTimeSource  string    `json:"crash_time_source,omitempty"`
-	VMCOREINFOSource string    `json:"vmcoreinfo_source"`
-	PanicMessage     string    `json:"panic_message"`
-	Problems         []string  `json:"problems,omitempty"`
+	Release          *string      `json:"release"`
+	Version          *string      `json:"version"`
+	BuildID          *string      `json:"build_id"`
+	Arch             string       `json:"arch"`
+	Hostname         string       `json:"hostname,omitempty"`
+	PageSize         *uint64      `json:"page_size"`
+	PagingLevels     *int         `json:"paging_levels"`
+	KASLROffset      *string      `json:"kaslr_offset"`
+	PhysBase         *string      `json:"phys_base"`
+	CPUs             int          `json:"cpus"`
+	Format           string       `json:"format"`
+	Compression      string       `json:"compression"`
+	Filtered         bool         `json:"filtered"`
+	DumpLevel        int          `json:"dump_level"`
+	Incomplete       bool         `json:"incomplete"`
+	CrashTime        *time.Time   `json:"crash_time"`
+	CrashTimeSource  string       `json:"crash_time_source,omitempty"`
+	VMCOREINFOSource string       `json:"vmcoreinfo_source"`
+	PanicMessage     *string      `json:"panic_message"` // nil until AddLog found it
+	Problems         finding.List `json:"problems"`
 }
 
 // Identify reads the identity facts from VMCOREINFO and kernel memory. The
@@ -43,57 +43,66 @@ type Identity struct {
 // them empty or zero.
 func Identify(d *vmcore.Dump) Identity {
 	id := Identity{
-		Release:      Unknown,
-		Version:      Unknown,
-		BuildID:      Unknown,
-		Arch:         "x86_64",
-		KASLROffset:  Unknown,
-		PhysBase:     Unknown,
-		Format:       string(d.Format),
-		Compression:  d.Compression,
-		Filtered:     d.Filtered,
-		DumpLevel:    d.DumpLevel,
-		Incomplete:   d.Incomplete,
-		CPUs:         len(d.CPUs),
-		PanicMessage: Unknown,
-		Problems:     append([]string(nil), d.Warnings...),
+		Arch:        "x86_64",
+		Format:      string(d.Format),
+		Compression: d.Compression,
+		Filtered:    d.Filtered,
+		DumpLevel:   d.DumpLevel,
+		Incomplete:  d.Incomplete,
+		CPUs:        len(d.CPUs),
+		Problems:    finding.List{},
+	}
+	// vmcore reports its warnings as text (a VMCOREINFO or translation it
+	// could not take from the file): each is a source the dump lacks.
+	for _, w := range d.Warnings {
+		id.Problems.Add(finding.New(finding.NoSource, finding.About(finding.AreaDump), errors.New(w)))
 	}
 	if d.Header != nil && int(d.Header.NrCPUs) > id.CPUs {
 		id.CPUs = int(d.Header.NrCPUs)
 	}
-	id.CrashTime, id.CrashTimeSource = d.CrashTime()
+	if t, src := d.CrashTime(); !t.IsZero() {
+		id.CrashTime, id.CrashTimeSource = &t, src
+	}
 	info := d.VMCOREINFO()
 	if info == nil {
 		id.VMCOREINFOSource = "none"
+		id.Problems.Addf(finding.NoSource, finding.About(finding.AreaDump), "no VMCOREINFO: release, build ID, page size and KASLR offset are unknown")
 		return id
 	}
 	id.VMCOREINFOSource = d.InfoSource
 	if d.InfoSource == vmcore.InfoFromMemoryScan {
 		id.VMCOREINFOSource = fmt.Sprintf("%s (physical %#x)", d.InfoSource, d.InfoAddr)
 	}
-	id.Release = info.OSRelease()
-	if b := info.BuildID(); b != "" {
-		id.BuildID = b
+	if rel := info.OSRelease(); rel != "" {
+		id.Release = &rel
 	}
-	id.PageSize = info.PageSize()
+	if b := info.BuildID(); b != "" {
+		id.BuildID = &b
+	}
+	if ps := info.PageSize(); ps != 0 {
+		id.PageSize = &ps
+	}
 	if off, ok := info.KernelOffset(); ok {
-		id.KASLROffset = fmt.Sprintf("%#x", off)
+		id.KASLROffset = ptr(fmt.Sprintf("%#x", off))
 	}
 	tc := d.Translation()
 	if d.Translator() != nil {
-		id.PagingLevels = tc.Levels
-		id.PhysBase = signedHex(tc.PhysBase)
+		id.PagingLevels = ptr(tc.Levels)
+		id.PhysBase = ptr(signedHex(tc.PhysBase))
 	}
 	if uts, err := d.UTSName(); err != nil {
-		id.Problems = append(id.Problems, fmt.Sprintf("kernel utsname unreadable: %v", err))
+		id.Problems.Add(finding.New(kindOf(err), finding.About(finding.AreaDump, "utsname"), fmt.Errorf("init_uts_ns unreadable: %w", err)))
 	} else {
-		id.Version = uts.Version
+		id.Version = &uts.Version
 		id.Hostname = uts.Nodename
 		if uts.Machine != "" {
 			id.Arch = uts.Machine
 		}
-		if uts.Release != id.Release {
-			id.Problems = append(id.Problems, fmt.Sprintf("utsname release %q differs from VMCOREINFO %q", uts.Release, id.Release))
+		switch {
+		case id.Release == nil && uts.Release != "":
+			id.Release = &uts.Release
+		case id.Release != nil && uts.Release != *id.Release:
+			id.Problems.Addf(finding.Damaged, finding.About(finding.AreaDump, "utsname"), "utsname release %q differs from VMCOREINFO %q", uts.Release, *id.Release)
 		}
 	}
 	return id
@@ -108,14 +117,22 @@ func signedHex(v uint64) string {
 	return fmt.Sprintf("%#x", v)
 }
 
-// AddLog fills the panic message from the kernel log, which Identify leaves
-// "unknown" so that it stays fast enough for a first screen.
+// AddLog fills the panic message from the kernel log (printk's Panic),
+// which Identify leaves nil so that it stays fast enough for a first screen.
 func (id *Identity) AddLog(log *printk.Log, err error) {
 	if err != nil {
-		id.Problems = append(id.Problems, fmt.Sprintf("kernel log unreadable: %v", err))
+		id.Problems.Add(finding.New(kindOf(err), finding.About(finding.AreaLog), fmt.Errorf("kernel log unreadable: %w", err)))
 		return
 	}
-	if _, msg, ok := log.PanicMessage(); ok {
-		id.PanicMessage = msg
+	if p, ok := log.Panic(); ok {
+		id.PanicMessage = &p.Message
 	}
+}
+
+// str is *p, or "" for nil: for text that names a value either way.
+func str(p *string) string {
+	if p == nil {
+		return ""
+	}
+	return *p
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/panicscope/panicscope/vmcore/finding"
 	"github.com/panicscope/panicscope/vmcore/target"
 )
 
@@ -14,12 +15,12 @@ func readParameters(t *target.Target, r *Report) {
 	readInt := func(name, typ string) *int64 {
 		o, err := k.Global(name, typ)
 		if err != nil {
-			r.problem("parameter %s: %v", name, err)
+			r.fail(finding.About(finding.AreaParams, name), err)
 			return nil
 		}
 		v, err := o.Int()
 		if err != nil {
-			r.problem("parameter %s: %v", name, err)
+			r.fail(finding.About(finding.AreaParams, name), err)
 			return nil
 		}
 		return &v
@@ -27,12 +28,12 @@ func readParameters(t *target.Target, r *Report) {
 	readUint := func(name, typ string) *uint64 {
 		o, err := k.Global(name, typ)
 		if err != nil {
-			r.problem("parameter %s: %v", name, err)
+			r.fail(finding.About(finding.AreaParams, name), err)
 			return nil
 		}
 		v, err := o.Uint()
 		if err != nil {
-			r.problem("parameter %s: %v", name, err)
+			r.fail(finding.About(finding.AreaParams, name), err)
 			return nil
 		}
 		return &v
@@ -59,8 +60,8 @@ func readParameters(t *target.Target, r *Report) {
 		r.Panic.OopsInProgress = &iv
 	}
 	if v := readUint("tainted_mask", "unsigned long"); v != nil {
-		r.Panic.TaintMask = *v
-		r.Panic.Taint = TaintString(*v)
+		r.Panic.TaintMask = v
+		r.Panic.Taint = ptr(TaintString(*v))
 	}
 }
 

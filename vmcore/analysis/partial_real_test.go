@@ -9,6 +9,7 @@ import (
 
 	"github.com/panicscope/panicscope/internal/testfixtures"
 	"github.com/panicscope/panicscope/vmcore/analysis"
+	"github.com/panicscope/panicscope/vmcore/finding"
 	"github.com/panicscope/panicscope/vmcore/target"
 )
 
@@ -39,14 +40,21 @@ func TestTruncatedDumpGivesPartialReport(t *testing.T) {
 	}
 	defer tg.Close()
 	r := analysis.Build(tg)
-	if r.Kernel.Release != fx.Meta.KernelRelease {
-		t.Errorf("release %q: VMCOREINFO is in the headers and must still be read", r.Kernel.Release)
+	if r.Kernel.Release == nil || *r.Kernel.Release != fx.Meta.KernelRelease {
+		t.Errorf("release %v: VMCOREINFO is in the headers and must still be read", r.Kernel.Release)
 	}
-	if r.Panic.Message != analysis.Unknown || r.Panic.Taint != analysis.Unknown {
-		t.Errorf("panic message %q, taint %q: want %q for facts that were not read", r.Panic.Message, r.Panic.Taint, analysis.Unknown)
+	if r.Panic.Message != nil || r.Panic.Taint != nil || r.Panic.CPU != nil || r.Log != nil {
+		t.Errorf("panic message %v, taint %v, cpu %v, log %v: want nil for facts that were not read", r.Panic.Message, r.Panic.Taint, r.Panic.CPU, r.Log)
 	}
-	joined := strings.Join(r.Problems, "\n")
-	for _, want := range []string{"beyond the end of the dump", "kernel log"} {
+	if log := r.Problems.About(finding.AreaLog); len(log) == 0 || log[0].Kind != finding.Unreadable {
+		t.Errorf("log problems %v: want an unreadable kernel log", log)
+	}
+	var msgs []string
+	for _, p := range r.Problems {
+		msgs = append(msgs, p.Message())
+	}
+	joined := strings.Join(msgs, "\n")
+	for _, want := range []string{"beyond the end of the dump"} {
 		if !strings.Contains(joined, want) {
 			t.Errorf("problems do not mention %q:\n%s", want, joined)
 		}

@@ -9,12 +9,15 @@ import (
 	"github.com/panicscope/panicscope/vmcore/target"
 )
 
-// Plan actions: what a step of panic() would do.
+// PlanAction is what a step of panic() would do.
+type PlanAction string
+
+// Plan actions.
 const (
-	PlanRuns       = "runs"
-	PlanSkipped    = "skipped"     // reached, but its condition says no
-	PlanNotReached = "not_reached" // an earlier step does not return (kexec, reboot)
-	PlanDepends    = "depends"     // on a fact that could not be read
+	PlanRuns       PlanAction = "runs"
+	PlanSkipped    PlanAction = "skipped"     // reached, but its condition says no
+	PlanNotReached PlanAction = "not_reached" // an earlier step does not return (kexec, reboot)
+	PlanDepends    PlanAction = "depends"     // on a fact that could not be read
 )
 
 // Plan bases.
@@ -52,32 +55,32 @@ type PlanResult struct {
 
 // PlanStep is one step of panic() in call order.
 type PlanStep struct {
-	Order    int          `json:"order"`
-	Step     string       `json:"step"` // timeline.Step* names
-	Slot     string       `json:"slot,omitempty"`
-	Action   string       `json:"action"` // Plan* actions
-	Why      string       `json:"why"`
-	Function string       `json:"function"`
-	Source   string       `json:"source"`
-	Note     string       `json:"note,omitempty"`
-	Members  []PlanMember `json:"members,omitempty"`
+	Order    int               `json:"order"`
+	Step     timeline.StepName `json:"step"`
+	Slot     string            `json:"slot,omitempty"`
+	Action   PlanAction        `json:"action"`
+	Why      string            `json:"why"`
+	Function string            `json:"function"`
+	Source   string            `json:"source"`
+	Note     string            `json:"note,omitempty"`
+	Members  []PlanMember      `json:"members,omitempty"`
 	// Actual is the same step's status in the dump's timeline (dumps only):
 	// the configured plan next to what ran.
-	Actual    string `json:"actual,omitempty"`
-	ActualWhy string `json:"actual_why,omitempty"`
+	Actual    timeline.Status `json:"actual,omitempty"`
+	ActualWhy string          `json:"actual_why,omitempty"`
 }
 
 // PlanMember is one panic notifier or kmsg dumper.
 type PlanMember struct {
-	Name        string `json:"name"`
-	Module      string `json:"module,omitempty"`
-	ModuleTaint string `json:"module_taint,omitempty"` // struct module.taints as letters
-	Priority    *int   `json:"priority,omitempty"`
-	MaxReason   *int   `json:"max_reason,omitempty"`
-	Action      string `json:"action"`
-	Why         string `json:"why,omitempty"`
-	BeforeKdump bool   `json:"before_kdump"`     // runs before the crash kernel would start
-	Actual      string `json:"actual,omitempty"` // dumps: the member's status in the timeline
+	Name        string          `json:"name"`
+	Module      string          `json:"module,omitempty"`
+	ModuleTaint string          `json:"module_taint,omitempty"` // struct module.taints as letters
+	Priority    *int            `json:"priority,omitempty"`
+	MaxReason   *int            `json:"max_reason,omitempty"`
+	Action      PlanAction      `json:"action"`
+	Why         string          `json:"why,omitempty"`
+	BeforeKdump bool            `json:"before_kdump"`     // runs before the crash kernel would start
+	Actual      timeline.Status `json:"actual,omitempty"` // dumps: the member's status in the timeline
 }
 
 // PlanWarning is one finding about the configuration.
@@ -118,7 +121,7 @@ func Plan(r *Report) PlanResult {
 	}
 	notifiers := findChain(r, "panic_notifier_list")
 	in := timeline.Inputs{
-		Release:           r.Kernel.Release,
+		Release:           str(r.Kernel.Release),
 		Line:              r.Line, // the model the report already chose
 		PostNotifiers:     p.CrashKexecPostNotifiers,
 		CrashKernelLoaded: p.CrashKernelLoaded,
@@ -136,11 +139,10 @@ func Plan(r *Report) PlanResult {
 			in.Notifiers = append(in.Notifiers, timeline.Member{Name: e.Callback, Module: e.Module})
 		}
 	}
-	if r.Dumpers != nil {
-		in.Dumpers = []timeline.Member{}
-		for _, d := range r.Dumpers {
-			in.Dumpers = append(in.Dumpers, timeline.Member{Name: d.Callback, Module: d.Module, MaxReason: d.MaxReason})
-		}
+	in.Dumpers = r.dumperMembers()
+	in.DumpersPartial = in.Dumpers != nil && !r.DumpersComplete
+	if notifiers != nil {
+		in.NotifiersPartial = !notifiers.Complete
 	}
 	line, steps := timeline.Build(in)
 	res.Model = line
@@ -181,9 +183,8 @@ func Plan(r *Report) PlanResult {
 		case timeline.StepNotifiers:
 			if notifiers != nil {
 				for _, e := range notifiers.Entries {
-					prio := e.Priority
 					ps.Members = append(ps.Members, PlanMember{Name: e.Callback, Module: e.Module, ModuleTaint: taints[e.Module],
-						Priority: &prio, Action: ps.Action, BeforeKdump: kdumpAfterNotifiers && ps.Action == PlanRuns})
+						Priority: e.Priority, Action: ps.Action, BeforeKdump: kdumpAfterNotifiers && ps.Action == PlanRuns})
 				}
 			}
 		case timeline.StepKmsgDump:
@@ -192,10 +193,10 @@ func Plan(r *Report) PlanResult {
 			}
 		}
 		if a := actualStep(r, s.Step, s.Slot); a != nil && res.Basis == PlanBasisConfigured {
-			ps.Actual, ps.ActualWhy = string(a.Status), a.Reason
+			ps.Actual, ps.ActualWhy = a.Status, a.Reason
 			for i := range ps.Members {
 				if i < len(a.Members) && a.Members[i].Name == ps.Members[i].Name {
-					ps.Members[i].Actual = string(a.Members[i].Status)
+					ps.Members[i].Actual = a.Members[i].Status
 				}
 			}
 		}
@@ -213,7 +214,7 @@ func isFalse(b *bool) bool { return b != nil && !*b }
 // it would do; the plan adds only wording for steps that act. The
 // conditions themselves (crash kernel loaded, post notifiers, panic_print
 // bits per kernel line, panic_timeout) live in the timeline model.
-func stepAction(s timeline.Step, r *Report, notifiers *Chain) (string, string) {
+func stepAction(s timeline.Step, r *Report, notifiers *Chain) (PlanAction, string) {
 	switch s.Condition.State {
 	case timeline.CondInactive:
 		return PlanSkipped, s.Condition.Why
@@ -236,11 +237,20 @@ func stepAction(s timeline.Step, r *Report, notifiers *Chain) (string, string) {
 			return PlanRuns, "panic_notifier_list is empty: nothing to call"
 		}
 		why = fmt.Sprintf("%d callbacks in priority order", len(notifiers.Entries))
+		if !notifiers.Complete {
+			why += " (panic_notifier_list read only in part: " + notifiers.Broken + ")"
+		}
 	case timeline.StepKmsgDump:
-		if len(r.Dumpers) == 0 {
+		switch {
+		case len(r.Dumpers) == 0 && !r.DumpersComplete:
+			return PlanDepends, "dump_list not read"
+		case len(r.Dumpers) == 0:
 			return PlanRuns, "dump_list is empty: nothing to call"
 		}
 		why = fmt.Sprintf("%d kmsg dumpers, each if KMSG_DUMP_PANIC <= its max_reason", len(r.Dumpers))
+		if !r.DumpersComplete {
+			why += " (dump_list read only in part)"
+		}
 	case timeline.StepConsoleFlush:
 		why = "console_unblank(); console_flush_on_panic(): pending messages reach the consoles"
 	case timeline.StepEnd:
@@ -281,21 +291,17 @@ func effectiveMaxReason(mr int) int {
 }
 
 func dumperMember(d Dumper, step PlanStep, taints map[string]string, beforeKdump bool) PlanMember {
-	m := PlanMember{Name: d.Callback, Module: d.Module, ModuleTaint: taints[d.Module], Action: step.Action}
-	if d.MaxReason >= 0 {
-		mr := d.MaxReason
-		m.MaxReason = &mr
-	}
+	m := PlanMember{Name: d.Callback, Module: d.Module, ModuleTaint: taints[d.Module], Action: step.Action, MaxReason: d.MaxReason}
 	if step.Action != PlanRuns {
 		return m
 	}
 	switch {
 	case !d.Registered:
 		m.Action, m.Why = PlanSkipped, "not registered"
-	case d.MaxReason < 0:
+	case d.MaxReason == nil:
 		m.Action, m.Why = PlanDepends, "max_reason unknown"
-	case kmsgDumpPanic > effectiveMaxReason(d.MaxReason):
-		m.Action, m.Why = PlanSkipped, fmt.Sprintf("max_reason=%d excludes KMSG_DUMP_PANIC", d.MaxReason)
+	case kmsgDumpPanic > effectiveMaxReason(*d.MaxReason):
+		m.Action, m.Why = PlanSkipped, fmt.Sprintf("max_reason=%d excludes KMSG_DUMP_PANIC", *d.MaxReason)
 	default:
 		m.Why = fmt.Sprintf("max_reason=%s includes KMSG_DUMP_PANIC", reasonName(d))
 		m.BeforeKdump = beforeKdump
@@ -304,16 +310,19 @@ func dumperMember(d Dumper, step PlanStep, taints map[string]string, beforeKdump
 }
 
 func reasonName(d Dumper) string {
+	if d.MaxReason == nil {
+		return "unknown"
+	}
 	if d.ReasonName != "" {
-		if d.MaxReason == kmsgDumpUndef {
+		if *d.MaxReason == kmsgDumpUndef {
 			return d.ReasonName + " (default KMSG_DUMP_OOPS)"
 		}
 		return d.ReasonName
 	}
-	return strconv.Itoa(d.MaxReason)
+	return strconv.Itoa(*d.MaxReason)
 }
 
-func actualStep(r *Report, step, slot string) *timeline.Step {
+func actualStep(r *Report, step timeline.StepName, slot string) *timeline.Step {
 	for i := range r.Timeline {
 		if r.Timeline[i].Step == step && r.Timeline[i].Slot == slot {
 			return &r.Timeline[i]
@@ -381,9 +390,9 @@ func planWarnings(r *Report, notifiers *Chain) []PlanWarning {
 		add(WarnDumpersSkippedByKdump, "crash_kexec_post_notifiers=N: the crash kernel starts before kmsg_dump, so %d kmsg dumpers (%s) do not run when kdump succeeds", len(dNames), memberList(dNames))
 	}
 	if ps := r.Pstore; ps != nil {
-		name := ps.Backend
+		name := str(ps.Backend)
 		if name == "" {
-			name = "(unnamed)"
+			name = "(name unreadable)"
 		}
 		var pd *Dumper
 		for i := range r.Dumpers {
@@ -392,14 +401,14 @@ func planWarnings(r *Report, notifiers *Chain) []PlanWarning {
 			}
 		}
 		switch {
-		case ps.Flags&pstoreFlagsDmesg == 0:
-			add(WarnPstoreNoPanic, "pstore backend %s registered without the dmesg front-end (flags %#x lack PSTORE_FLAGS_DMESG): panics are not saved to pstore", name, ps.Flags)
-		case pd == nil && r.Dumpers != nil:
+		case ps.Flags != nil && *ps.Flags&pstoreFlagsDmesg == 0:
+			add(WarnPstoreNoPanic, "pstore backend %s registered without the dmesg front-end (flags %#x lack PSTORE_FLAGS_DMESG): panics are not saved to pstore", name, *ps.Flags)
+		case pd == nil && r.DumpersComplete:
 			add(WarnPstoreNoPanic, "pstore backend %s registered but pstore_dump is not on dump_list: panics are not saved to pstore", name)
 		case pd != nil && !pd.Registered:
 			add(WarnPstoreNoPanic, "pstore backend %s: its kmsg dumper is not registered: panics are not saved to pstore", name)
-		case pd != nil && pd.MaxReason >= 0 && kmsgDumpPanic > effectiveMaxReason(pd.MaxReason):
-			add(WarnPstoreNoPanic, "pstore registered but max_reason=%d excludes panics (KMSG_DUMP_PANIC=%d)", pd.MaxReason, kmsgDumpPanic)
+		case pd != nil && pd.MaxReason != nil && kmsgDumpPanic > effectiveMaxReason(*pd.MaxReason):
+			add(WarnPstoreNoPanic, "pstore registered but max_reason=%d excludes panics (KMSG_DUMP_PANIC=%d)", *pd.MaxReason, kmsgDumpPanic)
 		}
 	}
 	if t := p.PanicTimeout; t != nil && *t == 0 {
@@ -456,7 +465,7 @@ func planSummary(p PlanResult) string {
 	var runs []string
 	for _, s := range p.Steps {
 		if s.Action == PlanRuns || s.Action == PlanDepends {
-			n := s.Step
+			n := string(s.Step)
 			if s.Step == timeline.StepCrashKexec {
 				n = "kdump"
 			}
@@ -569,8 +578,8 @@ func liveChecks(s *target.LiveState, r *Report) []PlanCheck {
 	add("panic_on_warn", "panic_on_warn", i64(p.PanicOnWarn), nil)
 	add("crash_kexec_post_notifiers", "crash_kexec_post_notifiers", yn(p.CrashKexecPostNotifiers, "Y", "N"), nil)
 	add("crash_kernel_loaded", "kexec_crash_loaded", yn(p.CrashKernelLoaded, "1", "0"), nil)
-	if r.Panic.Taint != "" {
-		add("tainted_mask", "tainted", strconv.FormatUint(r.Panic.TaintMask, 10), nil)
+	if r.Panic.TaintMask != nil {
+		add("tainted_mask", "tainted", strconv.FormatUint(*r.Panic.TaintMask, 10), nil)
 	}
 	return out
 }

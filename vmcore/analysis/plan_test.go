@@ -13,30 +13,31 @@ func ip(v int64) *int64   { return &v }
 func up(v uint64) *uint64 { return &v }
 func stepKey(s PlanStep) string {
 	if s.Slot != "" {
-		return s.Step + "/" + s.Slot
+		return string(s.Step) + "/" + s.Slot
 	}
-	return s.Step
+	return string(s.Step)
 }
 
 // liveReport is a 6.1 (Debian 6.1.0-56) live system with two notifiers, one
 // from an out-of-tree module, and one kmsg dumper.
 func liveReport(post, loaded *bool, timeout *int64, pp *uint64) *Report {
 	return &Report{
-		Kernel:     KernelInfo{Release: "6.1.0-56-amd64", Capture: CaptureLive},
+		Kernel:     KernelInfo{Release: ptr("6.1.0-56-amd64"), Capture: CaptureLive},
 		Line:       timeline.Line61Stable,
 		LineWhy:    "test",
 		Parameters: Parameters{CrashKexecPostNotifiers: post, CrashKernelLoaded: loaded, PanicTimeout: timeout, PanicPrint: pp},
 		Chains: []Chain{{Name: "panic_notifier_list", Entries: []ChainEntry{
-			{Callback: "labpanic_notify_first", Module: "labpanic", Priority: 2147483647},
-			{Callback: "dump_kernel_offset", Priority: 0},
-		}}},
-		Dumpers: []Dumper{{Callback: "labpanic_kmsg_dump", Module: "labpanic", MaxReason: 0, ReasonName: "KMSG_DUMP_UNDEF", Registered: true}},
-		Modules: []Module{{Name: "labpanic", Taints: "OE"}},
+			{Callback: "labpanic_notify_first", Module: "labpanic", Priority: ptr(2147483647)},
+			{Callback: "dump_kernel_offset", Priority: ptr(0)},
+		}, Complete: true}},
+		Dumpers:         []Dumper{{Callback: "labpanic_kmsg_dump", Module: "labpanic", MaxReason: ptr(0), ReasonName: "KMSG_DUMP_UNDEF", Registered: true}},
+		DumpersComplete: true,
+		Modules:         []Module{{Name: "labpanic", Taints: "OE"}},
 	}
 }
 
-func actions(p PlanResult) map[string]string {
-	m := map[string]string{}
+func actions(p PlanResult) map[string]PlanAction {
+	m := map[string]PlanAction{}
 	for _, s := range p.Steps {
 		m[stepKey(s)] = s.Action
 	}
@@ -52,7 +53,7 @@ func warning(p PlanResult, code string) *PlanWarning {
 	return nil
 }
 
-func wantActions(t *testing.T, p PlanResult, want map[string]string) {
+func wantActions(t *testing.T, p PlanResult, want map[string]PlanAction) {
 	t.Helper()
 	got := actions(p)
 	for k, v := range want {
@@ -78,7 +79,7 @@ func TestPlanKdumpAfterNotifiers(t *testing.T) {
 	if strings.Join(order, " ") != wantOrder {
 		t.Errorf("order:\n got %s\nwant %s", strings.Join(order, " "), wantOrder)
 	}
-	wantActions(t, p, map[string]string{
+	wantActions(t, p, map[string]PlanAction{
 		"message": PlanRuns, "crash_kexec/before_notifiers": PlanSkipped, "stop_cpus": PlanRuns,
 		"notifiers": PlanRuns, "panic_print/sys_info": PlanSkipped, "kmsg_dump": PlanRuns,
 		"crash_kexec/after_kmsg_dump": PlanRuns, "console_flush": PlanNotReached, "restart": PlanNotReached, "end": PlanNotReached,
@@ -121,7 +122,7 @@ func TestPlanKdumpAfterNotifiers(t *testing.T) {
 
 func TestPlanKdumpFirst(t *testing.T) {
 	p := Plan(liveReport(bp(false), bp(true), ip(10), up(0x1)))
-	wantActions(t, p, map[string]string{
+	wantActions(t, p, map[string]PlanAction{
 		"message": PlanRuns, "crash_kexec/before_notifiers": PlanRuns, "stop_cpus": PlanNotReached,
 		"notifiers": PlanNotReached, "kmsg_dump": PlanNotReached, "restart": PlanNotReached,
 	})
@@ -147,7 +148,7 @@ func TestPlanKdumpFirst(t *testing.T) {
 
 func TestPlanNoCrashKernel(t *testing.T) {
 	p := Plan(liveReport(bp(true), bp(false), ip(10), up(0)))
-	wantActions(t, p, map[string]string{
+	wantActions(t, p, map[string]PlanAction{
 		"crash_kexec/before_notifiers": PlanSkipped, "notifiers": PlanRuns, "kmsg_dump": PlanRuns,
 		"crash_kexec/after_kmsg_dump": PlanSkipped, "console_flush": PlanRuns, "restart": PlanRuns, "end": PlanNotReached,
 	})
@@ -174,7 +175,7 @@ func TestPlanNoCrashKernel(t *testing.T) {
 func TestPlanPanicTimeout(t *testing.T) {
 	for _, c := range []struct {
 		timeout      int64
-		restart, end string
+		restart, end PlanAction
 		warn         bool
 	}{
 		{0, PlanSkipped, PlanRuns, true},
@@ -182,7 +183,7 @@ func TestPlanPanicTimeout(t *testing.T) {
 		{-1, PlanRuns, PlanNotReached, false},
 	} {
 		p := Plan(liveReport(bp(false), bp(false), ip(c.timeout), up(0)))
-		wantActions(t, p, map[string]string{"restart": c.restart, "end": c.end})
+		wantActions(t, p, map[string]PlanAction{"restart": c.restart, "end": c.end})
 		w := warning(p, WarnPanicTimeoutZero)
 		if (w != nil) != c.warn {
 			t.Errorf("timeout %d: warning %+v", c.timeout, w)
@@ -195,7 +196,7 @@ func TestPlanPanicTimeout(t *testing.T) {
 
 func TestPlanPstore(t *testing.T) {
 	pstoreDumper := func(mr int, reg bool) Dumper {
-		return Dumper{Callback: "pstore_dump", MaxReason: mr, Registered: reg}
+		return Dumper{Callback: "pstore_dump", MaxReason: &mr, Registered: reg}
 	}
 	cases := []struct {
 		name    string
@@ -212,7 +213,7 @@ func TestPlanPstore(t *testing.T) {
 	}
 	for _, c := range cases {
 		r := liveReport(bp(false), bp(false), ip(0), up(0))
-		r.Pstore = &Pstore{Backend: "ramoops", Flags: c.flags}
+		r.Pstore = &Pstore{Backend: ptr("ramoops"), Flags: &c.flags}
 		r.Dumpers = c.dumpers
 		p := Plan(r)
 		w := warning(p, WarnPstoreNoPanic)
@@ -224,7 +225,7 @@ func TestPlanPstore(t *testing.T) {
 		}
 	}
 	// A dumper whose max_reason excludes panics is skipped, with the reason.
-	m := dumperMember(Dumper{Callback: "x", MaxReason: -1, Registered: true}, PlanStep{Action: PlanRuns}, nil, false)
+	m := dumperMember(Dumper{Callback: "x", Registered: true}, PlanStep{Action: PlanRuns}, nil, false)
 	if m.Action != PlanDepends {
 		t.Errorf("unknown max_reason: %+v", m)
 	}
@@ -232,7 +233,7 @@ func TestPlanPstore(t *testing.T) {
 
 func TestPlanPanicPrint(t *testing.T) {
 	p := Plan(liveReport(bp(false), bp(false), ip(0), up(0x21)))
-	wantActions(t, p, map[string]string{"panic_print/sys_info": PlanRuns, "panic_print/console_replay": PlanRuns})
+	wantActions(t, p, map[string]PlanAction{"panic_print/sys_info": PlanRuns, "panic_print/console_replay": PlanRuns})
 	if w := warning(p, WarnPanicPrint); w == nil || !strings.Contains(w.Text, "panic_print=0x21 set: extra output (show_state(), console replay") {
 		t.Errorf("panic_print warning: %+v", p.Warnings)
 	}
@@ -246,7 +247,7 @@ func TestPlanUnknownParameters(t *testing.T) {
 	r := liveReport(nil, nil, nil, nil)
 	r.Chains = nil
 	p := Plan(r)
-	wantActions(t, p, map[string]string{
+	wantActions(t, p, map[string]PlanAction{
 		"crash_kexec/before_notifiers": PlanDepends, "notifiers": PlanDepends, "restart": PlanDepends,
 		"message": PlanRuns, "panic_print/sys_info": PlanDepends,
 	})
@@ -255,7 +256,7 @@ func TestPlanUnknownParameters(t *testing.T) {
 	}
 	// A crash kernel of unknown state before: later steps depend on it.
 	p = Plan(liveReport(bp(false), nil, ip(10), up(0)))
-	wantActions(t, p, map[string]string{"crash_kexec/before_notifiers": PlanDepends, "notifiers": PlanDepends, "restart": PlanDepends})
+	wantActions(t, p, map[string]PlanAction{"crash_kexec/before_notifiers": PlanDepends, "notifiers": PlanDepends, "restart": PlanDepends})
 }
 
 func TestPlanConfiguredNextToActual(t *testing.T) {
@@ -270,7 +271,7 @@ func TestPlanConfiguredNextToActual(t *testing.T) {
 	if p.Basis != PlanBasisConfigured || !strings.HasPrefix(p.Summary, "as configured in the dump: ") {
 		t.Fatalf("basis %q summary %q", p.Basis, p.Summary)
 	}
-	got := map[string]string{}
+	got := map[string]timeline.Status{}
 	for _, s := range p.Steps {
 		got[stepKey(s)] = s.Actual
 	}
@@ -281,7 +282,7 @@ func TestPlanConfiguredNextToActual(t *testing.T) {
 
 func TestLiveChecks(t *testing.T) {
 	r := liveReport(bp(true), bp(false), ip(10), up(0))
-	r.Panic.Taint, r.Panic.TaintMask = "Not tainted", 0
+	r.Panic.Taint, r.Panic.TaintMask = ptr("Not tainted"), up(0)
 	s := &target.LiveState{Values: []target.LiveValue{
 		{Name: "panic", Path: "/proc/sys/kernel/panic", Value: "10"},
 		{Name: "panic_print", Path: "/proc/sys/kernel/panic_print", Value: "0"},

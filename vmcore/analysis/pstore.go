@@ -4,10 +4,13 @@ import (
 	"bytes"
 	"compress/flate"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
 
+	"github.com/panicscope/panicscope/vmcore/finding"
+	"github.com/panicscope/panicscope/vmcore/kernel"
 	"github.com/panicscope/panicscope/vmcore/target"
 )
 
@@ -28,32 +31,35 @@ func readPstore(t *target.Target, r *Report) {
 	k := t.Kernel
 	pp, err := k.Global("psinfo", "struct pstore_info *")
 	if err != nil {
-		r.problem("pstore: %v", err)
+		r.fail(finding.About(finding.AreaPstore), err)
 		return
 	}
 	info, err := pp.Deref()
+	if errors.Is(err, kernel.ErrNull) {
+		return // no backend registered, the common case
+	}
 	if err != nil {
-		// NULL: no backend registered, the common case.
+		r.Problems.Add(finding.New(kindOf(err), finding.About(finding.AreaPstore), fmt.Errorf("psinfo: %w", err)))
 		return
 	}
 	ps := &Pstore{Records: []PstoreRecord{}}
 	if n, err := info.Member("name"); err == nil {
 		if p, err := n.Pointer(); err == nil && p != 0 {
 			if s, err := n.CString(64); err == nil {
-				ps.Backend = s
+				ps.Backend = &s
 			}
 		}
 	}
 	if v, err := memberUint(info, "flags"); err == nil {
-		ps.Flags = v
+		ps.Flags = &v
 	}
 	if v, err := memberUint(info, "bufsize"); err == nil {
-		ps.BufSize = v
+		ps.BufSize = &v
 	}
 	r.Pstore = ps
-	if ps.Backend == "ramoops" {
+	if str(ps.Backend) == "ramoops" {
 		if err := readRamoops(t, ps); err != nil {
-			r.problem("pstore ramoops records: %v", err)
+			r.Problems.Add(finding.New(kindOf(err), finding.About(finding.AreaPstore, "ramoops"), fmt.Errorf("records: %w", err)))
 		}
 	}
 }

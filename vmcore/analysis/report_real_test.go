@@ -59,11 +59,11 @@ func TestReportMatchesFixtures(t *testing.T) {
 			}
 			defer tg.Close()
 			r := analysis.Build(tg)
-			if r.Panic.Message != fx.Meta.Expected.PanicMessage {
-				t.Errorf("panic message %q, want %q", r.Panic.Message, fx.Meta.Expected.PanicMessage)
+			if r.Panic.Message == nil || *r.Panic.Message != fx.Meta.Expected.PanicMessage {
+				t.Errorf("panic message %v, want %q", r.Panic.Message, fx.Meta.Expected.PanicMessage)
 			}
-			if r.Panic.CPU != fx.Meta.Expected.PanicCPU {
-				t.Errorf("panic cpu %d, want %d", r.Panic.CPU, fx.Meta.Expected.PanicCPU)
+			if r.Panic.CPU == nil || *r.Panic.CPU != fx.Meta.Expected.PanicCPU {
+				t.Errorf("panic cpu %v, want %d", r.Panic.CPU, fx.Meta.Expected.PanicCPU)
 			}
 			checkParameters(t, r, fx)
 			if f := facts(t, fx); f != nil {
@@ -103,14 +103,18 @@ func checkFacts(t *testing.T, r *analysis.Report, f *drgnFacts) {
 	if p.PanicTimeout == nil || *p.PanicTimeout != f.PanicTimeout {
 		t.Errorf("panic_timeout %v, want %d", p.PanicTimeout, f.PanicTimeout)
 	}
-	if got := fmt.Sprintf("%#x", r.Panic.TaintMask); got != f.TaintedMask {
-		t.Errorf("tainted_mask %s, want %s", got, f.TaintedMask)
+	if r.Panic.TaintMask == nil || fmt.Sprintf("%#x", *r.Panic.TaintMask) != f.TaintedMask {
+		t.Errorf("tainted_mask %v, want %s", r.Panic.TaintMask, f.TaintedMask)
 	}
 	var got, want []string
 	for _, c := range r.Chains {
 		if c.Name == "panic_notifier_list" {
 			for _, e := range c.Entries {
-				got = append(got, fmt.Sprintf("%s[%s]%d", e.Callback, e.Module, e.Priority))
+				if e.Priority == nil {
+					t.Errorf("%s: priority unread", e.Callback)
+					continue
+				}
+				got = append(got, fmt.Sprintf("%s[%s]%d", e.Callback, e.Module, *e.Priority))
 			}
 		}
 	}
@@ -134,7 +138,7 @@ func checkFacts(t *testing.T, r *analysis.Report, f *drgnFacts) {
 
 // checkTimeline asserts the story each kind of fixture must tell.
 func checkTimeline(t *testing.T, r *analysis.Report, fx testfixtures.Fixture) {
-	step := func(name, slot string) *timeline.Step {
+	step := func(name timeline.StepName, slot string) *timeline.Step {
 		for i := range r.Timeline {
 			if r.Timeline[i].Step == name && (slot == "" || r.Timeline[i].Slot == slot) {
 				return &r.Timeline[i]
@@ -204,7 +208,7 @@ func TestPstoreRecords(t *testing.T) {
 	}
 	defer tg.Close()
 	r := analysis.Build(tg)
-	if r.Pstore == nil || r.Pstore.Backend != "ramoops" {
+	if r.Pstore == nil || r.Pstore.Backend == nil || *r.Pstore.Backend != "ramoops" {
 		t.Fatalf("pstore backend %+v, want ramoops", r.Pstore)
 	}
 	var titles []string

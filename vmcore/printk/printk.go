@@ -165,36 +165,6 @@ func FormatTimestamp(ns uint64) string {
 	return fmt.Sprintf("[%5d.%06d]", ns/1e9, (ns%1e9)/1e3)
 }
 
-const (
-	panicPrefix = "Kernel panic - not syncing: "
-	endPrefix   = "---[ end Kernel panic - not syncing: "
-	endSuffix   = " ]---"
-)
-
-// PanicMessage finds the last "Kernel panic - not syncing: MSG" record (the
-// pr_emerg() in panic(), kernel/panic.c) and returns MSG without the prefix
-// and trailing newline. When that record was lost but the closing
-// "---[ end Kernel panic - not syncing: MSG ]---" line survives, MSG comes
-// from it and rec is that record.
-func (l *Log) PanicMessage() (rec Record, msg string, ok bool) {
-	if l == nil {
-		return Record{}, "", false
-	}
-	for i := len(l.Records) - 1; i >= 0; i-- {
-		t := strings.TrimLeft(l.Records[i].Text, " ")
-		if m, found := strings.CutPrefix(t, panicPrefix); found {
-			return l.Records[i], strings.TrimRight(m, "\n"), true
-		}
-	}
-	for i := len(l.Records) - 1; i >= 0; i-- {
-		t := strings.TrimRight(l.Records[i].Text, "\n")
-		if m, found := strings.CutPrefix(t, endPrefix); found {
-			return l.Records[i], strings.TrimSuffix(m, endSuffix), true
-		}
-	}
-	return Record{}, "", false
-}
-
 // callerString is print_caller() (kernel/printk/printk.c).
 func callerString(id uint32) string {
 	if id&0x80000000 != 0 {

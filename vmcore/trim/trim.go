@@ -27,6 +27,7 @@ import (
 
 	"github.com/panicscope/panicscope/vmcore"
 	"github.com/panicscope/panicscope/vmcore/analysis"
+	"github.com/panicscope/panicscope/vmcore/finding"
 	"github.com/panicscope/panicscope/vmcore/internal/diskdump"
 	"github.com/panicscope/panicscope/vmcore/internal/elfcore"
 	"github.com/panicscope/panicscope/vmcore/notes"
@@ -102,7 +103,7 @@ type Result struct {
 	Bytes          int64  // size of the copy
 	VMCOREINFOFrom string // where the copy's sub-header VMCOREINFO came from ("" if none)
 	Report         *analysis.Report
-	Problems       []string // pages that could not be copied
+	Problems       finding.List // pages that could not be copied (subject: page ADDRESS)
 	ReadTime       time.Duration
 	WriteTime      time.Duration
 }
@@ -222,13 +223,13 @@ func Record(t *target.Target, rec *Recorder, opt Options) (*Result, *diskdump.Wr
 	page := make([]byte, phys.PageSize)
 	for _, pfn := range keep {
 		if pfn >= wo.MaxMapnr {
-			res.Problems = append(res.Problems, fmt.Sprintf("pfn %#x is beyond max_mapnr %#x: not kept", pfn, wo.MaxMapnr))
+			res.Problems.Addf(finding.Limit, finding.About(finding.AreaPage, fmt.Sprintf("%#x", pfn*phys.PageSize)), "pfn %#x is beyond max_mapnr %#x: not kept", pfn, wo.MaxMapnr)
 			continue
 		}
 		if err := src.ReadPhys(page, pfn*phys.PageSize); err != nil {
 			// A page read in part (an ELF segment ending mid-page) or
 			// corrupt: the copy leaves it out.
-			res.Problems = append(res.Problems, fmt.Sprintf("pfn %#x not kept: %v", pfn, err))
+			res.Problems.Add(finding.New(finding.KindOf(err, finding.Damaged, phys.IsMissing), finding.About(finding.AreaPage, fmt.Sprintf("%#x", pfn*phys.PageSize)), fmt.Errorf("pfn %#x not kept: %w", pfn, err)))
 			continue
 		}
 		if err := w.AddPage(pfn, page); err != nil {

@@ -63,7 +63,7 @@ func TestTrimRealDumps(t *testing.T) {
 			if !reflect.DeepEqual(alog, blog) {
 				t.Errorf("kernel logs differ: %d vs %d records", len(alog.Records), len(blog.Records))
 			}
-			if len(a.Chains) == 0 || a.Panic.Message == analysis.Unknown {
+			if len(a.Chains) == 0 || a.Panic.Message == nil {
 				t.Fatalf("source report is empty: %+v", a.Panic)
 			}
 			id := b.Identity
@@ -73,7 +73,7 @@ func TestTrimRealDumps(t *testing.T) {
 			if id.VMCOREINFOSource != vmcore.InfoFromHeader {
 				t.Errorf("copy's VMCOREINFO from %q, want the kdump header", id.VMCOREINFOSource)
 			}
-			checkWithTools(t, src, out, a.Kernel.Release)
+			checkWithTools(t, src, out, *a.Kernel.Release)
 		})
 	}
 }
@@ -90,7 +90,7 @@ func reportAndLog(t *testing.T, path string) (*analysis.Report, *printk.Log, [][
 	if err != nil {
 		t.Fatalf("%s: log: %v", path, err)
 	}
-	u, err := unwind.NewKernel(tg.Kernel, tg.Syms, r.Kernel.Release)
+	u, err := unwind.NewKernel(tg.Kernel, tg.Syms, *r.Kernel.Release)
 	if err != nil {
 		t.Fatalf("%s: unwind: %v", path, err)
 	}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/cilium/ebpf/btf"
 
+	"github.com/panicscope/panicscope/vmcore/finding"
 	"github.com/panicscope/panicscope/vmcore/kernel"
 	"github.com/panicscope/panicscope/vmcore/vmem"
 )
@@ -18,7 +19,7 @@ type Kernel struct {
 	K *kernel.Kernel
 	// Problems lists what could not be set up (module ORC tables, ...);
 	// walks still work with what there is.
-	Problems []string
+	Problems finding.List
 
 	retFromFork []uint64
 	irqSize     uint64
@@ -41,12 +42,15 @@ func NewKernel(k *kernel.Kernel, syms Symbolizer, release string) (*Kernel, erro
 	}
 	u := &Kernel{K: k, Unwinder: Unwinder{Mem: k.Mem, Syms: syms}}
 	tab, problems, err := LoadTable(k, release)
+	stacks := finding.About(finding.AreaCPU)
 	if err != nil {
-		u.Problems = append(u.Problems, err.Error())
+		u.Problems.Add(finding.New(finding.NoSource, stacks, fmt.Errorf("stacks: %w", err)))
 	} else {
 		u.ORC = tab
 	}
-	u.Problems = append(u.Problems, problems...)
+	for _, p := range problems {
+		u.Problems.Addf(finding.NoSource, stacks, "stacks: %s", p)
+	}
 	u.ThreadSize, u.irqSize = defaultThreadSize, defaultThreadSize
 	// CONFIG_KASAN doubles the stacks (KASAN_STACK_ORDER 1).
 	if _, err := k.Symbol("kasan_init"); err == nil {

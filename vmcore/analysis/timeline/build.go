@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+
+	"github.com/panicscope/panicscope/vmcore/printk"
 )
 
 // Build joins the model of the release's kernel line with the evidence in in.
@@ -66,11 +68,11 @@ func (b *builder) scanLog() {
 		if haveFloor && l.Seq < floor {
 			continue
 		}
-		t := strings.TrimSpace(l.Text)
-		if !strings.HasPrefix(t, panicPrefix) {
+		msg, kind := printk.ParsePanicLine(l.Text)
+		if kind != printk.PanicMessageLine {
 			continue
 		}
-		if !haveFloor && b.in.PanicMessage != "" && strings.TrimPrefix(t, panicPrefix) != b.in.PanicMessage {
+		if !haveFloor && b.in.PanicMessage != "" && msg != b.in.PanicMessage {
 			continue
 		}
 		b.msgLine = l
@@ -83,12 +85,13 @@ func (b *builder) scanLog() {
 			continue
 		}
 		t := strings.TrimSpace(l.Text)
-		switch {
-		case strings.HasPrefix(t, endPrefix):
+		if _, kind := printk.ParsePanicLine(l.Text); kind == printk.PanicEndLine {
 			if b.endLine == nil {
 				b.endLine = l
 			}
 			continue
+		}
+		switch {
 		case strings.HasPrefix(t, rebootPrefix) && strings.Contains(t, " seconds.."):
 			if b.rebootLine == nil {
 				b.rebootLine = l
@@ -455,7 +458,7 @@ func (b *builder) frontier() frontier {
 		if c := b.panicCPU(); c != nil {
 			fr.running += " (" + cpuText(*c) + ")"
 		}
-		fr.after = "panic() did not get past " + b.defs[fr.r].step
+		fr.after = "panic() did not get past " + string(b.defs[fr.r].step)
 	}
 	return fr
 }
@@ -510,7 +513,7 @@ func (b *builder) run() []Step {
 	return steps
 }
 
-func capture(c string) string {
+func capture(c Capture) Capture {
 	if c == "" {
 		return CaptureUnknown
 	}
@@ -556,9 +559,15 @@ func (b *builder) addEvidence(s *Step, d stepDef, i int, fr frontier) {
 	param := func(t string) { s.Evidence = append(s.Evidence, Evidence{Kind: EvParam, Text: t}) }
 	switch d.kind {
 	case kMessage:
-		if b.msgLine != nil {
+		switch {
+		case b.msgLine != nil:
 			s.Evidence = append(s.Evidence, logEvidence(*b.msgLine))
-		} else if in.PanicMessage != "" {
+		case b.endLine != nil:
+			// The message line was lost (overwritten, unreadable) but the
+			// end line repeats the message: panic() printed it.
+			s.Evidence = append(s.Evidence, logEvidence(*b.endLine))
+			s.Note = joinNote(s.Note, "the message line is not in the log; the end line repeats the message")
+		case in.PanicMessage != "":
 			s.Evidence = append(s.Evidence, Evidence{Kind: EvMemory, Text: "panic message: " + in.PanicMessage, Seq: in.PanicSeq})
 		}
 		if m := b.message(); m == "Fatal exception" || m == "Fatal exception in interrupt" {
@@ -649,7 +658,8 @@ func (b *builder) otherCPUs(s *Step, want func(nmi bool) bool) {
 
 func (b *builder) message() string {
 	if b.msgLine != nil {
-		return strings.TrimPrefix(strings.TrimSpace(b.msgLine.Text), panicPrefix)
+		msg, _ := printk.ParsePanicLine(b.msgLine.Text)
+		return msg
 	}
 	return b.in.PanicMessage
 }
@@ -659,17 +669,21 @@ func (b *builder) fillMembers(s *Step, fr frontier) {
 	var ms []Member
 	var ev map[int][]Evidence
 	var list string
+	var partial bool
 	switch s.Step {
 	case StepNotifiers:
-		ms, ev, list = b.in.Notifiers, b.notifierEv, "panic_notifier_list"
+		ms, ev, list, partial = b.in.Notifiers, b.notifierEv, "panic_notifier_list", b.in.NotifiersPartial
 	case StepKmsgDump:
-		ms, ev, list = b.in.Dumpers, b.dumperEv, "dump_list"
+		ms, ev, list, partial = b.in.Dumpers, b.dumperEv, "dump_list", b.in.DumpersPartial
 	default:
 		return
 	}
 	if ms == nil {
 		s.Note = joinNote(s.Note, list+" not read")
 		return
+	}
+	if partial {
+		s.Note = joinNote(s.Note, fmt.Sprintf("%s read only in part: the members after the first %d are not known", list, len(ms)))
 	}
 	if len(ms) == 0 {
 		s.Note = joinNote(s.Note, list+" is empty: nothing to call")
@@ -696,7 +710,7 @@ func (b *builder) fillMembers(s *Step, fr frontier) {
 	eligible := make([]bool, len(out))
 	for i := range out {
 		eligible[i] = true
-		if s.Step == StepKmsgDump && out[i].MaxReason < 0 {
+		if s.Step == StepKmsgDump && out[i].MaxReason == nil {
 			out[i].Status, out[i].Reason = Unknown, "max_reason unknown"
 			eligible[i] = false
 		}

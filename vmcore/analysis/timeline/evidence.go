@@ -5,12 +5,11 @@ import (
 	"strings"
 )
 
-// Characteristic log lines (prefixes of the record text).
+// Characteristic log lines (prefixes of the record text); the panic message
+// and end lines are printk.ParsePanicLine's.
 const (
-	panicPrefix  = "Kernel panic - not syncing: "          // kernel/panic.c panic()
-	endPrefix    = "---[ end Kernel panic - not syncing: " // kernel/panic.c panic()
-	rebootPrefix = "Rebooting in "                         // kernel/panic.c panic(), panic_timeout > 0
-	nmiStopLine  = "Shutting down cpus with NMI"           // arch/x86/kernel/smp.c native_stop_other_cpus()
+	rebootPrefix = "Rebooting in "               // kernel/panic.c panic(), panic_timeout > 0
+	nmiStopLine  = "Shutting down cpus with NMI" // arch/x86/kernel/smp.c native_stop_other_cpus()
 )
 
 // memberLines are log lines known to be printed by a panic notifier or a

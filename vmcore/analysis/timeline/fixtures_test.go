@@ -43,7 +43,7 @@ func labpanicNotifiers() []Member {
 }
 
 func labpanicDumpers() []Member {
-	return []Member{{Name: "labpanic_kmsg_dump", Module: "labpanic", MaxReason: KmsgDumpPanic}}
+	return []Member{{Name: "labpanic_kmsg_dump", Module: "labpanic", MaxReason: ip(KmsgDumpPanic)}}
 }
 
 // sysrqNotifiers61 is panic_notifier_list of qemu-6.1-sysrq.
@@ -240,8 +240,8 @@ func qemuOops() Inputs {
 		},
 		Notifiers: labpanicNotifiers(),
 		Dumpers: []Member{
-			{Name: "labpanic_kmsg_dump", Module: "labpanic", MaxReason: KmsgDumpPanic},
-			{Name: "pstore_dump", MaxReason: KmsgDumpOops, Evidence: []Evidence{
+			{Name: "labpanic_kmsg_dump", Module: "labpanic", MaxReason: ip(KmsgDumpPanic)},
+			{Name: "pstore_dump", MaxReason: ip(KmsgDumpOops), Evidence: []Evidence{
 				{Kind: EvMemory, Text: "ramoops zone 1 @0x7010000: Panic#2 Part1"}}},
 		},
 		CPUs: []CPUEvidence{

@@ -231,7 +231,7 @@ func featuresFor(line string) features {
 // stepDef is one step of a line's model.
 type stepDef struct {
 	kind     kind
-	step     string
+	step     StepName
 	slot     string
 	function string
 	source   string

@@ -131,17 +131,17 @@ func TestConditionsOnALiveSystem(t *testing.T) {
 	yes, timeout, print := true, 0, uint64(0)
 	_, steps := Build(Inputs{Release: "6.1.0-56-amd64", Capture: CaptureLive,
 		PostNotifiers: &yes, CrashKernelLoaded: &yes, PanicTimeout: &timeout, PanicPrint: &print})
-	want := map[string]string{
-		StepCrashKexec + "/" + SlotBeforeNotifiers: CondInactive,
-		StepCrashKexec + "/" + SlotAfterKmsgDump:   CondActive,
-		StepRestart + "/":                          CondInactive,
-		StepNotifiers + "/":                        CondActive,
+	want := map[string]CondState{
+		string(StepCrashKexec) + "/" + SlotBeforeNotifiers: CondInactive,
+		string(StepCrashKexec) + "/" + SlotAfterKmsgDump:   CondActive,
+		string(StepRestart) + "/":                          CondInactive,
+		string(StepNotifiers) + "/":                        CondActive,
 	}
 	for _, s := range steps {
 		if s.Status != NotReached {
 			t.Errorf("%s/%s: %s on a live system", s.Step, s.Slot, s.Status)
 		}
-		if w, ok := want[s.Step+"/"+s.Slot]; ok && s.Condition.State != w {
+		if w, ok := want[string(s.Step)+"/"+s.Slot]; ok && s.Condition.State != w {
 			t.Errorf("%s/%s: condition %+v, want %s", s.Step, s.Slot, s.Condition, w)
 		}
 	}

@@ -20,17 +20,20 @@ const (
 	Unknown    Status = "unknown"
 )
 
-// Step names: the fixed JSON vocabulary.
+// StepName names a stage of panic(): the fixed JSON vocabulary.
+type StepName string
+
+// Step names.
 const (
-	StepMessage      = "message"
-	StepStopCPUs     = "stop_cpus"
-	StepCrashKexec   = "crash_kexec"
-	StepNotifiers    = "notifiers"
-	StepKmsgDump     = "kmsg_dump"
-	StepConsoleFlush = "console_flush"
-	StepPanicPrint   = "panic_print"
-	StepRestart      = "restart"
-	StepEnd          = "end"
+	StepMessage      StepName = "message"
+	StepStopCPUs     StepName = "stop_cpus"
+	StepCrashKexec   StepName = "crash_kexec"
+	StepNotifiers    StepName = "notifiers"
+	StepKmsgDump     StepName = "kmsg_dump"
+	StepConsoleFlush StepName = "console_flush"
+	StepPanicPrint   StepName = "panic_print"
+	StepRestart      StepName = "restart"
+	StepEnd          StepName = "end"
 )
 
 // Slots tell apart the two places a step name can appear in one panic().
@@ -41,21 +44,29 @@ const (
 	SlotConsoleReplay   = "console_replay"   // panic_print: console_flush_on_panic(CONSOLE_REPLAY_ALL)
 )
 
+// EvidenceKind says where a piece of evidence comes from.
+type EvidenceKind string
+
 // Evidence kinds.
 const (
-	EvLog     = "log"
-	EvParam   = "param"
-	EvCPU     = "cpu"
-	EvMemory  = "memory"
-	EvCapture = "capture"
+	EvLog     EvidenceKind = "log"
+	EvParam   EvidenceKind = "param"
+	EvCPU     EvidenceKind = "cpu"
+	EvMemory  EvidenceKind = "memory"
+	EvCapture EvidenceKind = "capture"
 )
 
-// Capture values of Inputs.Capture.
+// Capture is how the dump was taken.
+type Capture string
+
+// Captures.
 const (
-	CaptureKdump      = "kdump"      // taken by a crash kernel: __crash_kexec ran and the dump was taken inside it
-	CaptureHypervisor = "hypervisor" // e.g. QEMU dump-guest-memory, after the fact
-	CaptureLive       = "live"       // a running system
-	CaptureUnknown    = "unknown"
+	CaptureKdump      Capture = "kdump"      // taken by a crash kernel: __crash_kexec ran and the dump was taken inside it
+	CaptureHypervisor Capture = "hypervisor" // e.g. QEMU dump-guest-memory, after the fact
+	CaptureLive       Capture = "live"       // a running system
+	// CaptureUnknown: nothing in the dump says how it was taken (the
+	// caller says why); Build treats it like the zero value.
+	CaptureUnknown Capture = "unknown"
 )
 
 // KMSG_DUMP_* values (include/linux/kmsg_dump.h, identical in 5.10, 6.1, 6.12).
@@ -69,10 +80,10 @@ const (
 
 // Evidence is one fact supporting a status.
 type Evidence struct {
-	Kind        string  `json:"kind"`
-	Text        string  `json:"text"`
-	Seq         *uint64 `json:"seq,omitempty"`
-	TimestampNS *uint64 `json:"timestamp_ns,omitempty"`
+	Kind        EvidenceKind `json:"kind"`
+	Text        string       `json:"text"`
+	Seq         *uint64      `json:"seq,omitempty"`
+	TimestampNS *uint64      `json:"timestamp_ns,omitempty"`
 }
 
 // Member is a panic notifier callback or a kmsg dumper. The caller fills Name,
@@ -83,9 +94,9 @@ type Member struct {
 	Module   string `json:"module,omitempty"`
 	Priority *int   `json:"priority,omitempty"`
 	// MaxReason is the kmsg dumper's max_reason (KMSG_DUMP_*); dumpers only.
-	// 0 (KMSG_DUMP_UNDEF) means the kernel's default, KMSG_DUMP_OOPS; a negative
-	// value means unknown.
-	MaxReason int        `json:"max_reason,omitempty"`
+	// 0 (KMSG_DUMP_UNDEF) means the kernel's default, KMSG_DUMP_OOPS; nil
+	// means unknown (or not a dumper).
+	MaxReason *int       `json:"max_reason,omitempty"`
 	Status    Status     `json:"status"`
 	Reason    string     `json:"reason,omitempty"`
 	Evidence  []Evidence `json:"evidence,omitempty"`
@@ -93,7 +104,7 @@ type Member struct {
 
 // Step is one stage of panic(), in the order it ran or would have run.
 type Step struct {
-	Step     string     `json:"step"`
+	Step     StepName   `json:"step"`
 	Slot     string     `json:"slot,omitempty"`
 	Status   Status     `json:"status"`
 	Reason   string     `json:"reason,omitempty"`
@@ -108,16 +119,19 @@ type Step struct {
 	Condition Condition `json:"-"`
 }
 
+// CondState is whether a step does its work when reached.
+type CondState string
+
 // Condition states.
 const (
-	CondActive   = "active"   // the step does its work when reached
-	CondInactive = "inactive" // reached or not, it does nothing (Why says why)
-	CondUnknown  = "unknown"  // it depends on an input that is unknown
+	CondActive   CondState = "active"   // the step does its work when reached
+	CondInactive CondState = "inactive" // reached or not, it does nothing (Why says why)
+	CondUnknown  CondState = "unknown"  // it depends on an input that is unknown
 )
 
 // Condition is a step's own test on the inputs.
 type Condition struct {
-	State string
+	State CondState
 	Why   string
 }
 
@@ -152,7 +166,7 @@ type Inputs struct {
 	// KernelSIMask is lib/sys_info.c kernel_si_mask where it exists (sys_info(0)
 	// falls back to it).
 	KernelSIMask *uint64
-	Capture      string // Capture* constants; "" = unknown
+	Capture      Capture // "" or CaptureUnknown = unknown
 	PanicMessage string
 	PanicSeq     *uint64
 	Log          []LogLine // records from the panic message on, in order
@@ -160,8 +174,11 @@ type Inputs struct {
 	// empty list. Dumpers is dump_list in list (= call) order, same convention.
 	Notifiers []Member
 	Dumpers   []Member
-	CPUs      []CPUEvidence
-	Extra     map[string]string // free-form facts; not used by the model
+	// NotifiersPartial and DumpersPartial say the list walk stopped early:
+	// the members given are the first ones, not all.
+	NotifiersPartial, DumpersPartial bool
+	CPUs                             []CPUEvidence
+	Extra                            map[string]string // free-form facts; not used by the model
 }
 
 func onOff(b bool) string {

@@ -12,9 +12,9 @@ var allLines = []string{Line510, Line61, Line61Stable, Line612, Line619}
 // key names a step by name and slot.
 func key(s Step) string {
 	if s.Slot == "" {
-		return s.Step
+		return string(s.Step)
 	}
-	return s.Step + "/" + s.Slot
+	return string(s.Step) + "/" + s.Slot
 }
 
 const (
@@ -108,7 +108,7 @@ func checkMembers(t *testing.T, s Step, statuses []Status, reasons map[string]st
 	}
 }
 
-func hasEvidence(s Step, kind, text string) bool {
+func hasEvidence(s Step, kind EvidenceKind, text string) bool {
 	for _, e := range s.Evidence {
 		if e.Kind == kind && strings.Contains(e.Text, text) {
 			return true
@@ -511,7 +511,7 @@ func TestUnknownInputs(t *testing.T) {
 	})
 	t.Run("dumper max_reason", func(t *testing.T) {
 		in := qemuSysrq61()
-		in.Dumpers = []Member{{Name: "undef_dumper"}, {Name: "unknown_dumper", MaxReason: -1}, {Name: "emerg_dumper", MaxReason: KmsgDumpEmerg}}
+		in.Dumpers = []Member{{Name: "undef_dumper", MaxReason: ip(KmsgDumpUndef)}, {Name: "unknown_dumper"}, {Name: "emerg_dumper", MaxReason: ip(KmsgDumpEmerg)}}
 		_, steps := Build(in)
 		checkMembers(t, find(t, steps, kKmsgK), []Status{Ran, Unknown, Ran},
 			map[string]string{"unknown_dumper": "max_reason unknown", "emerg_dumper": "inferred: a later step ran"})
@@ -587,11 +587,11 @@ func TestDeterministicAndJSON(t *testing.T) {
 	if err := json.Unmarshal(j1, &back); err != nil {
 		t.Fatal(err)
 	}
-	names := map[string]bool{StepMessage: true, StepStopCPUs: true, StepCrashKexec: true, StepNotifiers: true,
+	names := map[StepName]bool{StepMessage: true, StepStopCPUs: true, StepCrashKexec: true, StepNotifiers: true,
 		StepKmsgDump: true, StepConsoleFlush: true, StepPanicPrint: true, StepRestart: true, StepEnd: true}
 	statuses := map[string]bool{"ran": true, "running": true, "skipped": true, "not_reached": true, "unknown": true}
 	for _, s := range back {
-		if !names[s["step"].(string)] || !statuses[s["status"].(string)] {
+		if !names[StepName(s["step"].(string))] || !statuses[s["status"].(string)] {
 			t.Errorf("vocabulary: %v %v", s["step"], s["status"])
 		}
 		if s["function"] == "" || s["source"] == "" {
@@ -655,7 +655,7 @@ func TestCPUPosition(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			in := asLine(Inputs{PostNotifiers: c.post, CrashKernelLoaded: bp(false), PanicTimeout: c.timeout, PanicPrint: up(0),
-				Capture: CaptureHypervisor, Notifiers: []Member{}, Dumpers: []Member{{Name: "pstore_dump", MaxReason: KmsgDumpOops}},
+				Capture: CaptureHypervisor, Notifiers: []Member{}, Dumpers: []Member{{Name: "pstore_dump", MaxReason: ip(KmsgDumpOops)}},
 				CPUs: []CPUEvidence{{CPU: 0, Panicking: true, IPSymbol: c.ip, Frames: c.frames}}}, c.line)
 			_, steps := Build(in)
 			if find(t, steps, kMsg).Status == Unknown {
@@ -704,5 +704,42 @@ func TestOtherCPUStates(t *testing.T) {
 	}
 	if hasEvidence(s, EvCPU, "cpu 4") {
 		t.Errorf("an idle CPU is not evidence: %+v", s.Evidence)
+	}
+}
+
+// TestOnlyEndLine: the message record was lost and only panic()'s closing
+// line survives. The end line is the message step's evidence and every
+// step reads as when the message line is there.
+func TestOnlyEndLine(t *testing.T) {
+	_, full := Build(qemuLpPanic())
+	in := qemuLpPanic()
+	in.Log, in.PanicSeq = in.Log[1:], nil // the caller found the message on the end line
+	_, steps := Build(in)
+	if len(steps) != len(full) {
+		t.Fatalf("%d steps, want %d", len(steps), len(full))
+	}
+	for i := range steps {
+		if steps[i].Status != full[i].Status {
+			t.Errorf("%s: %s, with the message line %s", key(steps[i]), steps[i].Status, full[i].Status)
+		}
+	}
+	msg := find(t, steps, kMsg)
+	if !hasEvidence(msg, EvLog, "---[ end Kernel panic - not syncing: "+lpMsg) || !strings.Contains(msg.Note, "end line repeats") {
+		t.Errorf("message step: %+v", msg)
+	}
+}
+
+// TestPartialLists: members of a list read only in part are shown, and the
+// step says the list is not whole.
+func TestPartialLists(t *testing.T) {
+	in := qemuLpPanic()
+	in.Notifiers, in.NotifiersPartial = in.Notifiers[:1], true
+	_, steps := Build(in)
+	s := find(t, steps, kNotif)
+	if len(s.Members) != 1 || !strings.Contains(s.Note, "panic_notifier_list read only in part: the members after the first 1 are not known") {
+		t.Errorf("notifiers: %d members, note %q", len(s.Members), s.Note)
+	}
+	if k := find(t, steps, kKmsgK); strings.Contains(k.Note, "read only in part") {
+		t.Errorf("kmsg_dump: %q", k.Note)
 	}
 }
