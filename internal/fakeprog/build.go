@@ -1,0 +1,286 @@
+package fakeprog
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+)
+
+// --- ORC ----------------------------------------------------------------
+
+// orcEntry is struct orc_entry in the pre-6.3 layout (LayoutV1:
+// sp_reg:4 bp_reg:4 type:2 end:1, arch/x86/include/asm/orc_types.h),
+// which the unwinder picks for a 6.1 release when BTF has no orc_entry.
+type orcEntry struct {
+	spOffset, bpOffset int16
+	spReg, bpReg       uint8
+	typ                uint8
+	end                bool
+}
+
+const (
+	orcRegUndefined = 0
+	orcRegSP        = 5
+	orcTypeCall     = 0
+)
+
+var (
+	// orcCall: the return address is at SP (sp_offset 8 from the CFA).
+	orcCall      = orcEntry{spOffset: 8, spReg: orcRegSP, bpReg: orcRegUndefined, typ: orcTypeCall}
+	orcEnd       = orcEntry{spReg: orcRegUndefined, end: true}
+	orcUndefined = orcEntry{spReg: orcRegUndefined}
+)
+
+type orcAt struct {
+	ip uint64
+	e  orcEntry
+}
+
+func (e orcEntry) encode() []byte {
+	b := make([]byte, 6)
+	binary.LittleEndian.PutUint16(b[0:], uint16(e.spOffset))
+	binary.LittleEndian.PutUint16(b[2:], uint16(e.bpOffset))
+	f := uint16(e.spReg&0xf) | uint16(e.bpReg&0xf)<<4 | uint16(e.typ&3)<<8
+	if e.end {
+		f |= 1 << 10
+	}
+	binary.LittleEndian.PutUint16(b[4:], f)
+	return b
+}
+
+// writeORC lays out .orc_unwind_ip (s32 offsets relative to each slot)
+// and .orc_unwind, with the terminator entry at _etext that
+// scripts/sorttable / objtool leave (an undefined entry).
+func (k *Kernel) writeORC(etext uint64) {
+	entries := append([]orcAt(nil), k.orc...)
+	entries = append(entries, orcAt{ip: etext, e: orcUndefined})
+	sort.SliceStable(entries, func(i, j int) bool { return entries[i].ip < entries[j].ip })
+	n := uint64(len(entries))
+	ipTab := k.rodata(4*n, 4)
+	orcTab := k.rodata(6*n, 4)
+	for i, x := range entries {
+		slot := ipTab + 4*uint64(i)
+		k.PutU32(slot, uint32(int32(int64(x.ip-slot))))
+		k.Write(orcTab+6*uint64(i), x.e.encode())
+	}
+	k.AddSymbol(Symbol{Name: "__start_orc_unwind_ip", Addr: ipTab, Type: 'D'})
+	k.AddSymbol(Symbol{Name: "__stop_orc_unwind_ip", Addr: ipTab + 4*n, Type: 'D'})
+	k.AddSymbol(Symbol{Name: "__start_orc_unwind", Addr: orcTab, Type: 'D'})
+	k.AddSymbol(Symbol{Name: "__stop_orc_unwind", Addr: orcTab + 6*n, Type: 'D'})
+}
+
+// --- kallsyms -------------------------------------------------------------
+
+// writeKallsyms lays out the kallsyms tables of scripts/kallsyms.c with
+// absolute addresses (kallsyms_addresses, !CONFIG_KALLSYMS_BASE_RELATIVE)
+// and a token table in which every byte stands for itself (no
+// compression: kallsyms_expand_symbol() reads it the same way). It
+// returns the VMCOREINFO lines crash_save_vmcoreinfo_init() writes for
+// them (6.0+).
+func (k *Kernel) writeKallsyms() []string {
+	syms := k.Symbols()
+	n := uint64(len(syms))
+	addrs := k.rodata(8*n, 8)
+	for i, s := range syms {
+		k.PutU64(addrs+8*uint64(i), s.Addr)
+	}
+	num := k.rodata(4, 4)
+	k.PutU32(num, uint32(n))
+	var names []byte
+	for _, s := range syms {
+		e := append([]byte{s.Type}, s.Name...)
+		if len(e) > 0x7f {
+			panic("fakeprog: symbol name too long: " + s.Name)
+		}
+		names = append(append(names, byte(len(e))), e...)
+	}
+	namesAt := k.rodata(uint64(len(names)), 8)
+	k.Write(namesAt, names)
+	table := make([]byte, 0, 512)
+	index := make([]byte, 0, 512)
+	for c := 0; c < 256; c++ {
+		index = binary.LittleEndian.AppendUint16(index, uint16(len(table)))
+		table = append(table, byte(c), 0)
+	}
+	tableAt := k.rodata(uint64(len(table)), 8)
+	k.Write(tableAt, table)
+	indexAt := k.rodata(uint64(len(index)), 8)
+	k.Write(indexAt, index)
+	return []string{
+		fmt.Sprintf("SYMBOL(kallsyms_names)=%x", namesAt),
+		fmt.Sprintf("SYMBOL(kallsyms_num_syms)=%x", num),
+		fmt.Sprintf("SYMBOL(kallsyms_token_table)=%x", tableAt),
+		fmt.Sprintf("SYMBOL(kallsyms_token_index)=%x", indexAt),
+		fmt.Sprintf("SYMBOL(kallsyms_addresses)=%x", addrs),
+	}
+}
+
+// --- the dump ---------------------------------------------------------------
+
+// SystemMap is the System.map of the fake kernel (after WriteFile, or
+// calling it builds the kernel).
+func (k *Kernel) SystemMap() string {
+	k.finish()
+	var b strings.Builder
+	for _, s := range k.Symbols() {
+		fmt.Fprintf(&b, "%016x %c %s\n", s.Addr, s.Type, s.Name)
+	}
+	return b.String()
+}
+
+// finish lays out everything that depends on the full symbol set.
+func (k *Kernel) finish() {
+	if k.built {
+		return
+	}
+	k.writeUTS()
+	if k.log != nil {
+		k.writeLog()
+	}
+	etext := KernelMap + alignUp(k.textNext, 16)
+	k.AddSymbol(Symbol{Name: "_etext", Addr: etext, Type: 'T'})
+	if !k.NoORC {
+		k.writeORC(etext)
+	}
+	if !k.NoBTF {
+		blob := k.types.Marshal()
+		at := k.rodata(uint64(len(blob)), 8)
+		k.Write(at, blob)
+		k.AddSymbol(Symbol{Name: "__start_BTF", Addr: at, Type: 'R'})
+		k.AddSymbol(Symbol{Name: "__stop_BTF", Addr: at + uint64(len(blob)), Type: 'R'})
+	}
+	k.built = true
+	k.kallsymsInfo = k.writeKallsyms()
+}
+
+// VMCOREINFO is the text of the VMCOREINFO note.
+func (k *Kernel) VMCOREINFO() string {
+	k.finish()
+	var b strings.Builder
+	fmt.Fprintf(&b, "OSRELEASE=%s\nBUILD-ID=%s\nPAGESIZE=%d\n", k.Release, k.BuildID, PageSize)
+	fmt.Fprintf(&b, "SYMBOL(init_uts_ns)=%x\nOFFSET(uts_namespace.name)=%d\n", k.Sym("init_uts_ns"), utsOffset)
+	fmt.Fprintf(&b, "SYMBOL(_stext)=%x\n", k.Sym("_stext"))
+	if !k.NoKallsymsInfo {
+		for _, l := range k.kallsymsInfo {
+			b.WriteString(l + "\n")
+		}
+	}
+	if k.log != nil {
+		b.WriteString(k.log.vmcoreinfo)
+	}
+	// arch_crash_save_vmcoreinfo() (arch/x86/kernel/machine_kexec_64.c).
+	fmt.Fprintf(&b, "NUMBER(pgtable_l5_enabled)=0\nNUMBER(phys_base)=0\nSYMBOL(init_top_pgt)=%x\n", k.Sym("init_top_pgt"))
+	b.WriteString("KERNELOFFSET=0\nNUMBER(KERNEL_IMAGE_SIZE)=1073741824\n")
+	for _, l := range k.ExtraInfo {
+		b.WriteString(l + "\n")
+	}
+	if k.CrashTime != 0 {
+		fmt.Fprintf(&b, "CRASHTIME=%d\n", k.CrashTime)
+	}
+	return b.String()
+}
+
+func note(name string, typ uint32, desc []byte) []byte {
+	var b bytes.Buffer
+	binary.Write(&b, binary.LittleEndian, [3]uint32{uint32(len(name) + 1), uint32(len(desc)), typ})
+	b.WriteString(name)
+	b.WriteByte(0)
+	for b.Len()%4 != 0 {
+		b.WriteByte(0)
+	}
+	b.Write(desc)
+	for b.Len()%4 != 0 {
+		b.WriteByte(0)
+	}
+	return b.Bytes()
+}
+
+// prstatus is x86_64 struct elf_prstatus (336 bytes): pr_pid at 32,
+// pr_reg (struct user_regs_struct) at 112.
+func prstatus(c CPU) []byte {
+	d := make([]byte, 336)
+	binary.LittleEndian.PutUint32(d[32:], uint32(c.PID))
+	reg := func(i int, v uint64) { binary.LittleEndian.PutUint64(d[112+8*i:], v) }
+	reg(4, c.Regs.BP)
+	reg(16, c.Regs.IP)
+	reg(17, 0x10) // __KERNEL_CS
+	reg(18, 0x246)
+	reg(19, c.Regs.SP)
+	reg(20, 0x18) // __KERNEL_DS
+	return d
+}
+
+// Bytes is the dump as a kdump-style ELF core: a PT_NOTE with one
+// NT_PRSTATUS per CPU given to SetCPU (in CPU order: readers number CPUs
+// by note order) and the VMCOREINFO note, then one PT_LOAD per run of
+// written pages, with p_vaddr in the direct map as /proc/vmcore has it.
+func (k *Kernel) Bytes() []byte {
+	k.finish()
+	var notes []byte
+	for _, c := range k.cpus {
+		if c.Saved {
+			notes = append(notes, note("CORE", 1, prstatus(c))...)
+		}
+	}
+	if !k.NoVMCOREINFO {
+		notes = append(notes, note("VMCOREINFO", 0, []byte(k.VMCOREINFO()))...)
+	}
+	pfns := make([]uint64, 0, len(k.pages))
+	for p := range k.pages {
+		pfns = append(pfns, p)
+	}
+	sort.Slice(pfns, func(i, j int) bool { return pfns[i] < pfns[j] })
+	type run struct{ first, n uint64 }
+	var runs []run
+	for _, p := range pfns {
+		if l := len(runs); l > 0 && runs[l-1].first+runs[l-1].n == p {
+			runs[l-1].n++
+			continue
+		}
+		runs = append(runs, run{p, 1})
+	}
+	le := binary.LittleEndian
+	nph := 1 + len(runs)
+	hdr := make([]byte, 64+56*nph)
+	copy(hdr, "\x7fELF\x02\x01\x01")
+	le.PutUint16(hdr[16:], 4)  // ET_CORE
+	le.PutUint16(hdr[18:], 62) // EM_X86_64
+	le.PutUint32(hdr[20:], 1)
+	le.PutUint64(hdr[32:], 64)
+	le.PutUint16(hdr[52:], 64)
+	le.PutUint16(hdr[54:], 56)
+	le.PutUint16(hdr[56:], uint16(nph))
+	ph := func(i int, typ uint32, off, vaddr, paddr, size uint64) {
+		p := hdr[64+56*i:]
+		le.PutUint32(p[0:], typ)
+		le.PutUint32(p[4:], 7)
+		le.PutUint64(p[8:], off)
+		le.PutUint64(p[16:], vaddr)
+		le.PutUint64(p[24:], paddr)
+		le.PutUint64(p[32:], size)
+		le.PutUint64(p[40:], size)
+	}
+	off := uint64(len(hdr))
+	ph(0, 4, off, 0, 0, uint64(len(notes)))
+	off += uint64(len(notes))
+	off = alignUp(off, PageSize)
+	out := append(hdr, notes...)
+	out = append(out, make([]byte, off-uint64(len(out)))...)
+	for i, r := range runs {
+		ph(1+i, 1, off, PageOffset+r.first*PageSize, r.first*PageSize, r.n*PageSize)
+		for p := r.first; p < r.first+r.n; p++ {
+			out = append(out, k.pages[p]...)
+		}
+		off += r.n * PageSize
+	}
+	copy(out, hdr) // the program headers were filled after the copy
+	return out
+}
+
+// WriteFile writes the dump to path.
+func (k *Kernel) WriteFile(path string) error {
+	return os.WriteFile(path, k.Bytes(), 0o644)
+}
