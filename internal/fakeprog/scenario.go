@@ -11,7 +11,7 @@ type Scenario struct {
 	IdleTask  uint64
 	Blocks    []uint64 // panic_notifier_list's notifier_blocks, in chain order
 	Dumpers   []uint64
-	Ramoops   uint64 // physical address of the ramoops region
+	RamoopsAt uint64 // physical address of the ramoops region
 }
 
 // The panic message the scenario's log ends with.
@@ -83,7 +83,7 @@ func NewScenario(opts ...Option) *Scenario {
 		s.Dumpers = k.KmsgDumpers(Dumper{Callback: s.Mod.Func("labfake_kmsg_dump"), MaxReason: 2, Registered: true})
 	}
 	if !o.noPstore {
-		s.Ramoops = k.Ramoops(0x1000, "====1700000000.000000-D\nPanic#1 Part1\n<0>[    4.1] "+PanicLine+"\n", "")
+		s.RamoopsAt = k.Ramoops(0x1000, "====1700000000.000000-D\nPanic#1 Part1\n<0>[    4.1] "+PanicLine+"\n", "")
 	}
 	k.Consoles(Console{Name: "ttyS", Index: 0, Flags: 4 | 16}) // CON_ENABLED|CON_CONSDEV
 	if !o.noParams {
