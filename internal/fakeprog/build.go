@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 )
@@ -147,6 +148,7 @@ func (k *Kernel) finish() {
 	}
 	if !k.NoBTF {
 		blob := k.types.Marshal()
+		k.btfBlob = blob
 		at := k.rodata(uint64(len(blob)), 8)
 		k.Write(at, blob)
 		k.AddSymbol(Symbol{Name: "__start_BTF", Addr: at, Type: 'R'})
@@ -228,12 +230,44 @@ func (k *Kernel) Bytes() []byte {
 	if !k.NoVMCOREINFO {
 		notes = append(notes, note("VMCOREINFO", 0, []byte(k.VMCOREINFO()))...)
 	}
+	var segs []segment
+	for _, r := range k.runs() {
+		segs = append(segs, segment{vaddr: PageOffset + r.first*PageSize, run: r})
+	}
+	return k.elf(notes, segs)
+}
+
+// KcoreBytes is the kernel as /proc/kcore shows it (fs/proc/kcore.c): the
+// VMCOREINFO note and PT_LOADs with virtual addresses, the direct map
+// (KCORE_RAM) and the kernel image (KCORE_TEXT) both with p_paddr.
+func (k *Kernel) KcoreBytes() []byte {
+	k.finish()
+	notes := note("CORE", 1, make([]byte, 336))
+	notes = append(notes, note("VMCOREINFO", 0, []byte(k.VMCOREINFO()))...)
+	var segs []segment
+	for _, r := range k.runs() {
+		segs = append(segs, segment{vaddr: PageOffset + r.first*PageSize, run: r})
+		if r.first*PageSize < heapPhys {
+			segs = append(segs, segment{vaddr: KernelMap + r.first*PageSize, run: r})
+		}
+	}
+	return k.elf(notes, segs)
+}
+
+type run struct{ first, n uint64 }
+
+type segment struct {
+	vaddr uint64
+	run   run
+}
+
+// runs are the written pages as runs of consecutive page frames.
+func (k *Kernel) runs() []run {
 	pfns := make([]uint64, 0, len(k.pages))
 	for p := range k.pages {
 		pfns = append(pfns, p)
 	}
 	sort.Slice(pfns, func(i, j int) bool { return pfns[i] < pfns[j] })
-	type run struct{ first, n uint64 }
 	var runs []run
 	for _, p := range pfns {
 		if l := len(runs); l > 0 && runs[l-1].first+runs[l-1].n == p {
@@ -242,8 +276,12 @@ func (k *Kernel) Bytes() []byte {
 		}
 		runs = append(runs, run{p, 1})
 	}
+	return runs
+}
+
+func (k *Kernel) elf(notes []byte, segs []segment) []byte {
 	le := binary.LittleEndian
-	nph := 1 + len(runs)
+	nph := 1 + len(segs)
 	hdr := make([]byte, 64+56*nph)
 	copy(hdr, "\x7fELF\x02\x01\x01")
 	le.PutUint16(hdr[16:], 4)  // ET_CORE
@@ -265,19 +303,60 @@ func (k *Kernel) Bytes() []byte {
 	}
 	off := uint64(len(hdr))
 	ph(0, 4, off, 0, 0, uint64(len(notes)))
-	off += uint64(len(notes))
-	off = alignUp(off, PageSize)
-	out := append(hdr, notes...)
-	out = append(out, make([]byte, off-uint64(len(out)))...)
-	for i, r := range runs {
-		ph(1+i, 1, off, PageOffset+r.first*PageSize, r.first*PageSize, r.n*PageSize)
-		for p := r.first; p < r.first+r.n; p++ {
-			out = append(out, k.pages[p]...)
+	off = alignUp(off+uint64(len(notes)), PageSize)
+	body := make([]byte, 0, off)
+	for i, s := range segs {
+		ph(1+i, 1, off, s.vaddr, s.run.first*PageSize, s.run.n*PageSize)
+		for p := s.run.first; p < s.run.first+s.run.n; p++ {
+			body = append(body, k.pages[p]...)
 		}
-		off += r.n * PageSize
+		off += s.run.n * PageSize
 	}
-	copy(out, hdr) // the program headers were filled after the copy
-	return out
+	out := append(hdr, notes...)
+	out = append(out, make([]byte, alignUp(uint64(len(out)), PageSize)-uint64(len(out)))...)
+	return append(out, body...)
+}
+
+// WriteLiveTree writes a fake root for live mode (target.Options.LiveRoot):
+// proc/kcore, proc/kallsyms (runtime addresses, module symbols with their
+// module), sys/kernel/btf/vmlinux, and the extra files given by path
+// relative to root ("proc/sys/kernel/panic": "10\n").
+func (k *Kernel) WriteLiveTree(root string, extra map[string]string) error {
+	k.finish()
+	var ks strings.Builder
+	for _, s := range k.Symbols() {
+		fmt.Fprintf(&ks, "%016x %c %s\n", s.Addr, s.Type, s.Name)
+	}
+	for _, m := range k.mods {
+		names := make([]string, 0, len(m.funcs))
+		for n := range m.funcs {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		for _, n := range names {
+			fmt.Fprintf(&ks, "%016x t %s\t[%s]\n", m.funcs[n], n, m.Name)
+		}
+	}
+	files := map[string][]byte{
+		"proc/kcore":    k.KcoreBytes(),
+		"proc/kallsyms": []byte(ks.String()),
+	}
+	if k.btfBlob != nil {
+		files["sys/kernel/btf/vmlinux"] = k.btfBlob
+	}
+	for p, v := range extra {
+		files[p] = []byte(v)
+	}
+	for p, data := range files {
+		full := filepath.Join(root, p)
+		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+			return err
+		}
+		if err := os.WriteFile(full, data, 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // WriteFile writes the dump to path.

@@ -94,6 +94,7 @@ type Kernel struct {
 	modulesHead  uint64
 	built        bool
 	kallsymsInfo []string
+	btfBlob      []byte
 }
 
 // New starts a fake kernel with page tables, utsname, per-CPU bookkeeping
