@@ -156,6 +156,16 @@ func (k *Kernel) finish() {
 	}
 	k.built = true
 	k.kallsymsInfo = k.writeKallsyms()
+	if k.VMCOREINFOInMemory {
+		// vmcoreinfo_data: the page crash_save_vmcoreinfo_init() fills at
+		// boot (kernel/crash_core.c), without the CRASHTIME added at crash.
+		text := k.VMCOREINFO()
+		if k.CrashTime != 0 {
+			text = strings.TrimSuffix(text, fmt.Sprintf("CRASHTIME=%d\n", k.CrashTime))
+		}
+		pa := k.AllocPhys(PageSize, PageSize)
+		k.WritePhys(pa, append([]byte(text), make([]byte, PageSize-len(text))...))
+	}
 }
 
 // VMCOREINFO is the text of the VMCOREINFO note.

@@ -74,6 +74,9 @@ type Kernel struct {
 	NoKallsymsInfo bool // VMCOREINFO does not locate kallsyms (< 6.0)
 	NoBTF          bool // no __start_BTF / __stop_BTF
 	NoORC          bool // no ORC tables
+	// VMCOREINFOInMemory puts the kernel's own VMCOREINFO page in memory
+	// (with NoVMCOREINFO: a dump whose writer left the note out).
+	VMCOREINFOInMemory bool
 
 	// ExtraInfo lines are appended to VMCOREINFO.
 	ExtraInfo []string
