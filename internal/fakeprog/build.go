@@ -12,27 +12,34 @@ import (
 
 // --- ORC ----------------------------------------------------------------
 
-// orcEntry is struct orc_entry in the pre-6.3 layout (LayoutV1:
-// sp_reg:4 bp_reg:4 type:2 end:1, arch/x86/include/asm/orc_types.h),
-// which the unwinder picks for a 6.1 release when BTF has no orc_entry.
+// orcEntry is one struct orc_entry (arch/x86/include/asm/orc_types.h).
 type orcEntry struct {
-	spOffset, bpOffset int16
-	spReg, bpReg       uint8
-	typ                uint8
-	end                bool
+	spOffset int16
+	spReg    uint8
+	kind     orcKind
 }
+
+type orcKind int
+
+const (
+	orcKindCall orcKind = iota
+	orcKindRegs
+	orcKindEnd
+	orcKindUndefined
+)
 
 const (
 	orcRegUndefined = 0
 	orcRegSP        = 5
-	orcTypeCall     = 0
 )
 
 var (
 	// orcCall: the return address is at SP (sp_offset 8 from the CFA).
-	orcCall      = orcEntry{spOffset: 8, spReg: orcRegSP, bpReg: orcRegUndefined, typ: orcTypeCall}
-	orcEnd       = orcEntry{spReg: orcRegUndefined, end: true}
-	orcUndefined = orcEntry{spReg: orcRegUndefined}
+	orcCall = orcEntry{spOffset: 8, spReg: orcRegSP, kind: orcKindCall}
+	// orcRegs: UNWIND_HINT_REGS, a struct pt_regs at SP (entry code).
+	orcRegs      = orcEntry{spReg: orcRegSP, kind: orcKindRegs}
+	orcEnd       = orcEntry{spReg: orcRegUndefined, kind: orcKindEnd}
+	orcUndefined = orcEntry{spReg: orcRegUndefined, kind: orcKindUndefined}
 )
 
 type orcAt struct {
@@ -40,16 +47,42 @@ type orcAt struct {
 	e  orcEntry
 }
 
-func (e orcEntry) encode() []byte {
+// encode writes the entry in the pre-6.3 layout (sp_reg:4 bp_reg:4
+// type:2 end:1; end-of-stack and holes have sp_reg undefined), or with v3
+// in the 6.4+ one (type:3 with UNDEFINED 0, END_OF_STACK 1, CALL 2, REGS 3,
+// signal:1).
+func (e orcEntry) encode(v3 bool) []byte {
 	b := make([]byte, 6)
 	binary.LittleEndian.PutUint16(b[0:], uint16(e.spOffset))
-	binary.LittleEndian.PutUint16(b[2:], uint16(e.bpOffset))
-	f := uint16(e.spReg&0xf) | uint16(e.bpReg&0xf)<<4 | uint16(e.typ&3)<<8
-	if e.end {
+	f := uint16(e.spReg & 0xf)
+	switch {
+	case v3:
+		f |= map[orcKind]uint16{orcKindUndefined: 0, orcKindEnd: 1, orcKindCall: 2, orcKindRegs: 3}[e.kind] << 8
+		if e.kind == orcKindRegs {
+			f |= 1 << 11
+		}
+	case e.kind == orcKindRegs:
+		f |= 1 << 8
+	case e.kind == orcKindEnd:
 		f |= 1 << 10
 	}
 	binary.LittleEndian.PutUint16(b[4:], f)
 	return b
+}
+
+// orcTables writes an .orc_unwind_ip / .orc_unwind pair for entries
+// (sorted here) at ipTab and orcTab, allocated by alloc.
+func (k *Kernel) orcTables(entries []orcAt, alloc func(size, align uint64) uint64) (ipTab, orcTab uint64) {
+	sort.SliceStable(entries, func(i, j int) bool { return entries[i].ip < entries[j].ip })
+	n := uint64(len(entries))
+	ipTab = alloc(4*n, 4)
+	orcTab = alloc(6*n, 4)
+	for i, x := range entries {
+		slot := ipTab + 4*uint64(i)
+		k.PutU32(slot, uint32(int32(int64(x.ip-slot))))
+		k.Write(orcTab+6*uint64(i), x.e.encode(k.ORCv3))
+	}
+	return ipTab, orcTab
 }
 
 // writeORC lays out .orc_unwind_ip (s32 offsets relative to each slot)
@@ -58,19 +91,27 @@ func (e orcEntry) encode() []byte {
 func (k *Kernel) writeORC(etext uint64) {
 	entries := append([]orcAt(nil), k.orc...)
 	entries = append(entries, orcAt{ip: etext, e: orcUndefined})
-	sort.SliceStable(entries, func(i, j int) bool { return entries[i].ip < entries[j].ip })
 	n := uint64(len(entries))
-	ipTab := k.rodata(4*n, 4)
-	orcTab := k.rodata(6*n, 4)
-	for i, x := range entries {
-		slot := ipTab + 4*uint64(i)
-		k.PutU32(slot, uint32(int32(int64(x.ip-slot))))
-		k.Write(orcTab+6*uint64(i), x.e.encode())
-	}
+	ipTab, orcTab := k.orcTables(entries, k.rodata)
 	k.AddSymbol(Symbol{Name: "__start_orc_unwind_ip", Addr: ipTab, Type: 'D'})
 	k.AddSymbol(Symbol{Name: "__stop_orc_unwind_ip", Addr: ipTab + 4*n, Type: 'D'})
 	k.AddSymbol(Symbol{Name: "__start_orc_unwind", Addr: orcTab, Type: 'D'})
 	k.AddSymbol(Symbol{Name: "__stop_orc_unwind", Addr: orcTab + 6*n, Type: 'D'})
+}
+
+// writeModuleORC fills struct module.arch (mod_arch_specific: num_orcs,
+// orc_unwind_ip, orc_unwind) with a table for the module's functions.
+func (k *Kernel) writeModuleORC(m *Module) {
+	var entries []orcAt
+	for _, a := range m.funcs {
+		entries = append(entries, orcAt{ip: a, e: orcCall})
+	}
+	entries = append(entries, orcAt{ip: m.Base + m.Size, e: orcUndefined})
+	ipTab, orcTab := k.orcTables(entries, k.Alloc)
+	const mt = "struct module"
+	k.Set(m.Addr, mt, "arch.num_orcs", uint64(len(entries)))
+	k.Set(m.Addr, mt, "arch.orc_unwind_ip", ipTab)
+	k.Set(m.Addr, mt, "arch.orc_unwind", orcTab)
 }
 
 // --- kallsyms -------------------------------------------------------------
@@ -145,6 +186,12 @@ func (k *Kernel) finish() {
 	k.AddSymbol(Symbol{Name: "_etext", Addr: etext, Type: 'T'})
 	if !k.NoORC {
 		k.writeORC(etext)
+		for _, m := range k.mods {
+			k.writeModuleORC(m)
+		}
+		if k.ORCv3 {
+			k.declareORCv3()
+		}
 	}
 	if !k.NoBTF {
 		blob := k.types.Marshal()
@@ -257,8 +304,13 @@ func (k *Kernel) KcoreBytes() []byte {
 	var segs []segment
 	for _, r := range k.runs() {
 		segs = append(segs, segment{vaddr: PageOffset + r.first*PageSize, run: r})
-		if r.first*PageSize < heapPhys {
-			segs = append(segs, segment{vaddr: KernelMap + r.first*PageSize, run: r})
+		pa := r.first * PageSize
+		switch {
+		case pa < heapPhys:
+			segs = append(segs, segment{vaddr: KernelMap + pa, run: r})
+		case pa >= k.modPhys && pa < k.modPhys+moduleAreaSize:
+			// KCORE_VMALLOC: no physical address.
+			segs = append(segs, segment{vaddr: moduleArea + pa - k.modPhys, run: r, noPhys: true})
 		}
 	}
 	return k.elf(notes, segs)
@@ -267,8 +319,9 @@ func (k *Kernel) KcoreBytes() []byte {
 type run struct{ first, n uint64 }
 
 type segment struct {
-	vaddr uint64
-	run   run
+	vaddr  uint64
+	run    run
+	noPhys bool
 }
 
 // runs are the written pages as runs of consecutive page frames.
@@ -280,7 +333,10 @@ func (k *Kernel) runs() []run {
 	sort.Slice(pfns, func(i, j int) bool { return pfns[i] < pfns[j] })
 	var runs []run
 	for _, p := range pfns {
-		if l := len(runs); l > 0 && runs[l-1].first+runs[l-1].n == p {
+		// Runs end where the image, module area and heap meet, so that each
+		// lies in one kernel mapping.
+		boundary := p*PageSize == heapPhys || p*PageSize == k.modPhys+moduleAreaSize
+		if l := len(runs); l > 0 && runs[l-1].first+runs[l-1].n == p && !boundary {
 			runs[l-1].n++
 			continue
 		}
@@ -316,7 +372,11 @@ func (k *Kernel) elf(notes []byte, segs []segment) []byte {
 	off = alignUp(off+uint64(len(notes)), PageSize)
 	body := make([]byte, 0, off)
 	for i, s := range segs {
-		ph(1+i, 1, off, s.vaddr, s.run.first*PageSize, s.run.n*PageSize)
+		paddr := s.run.first * PageSize
+		if s.noPhys {
+			paddr = ^uint64(0)
+		}
+		ph(1+i, 1, off, s.vaddr, paddr, s.run.n*PageSize)
 		for p := s.run.first; p < s.run.first+s.run.n; p++ {
 			body = append(body, k.pages[p]...)
 		}

@@ -74,6 +74,9 @@ type Kernel struct {
 	NoKallsymsInfo bool // VMCOREINFO does not locate kallsyms (< 6.0)
 	NoBTF          bool // no __start_BTF / __stop_BTF
 	NoORC          bool // no ORC tables
+	// ORCv3 writes ORC entries in the 6.4+ layout and describes struct
+	// orc_entry in BTF (which is how the unwinder tells the layout).
+	ORCv3 bool
 	// VMCOREINFOInMemory puts the kernel's own VMCOREINFO page in memory
 	// (with NoVMCOREINFO: a dump whose writer left the note out).
 	VMCOREINFOInMemory bool
@@ -97,6 +100,7 @@ type Kernel struct {
 	modulesHead  uint64
 	built        bool
 	kallsymsInfo []string
+	modPhys      uint64 // physical address of the module area
 	btfBlob      []byte
 }
 
@@ -138,10 +142,13 @@ func (k *Kernel) Types() *Types { return k.types }
 // Phys returns the direct-map address of physical address pa.
 func Phys(pa uint64) uint64 { return PageOffset + pa }
 
-// physOf translates an address of the image mapping or the direct map.
-func physOf(va uint64) uint64 {
+// physOf translates an address of the module area, the image mapping or
+// the direct map.
+func (k *Kernel) physOf(va uint64) uint64 {
 	switch {
-	case va >= KernelMap:
+	case va >= moduleArea && va-moduleArea < moduleAreaSize:
+		return k.modPhys + va - moduleArea
+	case va >= KernelMap && va-KernelMap < 1<<30:
 		return va - KernelMap
 	case va >= PageOffset && va < PageOffset+MemSize:
 		return va - PageOffset
@@ -164,12 +171,12 @@ func (k *Kernel) WritePhys(pa uint64, b []byte) {
 }
 
 // Write stores b at kernel virtual address va (image or direct map).
-func (k *Kernel) Write(va uint64, b []byte) { k.WritePhys(physOf(va), b) }
+func (k *Kernel) Write(va uint64, b []byte) { k.WritePhys(k.physOf(va), b) }
 
 // ReadBack returns n bytes at va as written so far (zeros where nothing was).
 func (k *Kernel) ReadBack(va uint64, n int) []byte {
 	out := make([]byte, n)
-	pa := physOf(va)
+	pa := k.physOf(va)
 	for i := range out {
 		if p := k.pages[(pa+uint64(i))/PageSize]; p != nil {
 			out[i] = p[(pa+uint64(i))%PageSize]
@@ -193,7 +200,7 @@ func (k *Kernel) PutString(va uint64, s string) { k.Write(va, append([]byte(s), 
 
 // Drop removes the page holding va from the dump, as a filtered or
 // truncated dump would miss it.
-func (k *Kernel) Drop(va uint64) { delete(k.pages, physOf(va)/PageSize) }
+func (k *Kernel) Drop(va uint64) { delete(k.pages, k.physOf(va)/PageSize) }
 
 func alignUp(v, a uint64) uint64 { return (v + a - 1) &^ (a - 1) }
 
@@ -300,6 +307,18 @@ func (k *Kernel) EndOfStack(fn uint64) {
 	panic(fmt.Sprintf("fakeprog: no function at %#x", fn))
 }
 
+// EntryORC marks fn's ORC entry as UNWIND_HINT_REGS: entry code with a
+// struct pt_regs at SP (asm_exc_nmi after PUSH_AND_CLEAR_REGS).
+func (k *Kernel) EntryORC(fn uint64) {
+	for i := range k.orc {
+		if k.orc[i].ip == fn {
+			k.orc[i].e = orcRegs
+			return
+		}
+	}
+	panic(fmt.Sprintf("fakeprog: no function at %#x", fn))
+}
+
 // UndefinedORC marks fn's ORC entry undefined (an unwind hint hole), so
 // unwinders must fall back to frame pointers or scanning.
 func (k *Kernel) UndefinedORC(fn uint64) {
@@ -326,10 +345,15 @@ func (k *Kernel) pageTables() {
 	pgd := k.Data("init_top_pgt", PageSize, PageSize)
 	pudDirect := k.Data("level3_ident_pgt", PageSize, PageSize)
 	pudKernel := k.Data("level3_kernel_pgt", PageSize, PageSize)
-	k.PutU64(pgd+8*(PageOffset>>39&511), physOf(pudDirect)|ptePresent|pteRW)
-	k.PutU64(pgd+8*(KernelMap>>39&511), physOf(pudKernel)|ptePresent|pteRW)
+	pmdModules := k.Data("level2_modules_pgt", PageSize, PageSize)
+	k.modPhys = k.AllocPhys(moduleAreaSize, moduleAreaSize)
+	k.PutU64(pgd+8*(PageOffset>>39&511), k.physOf(pudDirect)|ptePresent|pteRW)
+	k.PutU64(pgd+8*(KernelMap>>39&511), k.physOf(pudKernel)|ptePresent|pteRW)
 	k.PutU64(pudDirect+8*(PageOffset>>30&511), 0|ptePresent|pteRW|ptePSE)
 	k.PutU64(pudKernel+8*(KernelMap>>30&511), 0|ptePresent|pteRW|ptePSE)
+	// The module area is walked: a PMD with one 2 MiB page.
+	k.PutU64(pudKernel+8*(moduleArea>>30&511), k.physOf(pmdModules)|ptePresent|pteRW)
+	k.PutU64(pmdModules+8*(moduleArea>>21&511), k.modPhys|ptePresent|pteRW|ptePSE)
 	po := k.Data("page_offset_base", 8, 8)
 	k.PutU64(po, PageOffset)
 }

@@ -308,9 +308,7 @@ func (k *Kernel) CallStack(task uint64, fns ...uint64) Regs {
 	sp := end - 8*uint64(len(fns)+8)
 	for i := 1; i < len(fns); i++ {
 		ret := fns[i] + 0x20 + uint64(i)
-		call := []byte{0xe8, 0, 0, 0, 0}
-		binary.LittleEndian.PutUint32(call[1:], uint32(int32(int64(fns[i-1]-ret))))
-		k.Write(ret-5, call)
+		k.call(ret, fns[i-1])
 		k.PutU64(sp+8*uint64(i-1), ret)
 	}
 	return Regs{IP: fns[0] + 0x10, SP: sp}
@@ -318,8 +316,13 @@ func (k *Kernel) CallStack(task uint64, fns ...uint64) Regs {
 
 // --- modules ----------------------------------------------------------------
 
-// moduleArea is MODULES_VADDR with a 512 MiB image.
-const moduleArea = 0xffffffffc0000000
+// moduleArea is MODULES_VADDR with a 1 GiB image; the fake maps 2 MiB of
+// it, moduleSpan per module.
+const (
+	moduleArea     = 0xffffffffc0000000
+	moduleAreaSize = 2 << 20
+	moduleSpan     = 0x10000
+)
 
 // Module is a loaded module: its struct module and symbols.
 type Module struct {
@@ -345,8 +348,16 @@ func (m *Module) Func(name string) uint64 {
 // add_kallsyms()), and taints (struct module.taints).
 func (k *Kernel) AddModule(name string, taints uint64, funcs ...string) *Module {
 	const mt, kt = "struct module", "struct mod_kallsyms"
-	m := &Module{Name: name, Base: moduleArea + uint64(len(k.mods))*0x100000, funcs: map[string]uint64{}}
+	m := &Module{Name: name, Base: moduleArea + uint64(len(k.mods))*moduleSpan, funcs: map[string]uint64{}}
 	m.Size = uint64(len(funcs)+1) * funcSize
+	if m.Size > moduleSpan || m.Base+moduleSpan > moduleArea+moduleAreaSize {
+		panic("fakeprog: too many modules or functions")
+	}
+	code := make([]byte, m.Size)
+	for i := range code {
+		code[i] = 0xcc
+	}
+	k.Write(m.Base, code)
 	m.Addr = k.Object(mt)
 	k.PutString(m.Addr+k.types.Offset(mt, "name"), name)
 	k.Set(m.Addr, mt, "core_layout.base", m.Base)

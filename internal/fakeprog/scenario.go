@@ -9,6 +9,8 @@ type Scenario struct {
 	Mod       *Module           // the "labfake" module
 	PanicTask uint64            // the panicking CPU's current task
 	IdleTask  uint64
+	Sleeper   uint64   // a task switched out in __schedule()
+	Thread    uint64   // a thread of Sleeper's group
 	Blocks    []uint64 // panic_notifier_list's notifier_blocks, in chain order
 	Dumpers   []uint64
 	RamoopsAt uint64 // physical address of the ramoops region
@@ -62,12 +64,15 @@ func NewScenario(opts ...Option) *Scenario {
 		"start_secondary", "cpu_startup_entry", "do_idle", "default_idle",
 		"stop_this_cpu", "atomic_notifier_call_chain", "kmsg_dump", "console_flush_on_panic",
 		"fake_panic_notify", "fake_reboot_notify", "emergency_restart",
+		"asm_exc_nmi", "exc_nmi", "default_do_nmi", "nmi_handle", "crash_nmi_callback",
+		"__schedule", "schedule", "worker_thread",
 	} {
 		s.Funcs[n] = k.Func(n)
 	}
 	k.EndOfStack(s.Funcs["ret_from_fork"])
 	k.EndOfStack(s.Funcs["start_secondary"])
-	s.Mod = k.AddModule("labfake", 1<<12, "labfake_notify_first", "labfake_notify_last", "labfake_kmsg_dump") // 'O'
+	k.EntryORC(s.Funcs["asm_exc_nmi"])
+	s.Mod = k.AddModule("labfake", 1<<12, "labfake_notify_first", "labfake_notify_last", "labfake_kmsg_dump", "labfake_do_panic") // 'O'
 
 	if !o.noChains {
 		_, s.Blocks = k.NotifierChain("panic_notifier_list", "atomic_notifier_head",
@@ -100,12 +105,28 @@ func NewScenario(opts ...Option) *Scenario {
 		})
 	}
 
+	// Tasks: init_task, the idle task of CPU 0, the panicking shell and a
+	// sleeping kworker with a thread.
+	k.InitTask()
 	s.IdleTask = k.Task(0, "swapper/0")
 	s.PanicTask = k.Task(121, "sh")
-	k.SetCPU(0, s.IdleTask, 0, k.CallStack(s.IdleTask,
-		s.Funcs["default_idle"], s.Funcs["do_idle"], s.Funcs["cpu_startup_entry"], s.Funcs["start_secondary"]))
+	k.AddTask(s.PanicTask)
+	s.Sleeper = k.Task(40, "kworker/0:1")
+	k.AddTask(s.Sleeper)
+	k.SwitchedOut(s.Sleeper, s.Funcs["__schedule"], s.Funcs["schedule"], s.Funcs["worker_thread"], s.Funcs["kthread"], s.Funcs["ret_from_fork"])
+	s.Thread = k.Task(41, "kworker/0:1")
+	k.AddThread(s.Sleeper, s.Thread)
+
+	// CPU 0 was idle when the crash NMI stopped it: its saved registers are
+	// the interrupted idle loop, and its NMI stack holds the handler.
+	k.CPUStacks()
+	idle := k.CallStack(s.IdleTask,
+		s.Funcs["default_idle"], s.Funcs["do_idle"], s.Funcs["cpu_startup_entry"], s.Funcs["start_secondary"])
+	k.SetCPU(0, s.IdleTask, 0, idle)
+	k.NMIStack(0, idle, s.Funcs["crash_nmi_callback"], s.Funcs["nmi_handle"], s.Funcs["default_do_nmi"], s.Funcs["exc_nmi"], s.Funcs["asm_exc_nmi"])
+	// CPU 1 panicked from the module and is in __crash_kexec().
 	k.SetCPU(1, s.PanicTask, 121, k.CallStack(s.PanicTask,
-		s.Funcs["__crash_kexec"], s.Funcs["panic"], s.Funcs["fake_do_panic"], s.Funcs["kthread"], s.Funcs["ret_from_fork"]))
+		s.Funcs["__crash_kexec"], s.Funcs["panic"], s.Mod.Func("labfake_do_panic"), s.Funcs["kthread"], s.Funcs["ret_from_fork"]))
 
 	k.Printk(
 		LogRecord{Text: "Linux version 6.1.0-fake-amd64 (fakeprog)", Level: 5},

@@ -163,7 +163,7 @@ func TestFakeKdumpReport(t *testing.T) {
 	if len(r.Consoles) != 1 || r.Consoles[0].Name != "ttyS" || !r.Consoles[0].Enabled {
 		t.Errorf("consoles: %s", mustJSON(r.Consoles))
 	}
-	if len(r.Modules) != 1 || r.Modules[0].Name != "labfake" || r.Modules[0].Symbols != 3 || r.Modules[0].Taints != "O" {
+	if len(r.Modules) != 1 || r.Modules[0].Name != "labfake" || r.Modules[0].Symbols != 4 || r.Modules[0].Taints != "O" {
 		t.Errorf("modules: %s", mustJSON(r.Modules))
 	}
 	if r.Log.Records != 5 || r.Panic.Seq == nil || *r.Panic.Seq != 3 {
@@ -177,12 +177,22 @@ func TestFakeKdumpReport(t *testing.T) {
 	if pc.Role != analysis.RolePanicking || pc.TaskComm != "sh" {
 		t.Errorf("cpu 1: role %q task %q", pc.Role, pc.TaskComm)
 	}
-	wantStack := "__crash_kexec+0x10/0x100 panic+0x21/0x100 fake_do_panic+0x22/0x100 kthread+0x23/0x100 ret_from_fork+0x24/0x100"
+	// The walk goes through the module's own ORC table.
+	wantStack := "__crash_kexec+0x10/0x100 panic+0x21/0x100 labfake_do_panic+0x22/0x100 [labfake] kthread+0x23/0x100 ret_from_fork+0x24/0x100"
 	if got := strings.Join(pc.Stack, " "); got != wantStack {
 		t.Errorf("cpu 1 stack:\n got %s\nwant %s", got, wantStack)
 	}
-	if r.CPUs[0].Role != analysis.RoleCrashNMI || r.CPUs[0].TaskComm != "swapper/0" {
-		t.Errorf("cpu 0: role %q task %q", r.CPUs[0].Role, r.CPUs[0].TaskComm)
+	// CPU 0: the interrupted idle loop, and the crash NMI handler rebuilt
+	// from its NMI stack.
+	c0 := r.CPUs[0]
+	if c0.Role != analysis.RoleCrashNMI || c0.TaskComm != "swapper/0" {
+		t.Errorf("cpu 0: role %q task %q", c0.Role, c0.TaskComm)
+	}
+	if !strings.Contains(c0.RoleWhy, "NMI stack still holds nmi_handle <- default_do_nmi <- exc_nmi <- asm_exc_nmi") {
+		t.Errorf("cpu 0 role_why: %s", c0.RoleWhy)
+	}
+	if len(c0.Stack) < 5 || !strings.HasPrefix(c0.Stack[0], "? nmi_handle+") || !strings.Contains(strings.Join(c0.Stack, " "), "default_idle+0x10/0x100") {
+		t.Errorf("cpu 0 stack: %v", c0.Stack)
 	}
 
 	// Timeline inputs: kdump ran first (crash_kexec_post_notifiers=N), so

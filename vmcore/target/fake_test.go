@@ -71,7 +71,7 @@ func TestFakeSourcesFromMemory(t *testing.T) {
 		}
 	}
 	// Module symbols are merged from the module's own kallsyms.
-	if len(tg.Modules) != 1 || tg.Modules[0].Name != "labfake" || tg.Modules[0].Symbols != 3 || tg.Modules[0].Base != s.Mod.Base {
+	if len(tg.Modules) != 1 || tg.Modules[0].Name != "labfake" || tg.Modules[0].Symbols != 4 || tg.Modules[0].Base != s.Mod.Base {
 		t.Errorf("modules: %+v", tg.Modules)
 	}
 	if got := tg.Syms.Format(s.Mod.Func("labfake_notify_last") + 4); got != "labfake_notify_last+0x4/0x100 [labfake]" {
