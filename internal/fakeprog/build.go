@@ -109,7 +109,11 @@ func (k *Kernel) writeModuleORC(m *Module) {
 	entries = append(entries, orcAt{ip: m.Base + m.Size, e: orcUndefined})
 	ipTab, orcTab := k.orcTables(entries, k.Alloc)
 	const mt = "struct module"
-	k.Set(m.Addr, mt, "arch.num_orcs", uint64(len(entries)))
+	n := uint64(len(entries))
+	if m.ORCCount != 0 {
+		n = m.ORCCount
+	}
+	k.Set(m.Addr, mt, "arch.num_orcs", n)
 	k.Set(m.Addr, mt, "arch.orc_unwind_ip", ipTab)
 	k.Set(m.Addr, mt, "arch.orc_unwind", orcTab)
 }

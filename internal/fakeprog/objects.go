@@ -295,6 +295,12 @@ func (k *Kernel) SetCPU(cpu int, task uint64, pid int, regs Regs) {
 		k.PerCPUVar("current_task", 8)
 	}
 	k.PutU64(k.PerCPUAddr(k.Sym("current_task"), cpu), task)
+	k.SaveCPU(cpu, task, pid, regs)
+}
+
+// SaveCPU records cpu's NT_PRSTATUS note only (the current task is then
+// the test's business, e.g. pcpu_hot.current_task on 6.2+).
+func (k *Kernel) SaveCPU(cpu int, task uint64, pid int, regs Regs) {
 	k.cpus[cpu] = CPU{Regs: regs, PID: pid, Task: task, Saved: true}
 }
 
@@ -326,11 +332,14 @@ const (
 
 // Module is a loaded module: its struct module and symbols.
 type Module struct {
-	Name  string
-	Addr  uint64 // struct module
-	Base  uint64 // core_layout.base
-	Size  uint64
-	funcs map[string]uint64
+	Name string
+	Addr uint64 // struct module
+	Base uint64 // core_layout.base
+	Size uint64
+	// ORCCount, when set, replaces the num_orcs written (a hostile or
+	// corrupt count).
+	ORCCount uint64
+	funcs    map[string]uint64
 }
 
 // Func is the address of one of the module's functions.
