@@ -1,7 +1,9 @@
 package target_test
 
 import (
+	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -34,7 +36,8 @@ func openFake(t *testing.T, k *fakeprog.Kernel, opt target.Options) (*target.Tar
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { tg.Close() })
-	return tg, analysis.Build(tg)
+	return tg, analysis.Build(tg) // runs every stage
+
 }
 
 func problemText(v any) string {
@@ -54,8 +57,8 @@ func firstNotifier(r *analysis.Report) (callback, module string) {
 func TestFakeSourcesFromMemory(t *testing.T) {
 	s := fakeprog.NewScenario()
 	tg, r := openFake(t, s.Kernel, target.Options{})
-	if len(tg.Problems) != 0 {
-		t.Errorf("problems: %s", problemText(tg.Problems))
+	if len(tg.Problems()) != 0 {
+		t.Errorf("problems: %s", problemText(tg.Problems()))
 	}
 	if r.Kernel.SymbolSource != "kallsyms (VMCOREINFO)" {
 		t.Errorf("symbol source %q", r.Kernel.SymbolSource)
@@ -121,8 +124,11 @@ func TestFakeSystemMap(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer tg2.Close()
-	if tg2.Syms != nil || !strings.Contains(problemText(tg2.Problems), "does not match") {
-		t.Errorf("mismatching System.map: syms %v problems %s", tg2.Syms != nil, problemText(tg2.Problems))
+	if err := tg2.LoadSymbols(); !errors.Is(err, target.ErrNoSymbols) {
+		t.Errorf("LoadSymbols: %v, want ErrNoSymbols", err)
+	}
+	if tg2.Syms != nil || !strings.Contains(problemText(tg2.Problems()), "does not match") {
+		t.Errorf("mismatching System.map: syms %v problems %s", tg2.Syms != nil, problemText(tg2.Problems()))
 	}
 	r2 := analysis.Build(tg2)
 	if r2.Kernel.SymbolSource != "none" || len(r2.Chains) != 0 {
@@ -135,8 +141,9 @@ func TestFakeSystemMap(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer tg3.Close()
-	if tg3.Syms != nil || !strings.Contains(problemText(tg3.Problems), "symbol file") {
-		t.Errorf("missing System.map: problems %s", problemText(tg3.Problems))
+	tg3.Load()
+	if tg3.Syms != nil || !strings.Contains(problemText(tg3.Problems()), "symbol file") {
+		t.Errorf("missing System.map: problems %s", problemText(tg3.Problems()))
 	}
 }
 
@@ -146,8 +153,8 @@ func TestFakeNoVMCOREINFO(t *testing.T) {
 	s := fakeprog.NewScenario()
 	s.NoVMCOREINFO = true
 	tg, r := openFake(t, s.Kernel, target.Options{})
-	if tg.Syms != nil || !strings.Contains(problemText(tg.Problems), "VMCOREINFO") {
-		t.Errorf("problems: %s", problemText(tg.Problems))
+	if tg.Syms != nil || !strings.Contains(problemText(tg.Problems()), "VMCOREINFO") {
+		t.Errorf("problems: %s", problemText(tg.Problems()))
 	}
 	if r.Kernel.SymbolSource != "none" || r.Kernel.TypeSource != "none" {
 		t.Errorf("sources %q %q", r.Kernel.SymbolSource, r.Kernel.TypeSource)
@@ -172,7 +179,7 @@ func TestFakeKallsymsNotInVMCOREINFO(t *testing.T) {
 	if tg.Syms != nil {
 		t.Skipf("the kallsyms scan found the fake's tables (%s): nothing to check", r.Kernel.SymbolSource)
 	}
-	p := problemText(tg.Problems)
+	p := problemText(tg.Problems())
 	for _, want := range []string{"kallsyms via VMCOREINFO", "kallsyms scan", "--symbols"} {
 		if !strings.Contains(p, want) {
 			t.Errorf("problem lacks %q: %s", want, p)
@@ -187,8 +194,8 @@ func TestFakeNoBTF(t *testing.T) {
 	s := fakeprog.NewScenario()
 	s.NoBTF = true
 	tg, r := openFake(t, s.Kernel, target.Options{})
-	if r.Kernel.TypeSource != "none" || !strings.Contains(problemText(tg.Problems), "no BTF") {
-		t.Errorf("type source %q problems %s", r.Kernel.TypeSource, problemText(tg.Problems))
+	if r.Kernel.TypeSource != "none" || !strings.Contains(problemText(tg.Problems()), "no BTF") {
+		t.Errorf("type source %q problems %s", r.Kernel.TypeSource, problemText(tg.Problems()))
 	}
 	// Symbols still work; modules need types.
 	if tg.Syms == nil || len(tg.Modules) != 0 {
@@ -206,8 +213,8 @@ func TestFakeModuleProblems(t *testing.T) {
 	nosym := s.AddModule("nokallsyms", 0, "nokallsyms_fn")
 	s.Set(nosym.Addr, "struct module", "kallsyms", 0)
 	tg, _ := openFake(t, s.Kernel, target.Options{})
-	p := problemText(tg.Problems)
-	if !strings.Contains(p, "module badsyms") || !strings.Contains(p, "implausible") || !strings.Contains(p, "module nokallsyms") {
+	p := problemText(tg.Problems())
+	if !strings.Contains(p, "badsyms") || !strings.Contains(p, "implausible") || !strings.Contains(p, "nokallsyms") {
 		t.Errorf("problems: %s", p)
 	}
 	if len(tg.Modules) != 3 {
@@ -237,8 +244,9 @@ func TestFakeVmlinux(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer tg.Close()
-	if !strings.HasPrefix(tg.TypeSource, "DWARF vmlinux") || !strings.Contains(problemText(tg.Problems), "--force") {
-		t.Errorf("type source %q problems %s", tg.TypeSource, problemText(tg.Problems))
+	tg.Load()
+	if !strings.HasPrefix(tg.TypeSource, "DWARF vmlinux") || !strings.Contains(problemText(tg.Problems()), "--force") {
+		t.Errorf("type source %q problems %s", tg.TypeSource, problemText(tg.Problems()))
 	}
 	if tg.SymbolSource != "kallsyms (VMCOREINFO)" {
 		t.Errorf("symbols should stay kallsyms: %q", tg.SymbolSource)
@@ -257,6 +265,9 @@ func TestFakeVmlinuxSymbols(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer tg.Close()
+	if err := tg.LoadSymbols(); err != nil {
+		t.Fatal(err)
+	}
 	if tg.Syms == nil || !strings.HasPrefix(tg.SymbolSource, "DWARF vmlinux") {
 		t.Errorf("symbol source %q", tg.SymbolSource)
 	}
@@ -280,6 +291,7 @@ func TestFakeLive(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer tg.Close()
+	tg.Load()
 	if !tg.Dump.Live() || len(tg.Dump.CPUs) != 2 {
 		t.Errorf("live %v, %d CPUs", tg.Dump.Live(), len(tg.Dump.CPUs))
 	}
@@ -289,7 +301,7 @@ func TestFakeLive(t *testing.T) {
 	if want := filepath.Join(root, target.LiveBTFDir, "vmlinux"); tg.TypeSource != "BTF from "+want {
 		t.Errorf("type source %q, want BTF from %s", tg.TypeSource, want)
 	}
-	p := problemText(tg.Problems)
+	p := problemText(tg.Problems())
 	if !strings.Contains(p, "module BTF broken_mod") {
 		t.Errorf("an unparsable module BTF file is not a problem: %s", p)
 	}
@@ -319,11 +331,69 @@ func TestFakeLiveFallbacks(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer tg.Close()
+	tg.Load()
 	if tg.SymbolSource != "kallsyms (VMCOREINFO)" || !strings.HasPrefix(tg.TypeSource, "BTF in kernel memory") {
 		t.Errorf("sources %q %q", tg.SymbolSource, tg.TypeSource)
 	}
-	p := problemText(tg.Problems)
+	p := problemText(tg.Problems())
 	if !strings.Contains(p, "using kallsyms through VMCOREINFO") || !strings.Contains(p, "using BTF in kernel memory") {
 		t.Errorf("fallbacks not explained: %s", p)
+	}
+}
+
+// A dump held in memory (the demo's) opens the same way, and a variant
+// with other options shares the open dump.
+func TestFakeReaderAtAndVariant(t *testing.T) {
+	s := fakeprog.NewScenario()
+	img := s.Bytes()
+	tg, err := target.OpenReaderAt(bytes.NewReader(img), int64(len(img)), "fake", target.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tg.Close()
+	if err := tg.LoadTypes(); err != nil {
+		t.Fatal(err)
+	}
+	if tg.SymbolSource != "kallsyms (VMCOREINFO)" || len(tg.Modules) != 1 {
+		t.Errorf("source %q modules %d", tg.SymbolSource, len(tg.Modules))
+	}
+	sm := filepath.Join(t.TempDir(), "System.map")
+	if err := os.WriteFile(sm, []byte(s.SystemMap()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	v, err := tg.Variant(target.Options{SymbolsFile: sm})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.Options().SymbolsFile != sm || tg.Options().SymbolsFile != "" {
+		t.Errorf("options: variant %+v, original %+v", v.Options(), tg.Options())
+	}
+	if err := v.LoadSymbols(); err != nil || !strings.Contains(v.SymbolSource, sm) {
+		t.Errorf("variant symbols: %q %v", v.SymbolSource, err)
+	}
+	if err := v.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// Closing the variant left the dump open.
+	if _, err := tg.Log(); err != nil {
+		t.Errorf("log after closing a variant: %v", err)
+	}
+	if _, err := tg.Variant(target.Options{Vmlinux: filepath.Join(t.TempDir(), "nope")}); err == nil {
+		t.Errorf("a variant with a missing vmlinux")
+	}
+}
+
+// A dump compressed as a whole file is refused with how to decompress it.
+func TestFakeWholeFileCompressed(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "vmcore.zst")
+	if err := os.WriteFile(p, append([]byte("\x28\xb5\x2f\xfd"), make([]byte, 64)...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := target.Open(p, target.Options{})
+	if err == nil || !strings.Contains(err.Error(), "zstd -d") {
+		t.Errorf("error %v does not say how to decompress", err)
+	}
+	if _, err := target.Open(filepath.Join(t.TempDir(), "missing"), target.Options{}); err == nil {
+		t.Errorf("a missing file opened")
 	}
 }

@@ -48,7 +48,7 @@ func look(t *testing.T, path string, opt target.Options) view {
 		t.Fatal(err)
 	}
 	defer tg.Close()
-	v := view{report: analysis.Build(tg)}
+	v := view{report: analysis.Build(tg)} // runs every stage
 	if v.log, err = tg.Log(); err != nil {
 		t.Fatalf("%s: log: %v", path, err)
 	}
@@ -236,12 +236,12 @@ func TestFakeTrimRefuses(t *testing.T) {
 	if err := fakeprog.NewScenario().WriteLiveTree(root, nil); err != nil {
 		t.Fatal(err)
 	}
-	d, err := vmcore.OpenLive(filepath.Join(root, "proc/kcore"))
+	live, err := target.OpenLive(target.Options{LiveRoot: root})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer d.Close()
-	if _, _, err := trim.Record(d, trim.Options{}); err == nil || !strings.Contains(err.Error(), "running system") {
+	defer live.Close()
+	if _, _, err := trim.Record(live, nil, trim.Options{}); err == nil || !strings.Contains(err.Error(), "running system") {
 		t.Errorf("live trim: %v", err)
 	}
 }

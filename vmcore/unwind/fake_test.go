@@ -27,8 +27,9 @@ func openFake(t *testing.T, k *fakeprog.Kernel) (*target.Target, *unwind.Kernel)
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { tg.Close() })
+	tg.Load()
 	if tg.Syms == nil || tg.Kernel.Types == nil {
-		t.Fatalf("fake kernel without symbols or types: %v", tg.Problems)
+		t.Fatalf("fake kernel without symbols or types: %v", tg.Problems())
 	}
 	u, err := unwind.NewKernel(tg.Kernel, tg.Syms, k.Release)
 	if err != nil {
