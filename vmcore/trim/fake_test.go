@@ -87,12 +87,12 @@ func sameAnalysis(t *testing.T, src, out string, opt target.Options) view {
 
 func inDump(t *testing.T, path string, pa uint64) bool {
 	t.Helper()
-	d, err := vmcore.Open(path)
+	tg, err := target.Open(path, target.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer d.Close()
-	return d.ReadPhys(make([]byte, 16), pa) == nil
+	defer tg.Close()
+	return tg.Dump.ReadPhys(make([]byte, 16), pa) == nil
 }
 
 func TestFakeTrimReopens(t *testing.T) {
@@ -205,13 +205,13 @@ func TestFakeTrimKeepsToolVariables(t *testing.T) {
 	if _, err := trim.File(src, out, trim.Options{}); err != nil {
 		t.Fatal(err)
 	}
-	d, err := vmcore.Open(out)
+	tg, err := target.Open(out, target.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer d.Close()
+	defer tg.Close()
 	for _, va := range []uint64{nodes, roots, section} {
-		if err := d.ReadVirt(make([]byte, 8), va); err != nil {
+		if err := tg.Dump.ReadVirt(make([]byte, 8), va); err != nil {
 			t.Errorf("%#x not kept: %v", va, err)
 		}
 	}
