@@ -419,3 +419,91 @@ func TestFakePstore(t *testing.T) {
 		t.Errorf("headerless record: %s", mustJSON(p))
 	}
 }
+
+// A running system: no saved registers, the capture is "live", and the
+// parameters in memory are checked against /proc and /sys.
+func TestFakeLiveReport(t *testing.T) {
+	s := fakeprog.NewScenario()
+	root := t.TempDir()
+	if err := s.WriteLiveTree(root, map[string]string{
+		"sys/devices/system/cpu/online":                           "0-1\n",
+		"proc/sys/kernel/panic":                                   "0\n",
+		"proc/sys/kernel/panic_on_oops":                           "1\n",
+		"sys/module/kernel/parameters/crash_kexec_post_notifiers": "Y\n", // memory says N
+		"sys/kernel/kexec_crash_loaded":                           "1\n",
+		"sys/kernel/kexec_crash_size":                             "0\n",
+		"proc/sys/kernel/tainted":                                 "4096\n",
+	}); err != nil {
+		t.Fatal(err)
+	}
+	tg, err := target.OpenLive(target.Options{LiveRoot: root})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tg.Close()
+	r := analysis.Build(tg)
+	if r.Kernel.Capture != analysis.CaptureLive {
+		t.Errorf("capture %q", r.Kernel.Capture)
+	}
+	if len(r.CPUs) != 2 {
+		t.Fatalf("%d CPUs", len(r.CPUs))
+	}
+	for i, c := range r.CPUs {
+		if regs := field(t, r, fmt.Sprintf("cpus.%d.regs", i)); c.Role != analysis.RoleRunning || regs != nil || c.IP != "" {
+			t.Errorf("cpu %d: role %q ip %q regs %v", c.CPU, c.Role, c.IP, regs)
+		}
+	}
+	if r.CPUs[1].TaskComm != "sh" {
+		t.Errorf("cpu 1 current task %q", r.CPUs[1].TaskComm)
+	}
+	if r.Plan == nil {
+		t.Fatal("no plan")
+	}
+	agree := map[string]bool{}
+	for _, c := range r.Plan.Checks {
+		agree[c.Name] = c.Agree
+	}
+	for name, want := range map[string]bool{"panic_timeout": true, "panic_on_oops": true, "crash_kexec_post_notifiers": false,
+		"crash_kernel_loaded": true, "tainted_mask": true} {
+		if got, ok := agree[name]; !ok || got != want {
+			t.Errorf("check %s: agree %v (present %v), want %v", name, got, ok, want)
+		}
+	}
+	var mismatch bool
+	for _, w := range r.Plan.Warnings {
+		if w.Code == analysis.WarnLiveMismatch && strings.Contains(w.Text, "crash_kexec_post_notifiers") {
+			mismatch = true
+		}
+	}
+	if !mismatch {
+		t.Errorf("no live_mismatch warning: %s", mustJSON(r.Plan.Warnings))
+	}
+}
+
+// 6.2+ lists consoles on console_list, an hlist through console.node.
+func TestFakeConsoleList(t *testing.T) {
+	k := fakeprog.New("6.6.0-fake", 1)
+	const ct = "struct console"
+	head := k.Data("console_list", 8, 8)
+	node := k.Types().Offset(ct, "node")
+	var prev uint64
+	for i, name := range []string{"ttyS", "tty"} {
+		c := k.Object(ct)
+		k.PutString(c, name)
+		k.Set(c, ct, "index", uint64(i))
+		k.Set(c, ct, "flags", uint64(4*(1-i))) // the first enabled
+		if prev == 0 {
+			k.PutU64(head, c+node)
+		} else {
+			k.PutU64(prev+node, c+node)
+		}
+		prev = c
+	}
+	r := build(t, k)
+	if len(r.Consoles) != 2 || r.Consoles[0].Name != "ttyS" || !r.Consoles[0].Enabled || r.Consoles[1].Name != "tty" || r.Consoles[1].Enabled {
+		t.Errorf("consoles: %s", mustJSON(r.Consoles))
+	}
+	if strings.Contains(problems(t, r), "consoles") {
+		t.Errorf("problems: %s", problems(t, r))
+	}
+}
