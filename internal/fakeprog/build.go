@@ -204,6 +204,7 @@ func (k *Kernel) finish() {
 		k.Write(at, blob)
 		k.AddSymbol(Symbol{Name: "__start_BTF", Addr: at, Type: 'R'})
 		k.AddSymbol(Symbol{Name: "__stop_BTF", Addr: at + uint64(len(blob)), Type: 'R'})
+		k.writeModuleBTF(blob)
 	}
 	k.built = true
 	k.kallsymsInfo = k.writeKallsyms()

@@ -339,7 +339,11 @@ type Module struct {
 	// ORCCount, when set, replaces the num_orcs written (a hostile or
 	// corrupt count).
 	ORCCount uint64
-	funcs    map[string]uint64
+	// RawBTF, when set, is stored as the module's BTF instead of what
+	// ModuleBTF describes (a corrupt blob).
+	RawBTF []byte
+	funcs  map[string]uint64
+	btf    []moduleStruct
 }
 
 // Func is the address of one of the module's functions.

@@ -397,3 +397,31 @@ func TestFakeWholeFileCompressed(t *testing.T) {
 		t.Errorf("a missing file opened")
 	}
 }
+
+// Module BTF from btf_modules: the module's own types resolve, and the
+// type source counts the modules whose BTF was read.
+func TestFakeModuleBTF(t *testing.T) {
+	s := fakeprog.NewScenario()
+	s.ModuleBTF(s.Mod, "labfake_state", fakeprog.ModuleField{Name: "armed", BaseType: "int"},
+		fakeprog.ModuleField{Name: "count", BaseType: "long unsigned int"})
+	broken := s.AddModule("brokenbtf", 0, "brokenbtf_fn")
+	broken.RawBTF = []byte("not BTF at all")
+	tg, err := target.Open(writeFake(t, s.Kernel), target.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tg.Close()
+	if err := tg.LoadTypes(); err != nil {
+		t.Fatal(err)
+	}
+	if tg.TypeSource != "BTF in kernel memory (__start_BTF) + 1 module BTF" {
+		t.Errorf("type source %q", tg.TypeSource)
+	}
+	if off, err := tg.Kernel.OffsetOf("struct labfake_state", "count"); err != nil || off != 8 {
+		t.Errorf("offsetof(labfake_state, count) = %d, %v", off, err)
+	}
+	// vmlinux types still resolve alongside.
+	if _, err := tg.Kernel.OffsetOf("struct notifier_block", "priority"); err != nil {
+		t.Error(err)
+	}
+}
