@@ -14,9 +14,9 @@ import (
 
 // orcEntry is one struct orc_entry (arch/x86/include/asm/orc_types.h).
 type orcEntry struct {
-	spOffset int16
-	spReg    uint8
-	kind     orcKind
+	spOffset, bpOffset int16
+	spReg, bpReg       uint8
+	kind               orcKind
 }
 
 type orcKind int
@@ -30,6 +30,8 @@ const (
 
 const (
 	orcRegUndefined = 0
+	orcRegPrevSP    = 1
+	orcRegBP        = 4
 	orcRegSP        = 5
 )
 
@@ -37,7 +39,10 @@ var (
 	// orcCall: the return address is at SP (sp_offset 8 from the CFA).
 	orcCall = orcEntry{spOffset: 8, spReg: orcRegSP, kind: orcKindCall}
 	// orcRegs: UNWIND_HINT_REGS, a struct pt_regs at SP (entry code).
-	orcRegs      = orcEntry{spReg: orcRegSP, kind: orcKindRegs}
+	orcRegs = orcEntry{spReg: orcRegSP, kind: orcKindRegs}
+	// orcFP: a frame-pointer frame after the prologue (push %rbp; mov
+	// %rsp,%rbp): CFA = BP+16, the caller's BP saved at CFA-16.
+	orcFP        = orcEntry{spOffset: 16, spReg: orcRegBP, bpOffset: -16, bpReg: orcRegPrevSP, kind: orcKindCall}
 	orcEnd       = orcEntry{spReg: orcRegUndefined, kind: orcKindEnd}
 	orcUndefined = orcEntry{spReg: orcRegUndefined, kind: orcKindUndefined}
 )
@@ -54,7 +59,8 @@ type orcAt struct {
 func (e orcEntry) encode(v3 bool) []byte {
 	b := make([]byte, 6)
 	binary.LittleEndian.PutUint16(b[0:], uint16(e.spOffset))
-	f := uint16(e.spReg & 0xf)
+	binary.LittleEndian.PutUint16(b[2:], uint16(e.bpOffset))
+	f := uint16(e.spReg&0xf) | uint16(e.bpReg&0xf)<<4
 	switch {
 	case v3:
 		f |= map[orcKind]uint16{orcKindUndefined: 0, orcKindEnd: 1, orcKindCall: 2, orcKindRegs: 3}[e.kind] << 8

@@ -319,6 +319,18 @@ func (k *Kernel) EntryORC(fn uint64) {
 	panic(fmt.Sprintf("fakeprog: no function at %#x", fn))
 }
 
+// FramePointerORC marks fn's ORC entry as a frame-pointer frame (objtool
+// output for a function built with frame pointers), for CallStackFP.
+func (k *Kernel) FramePointerORC(fn uint64) {
+	for i := range k.orc {
+		if k.orc[i].ip == fn {
+			k.orc[i].e = orcFP
+			return
+		}
+	}
+	panic(fmt.Sprintf("fakeprog: no function at %#x", fn))
+}
+
 // UndefinedORC marks fn's ORC entry undefined (an unwind hint hole), so
 // unwinders must fall back to frame pointers or scanning.
 func (k *Kernel) UndefinedORC(fn uint64) {

@@ -320,6 +320,28 @@ func (k *Kernel) CallStack(task uint64, fns ...uint64) Regs {
 	return Regs{IP: fns[0] + 0x10, SP: sp}
 }
 
+// CallStackFP lays out a call chain with frame pointers: every fns[i]
+// pushed %rbp, so BP points at a {saved BP, return address} record, and
+// called fns[i-1] indirectly (call *%rax: no call target to check). The
+// outermost record holds BP 0. It returns the registers of a CPU stopped
+// in fns[0].
+func (k *Kernel) CallStackFP(task uint64, fns ...uint64) Regs {
+	_, end := k.TaskStack(task)
+	rec := end - 16*uint64(len(fns)+4)
+	bp := rec
+	for i := 0; i < len(fns); i++ {
+		next, ret := uint64(0), uint64(0)
+		if i+1 < len(fns) {
+			next = rec + 16*uint64(i+1)
+			ret = fns[i+1] + 0x20 + uint64(i)
+			k.Write(ret-2, []byte{0xff, 0xd0})
+		}
+		k.PutU64(rec+16*uint64(i), next)
+		k.PutU64(rec+16*uint64(i)+8, ret)
+	}
+	return Regs{IP: fns[0] + 0x10, SP: bp - 32, BP: bp}
+}
+
 // --- modules ----------------------------------------------------------------
 
 // moduleArea is MODULES_VADDR with a 1 GiB image; the fake maps 2 MiB of

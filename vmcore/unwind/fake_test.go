@@ -278,3 +278,50 @@ func TestFakeModuleORCProblems(t *testing.T) {
 		t.Errorf("bad module: %+v %v", m, ok)
 	}
 }
+
+func fpKernel(noORC bool) *fakeprog.Kernel {
+	k := fakeprog.New("6.1.0-fake", 1)
+	k.NoORC = noORC
+	var fns []uint64
+	for _, n := range []string{"fp_leaf", "fp_mid", "fp_top", "fp_thread"} {
+		fns = append(fns, k.Func(n))
+	}
+	for _, f := range fns[:3] {
+		k.FramePointerORC(f)
+	}
+	k.EndOfStack(fns[3])
+	task := k.Task(9, "fp")
+	k.SetCPU(0, task, 9, k.CallStackFP(task, fns...))
+	return k
+}
+
+var fpStack = []string{"fp_leaf", "fp_mid", "fp_top", "fp_thread"}
+
+// ORC entries of frame-pointer functions: CFA from BP, the caller's BP
+// read from the frame record.
+func TestFakeFramePointerORC(t *testing.T) {
+	tg, u := openFake(t, fpKernel(false))
+	ct := cpuTrace(tg, u, 0)
+	if got := ct.Functions(true); !slices.Equal(got, fpStack) || !ct.Complete() {
+		t.Errorf("frames %v (%s %s), want %v", ct.Functions(false), ct.End, ct.Err, fpStack)
+	}
+}
+
+// Without ORC, the BP chain is followed as a guess: the calls are
+// indirect, so nothing confirms the callers, and the frames are unreliable.
+func TestFakeFramePointersWithoutORC(t *testing.T) {
+	tg, u := openFake(t, fpKernel(true))
+	ct := cpuTrace(tg, u, 0)
+	got := ct.Functions(false)
+	if len(got) < len(fpStack) || !slices.Equal(got[:len(fpStack)], fpStack) {
+		t.Fatalf("frames %v, want %v first", got, fpStack)
+	}
+	for _, f := range ct.Frames[1:len(fpStack)] {
+		if f.Method != unwind.MethodFP || f.Reliable {
+			t.Errorf("frame %s: method %s reliable %v, want an unreliable frame-pointer guess", f, f.Method, f.Reliable)
+		}
+	}
+	if ct.Complete() {
+		t.Errorf("a guessed walk is complete")
+	}
+}
