@@ -283,6 +283,25 @@ func prstatus(c CPU) []byte {
 	return d
 }
 
+// qemuCPUState is QEMU's struct QEMUCPUState (target/i386/arch_dump.c,
+// version 1 with kernel_gs_base: 440 bytes): GPRs, rip, rflags, ten
+// segment caches, cr[5].
+func qemuCPUState(c CPU, cr3 uint64) []byte {
+	d := make([]byte, 440)
+	le := binary.LittleEndian
+	le.PutUint32(d[0:], 1)
+	le.PutUint32(d[4:], 440)
+	le.PutUint64(d[8+6*8:], c.Regs.SP)
+	le.PutUint64(d[8+7*8:], c.Regs.BP)
+	le.PutUint64(d[8+16*8:], c.Regs.IP)
+	le.PutUint64(d[8+17*8:], 0x246)
+	const cr = 8 + 18*8 + 10*24
+	le.PutUint64(d[cr:], 0x80050033)
+	le.PutUint64(d[cr+3*8:], cr3)
+	le.PutUint64(d[cr+4*8:], 0x3406f0)
+	return d
+}
+
 // Bytes is the dump as a kdump-style ELF core: a PT_NOTE with one
 // NT_PRSTATUS per CPU given to SetCPU (in CPU order: readers number CPUs
 // by note order) and the VMCOREINFO note, then one PT_LOAD per run of
@@ -293,6 +312,13 @@ func (k *Kernel) Bytes() []byte {
 	for _, c := range k.cpus {
 		if c.Saved {
 			notes = append(notes, note("CORE", 1, prstatus(c))...)
+		}
+	}
+	if k.Hypervisor {
+		for _, c := range k.cpus {
+			if c.Saved {
+				notes = append(notes, note("QEMU", 0, qemuCPUState(c, k.physOf(k.Sym("init_top_pgt"))))...)
+			}
 		}
 	}
 	if !k.NoVMCOREINFO {

@@ -81,6 +81,10 @@ type Kernel struct {
 	// (with NoVMCOREINFO: a dump whose writer left the note out).
 	VMCOREINFOInMemory bool
 
+	// Hypervisor adds a "QEMU" CPU-state note per saved CPU, as QEMU's
+	// dump-guest-memory writes (with CR3 = init_top_pgt, CR4 without LA57).
+	Hypervisor bool
+
 	// ExtraInfo lines are appended to VMCOREINFO.
 	ExtraInfo []string
 

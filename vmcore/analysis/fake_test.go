@@ -521,3 +521,39 @@ func TestFakeConsoleList(t *testing.T) {
 		t.Errorf("problems: %s", problems(t, r))
 	}
 }
+
+// A QEMU dump-guest-memory capture of a kernel without a crash kernel:
+// panic() ran to its final delay loop and stopped the other CPU.
+func TestFakeHypervisorCapture(t *testing.T) {
+	s := fakeprog.NewScenario(fakeprog.WithoutParams())
+	s.Hypervisor, s.CrashTime = true, 0
+	s.SetPanicParams(fakeprog.PanicParams{
+		CrashKexecPostNotifiers: fakeprog.Ptr(false), CrashKernelLoaded: fakeprog.Ptr(false),
+		PanicCPU: fakeprog.Ptr(fakeprog.PanicCPU), PanicTimeout: fakeprog.Ptr(0),
+	})
+	delay, stop := s.Func("delay_tsc"), s.Func("smp_stop_nmi_callback")
+	f := s.Funcs
+	s.SetCPU(0, s.IdleTask, 0, s.CallStack(s.IdleTask, f["stop_this_cpu"], stop, f["default_idle"], f["do_idle"], f["cpu_startup_entry"], f["start_secondary"]))
+	s.SetCPU(1, s.PanicTask, 121, s.CallStack(s.PanicTask, delay, f["panic"], s.Mod.Func("labfake_do_panic"), f["kthread"], f["ret_from_fork"]))
+	r := build(t, s.Kernel)
+	if r.Kernel.Capture != analysis.CaptureHypervisor || r.Identity.Format != "elf (qemu dump-guest-memory)" {
+		t.Errorf("capture %q format %q", r.Kernel.Capture, r.Identity.Format)
+	}
+	if r.CPUs[0].Role != analysis.RoleStopped || r.CPUs[1].Role != analysis.RolePanicking {
+		t.Errorf("roles %q %q", r.CPUs[0].Role, r.CPUs[1].Role)
+	}
+	if regs := field(t, r, "cpus.1.regs.cr3"); regs == nil {
+		t.Errorf("no CR3 from the QEMU note")
+	}
+	// No crash kernel: __crash_kexec() returned at once, and panic() went on
+	// through the notifiers and dumpers to its end.
+	for _, c := range []struct{ step, slot, status string }{
+		{"crash_kexec", "before_notifiers", "skipped"},
+		{"notifiers", "", "ran"},
+		{"kmsg_dump", "", "ran"},
+	} {
+		if st := step(r, c.step, c.slot); st == nil || st["status"] != c.status {
+			t.Errorf("%s %s: %v, want %s", c.step, c.slot, st, c.status)
+		}
+	}
+}
