@@ -33,6 +33,7 @@ const (
 	orcRegPrevSP    = 1
 	orcRegBP        = 4
 	orcRegSP        = 5
+	orcRegSPIndir   = 9
 )
 
 var (
@@ -40,6 +41,9 @@ var (
 	orcCall = orcEntry{spOffset: 8, spReg: orcRegSP, kind: orcKindCall}
 	// orcRegs: UNWIND_HINT_REGS, a struct pt_regs at SP (entry code).
 	orcRegs = orcEntry{spReg: orcRegSP, kind: orcKindRegs}
+	// orcIndirect: after call_on_irqstack() switched stacks, the previous
+	// SP is the word at SP (ORC_REG_SP_INDIRECT, sp_offset 8).
+	orcIndirect = orcEntry{spOffset: 8, spReg: orcRegSPIndir, kind: orcKindCall}
 	// orcFP: a frame-pointer frame after the prologue (push %rbp; mov
 	// %rsp,%rbp): CFA = BP+16, the caller's BP saved at CFA-16.
 	orcFP        = orcEntry{spOffset: 16, spReg: orcRegBP, bpOffset: -16, bpReg: orcRegPrevSP, kind: orcKindCall}

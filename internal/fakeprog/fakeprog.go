@@ -4,9 +4,13 @@
 // kallsyms tables and VMCOREINFO as the kernel writes them, BTF built with
 // cilium/ebpf, an ORC table, a printk ring buffer and kernel objects laid out
 // through that BTF (notifier chains, kmsg dumpers, tasks, modules, pstore,
-// consoles, per-CPU data). WriteFile writes it as a kdump-style ELF core
-// (/proc/vmcore), so the code under test opens it exactly as a real dump:
+// consoles, per-CPU data, stacks). WriteFile writes it as a kdump-style
+// ELF core (/proc/vmcore; with Hypervisor, QEMU's CPU-state notes too) and
+// WriteLiveTree as a /proc/kcore, /proc/kallsyms and /sys/kernel/btf root
+// for live mode, so the code under test opens it exactly as a real dump:
 // vmcore, target, analysis, trim and unwind run unchanged.
+//
+// NewScenario is a ready-made kdump'd 6.1 panic to start from.
 //
 // It is modelled on drgn's mock_program (tests/__init__.py: memory
 // segments, symbols and types given by the test), but produces a dump file
@@ -301,22 +305,17 @@ func (k *Kernel) Func(name string) uint64 {
 
 // EndOfStack marks fn's ORC entry as UNWIND_HINT_END_OF_STACK (the
 // outermost frame of a kernel thread, as ret_from_fork's).
-func (k *Kernel) EndOfStack(fn uint64) {
-	for i := range k.orc {
-		if k.orc[i].ip == fn {
-			k.orc[i].e = orcEnd
-			return
-		}
-	}
-	panic(fmt.Sprintf("fakeprog: no function at %#x", fn))
-}
+func (k *Kernel) EndOfStack(fn uint64) { k.setORC(fn, orcEnd) }
 
 // EntryORC marks fn's ORC entry as UNWIND_HINT_REGS: entry code with a
 // struct pt_regs at SP (asm_exc_nmi after PUSH_AND_CLEAR_REGS).
-func (k *Kernel) EntryORC(fn uint64) {
+func (k *Kernel) EntryORC(fn uint64) { k.setORC(fn, orcRegs) }
+
+// setORC replaces fn's ORC entry.
+func (k *Kernel) setORC(fn uint64, e orcEntry) {
 	for i := range k.orc {
 		if k.orc[i].ip == fn {
-			k.orc[i].e = orcRegs
+			k.orc[i].e = e
 			return
 		}
 	}
@@ -325,27 +324,11 @@ func (k *Kernel) EntryORC(fn uint64) {
 
 // FramePointerORC marks fn's ORC entry as a frame-pointer frame (objtool
 // output for a function built with frame pointers), for CallStackFP.
-func (k *Kernel) FramePointerORC(fn uint64) {
-	for i := range k.orc {
-		if k.orc[i].ip == fn {
-			k.orc[i].e = orcFP
-			return
-		}
-	}
-	panic(fmt.Sprintf("fakeprog: no function at %#x", fn))
-}
+func (k *Kernel) FramePointerORC(fn uint64) { k.setORC(fn, orcFP) }
 
 // UndefinedORC marks fn's ORC entry undefined (an unwind hint hole), so
 // unwinders must fall back to frame pointers or scanning.
-func (k *Kernel) UndefinedORC(fn uint64) {
-	for i := range k.orc {
-		if k.orc[i].ip == fn {
-			k.orc[i].e = orcUndefined
-			return
-		}
-	}
-	panic(fmt.Sprintf("fakeprog: no function at %#x", fn))
-}
+func (k *Kernel) UndefinedORC(fn uint64) { k.setORC(fn, orcUndefined) }
 
 // --- page tables, utsname, per-CPU -----------------------------------------
 

@@ -60,6 +60,39 @@ func (k *Kernel) ExceptionStack(cpu int, name string) (begin, end uint64) {
 	return begin, begin + exceptionStackSize
 }
 
+// IRQStack lays out a CPU interrupted into its IRQ stack: irqFns on the
+// IRQ stack (irqFns[0] innermost; the last one switched stacks with
+// call_on_irqstack(), so it gets an ORC_REG_SP_INDIRECT entry), the
+// previous stack pointer in the IRQ stack's top word (call_on_stack(),
+// arch/x86/include/asm/irq_stack.h), and taskFns on the task's stack
+// (taskFns[0] called irqFns[len-1]; mark the outermost EndOfStack). It
+// returns the registers of a CPU stopped in irqFns[0]. CPUStacks first.
+func (k *Kernel) IRQStack(cpu int, task uint64, irqFns, taskFns []uint64) Regs {
+	k.setORC(irqFns[len(irqFns)-1], orcIndirect)
+	top := k.U64(k.PerCPUAddr(k.Sym("hardirq_stack_ptr"), cpu)) // the top word
+	_, end := k.TaskStack(task)
+	saved := end - 8*uint64(len(taskFns)+8)
+	k.PutU64(top, saved)
+	// On the IRQ stack, each return address sits right below the previous
+	// frame's: the last one ends at the top word.
+	slot := top - 8
+	for i := len(irqFns) - 1; i >= 1; i-- {
+		ret := irqFns[i] + 0x20 + uint64(i)
+		k.call(ret, irqFns[i-1])
+		k.PutU64(slot, ret)
+		slot -= 8
+	}
+	sp := slot + 8
+	// On the task stack: the return into taskFns[0] at saved, then its callers.
+	all := append([]uint64{irqFns[len(irqFns)-1]}, taskFns...)
+	for i := 1; i < len(all); i++ {
+		ret := all[i] + 0x28 + uint64(i)
+		k.call(ret, all[i-1])
+		k.PutU64(saved+8*uint64(i-1), ret)
+	}
+	return Regs{IP: irqFns[0] + 0x10, SP: sp}
+}
+
 // ptRegs is struct pt_regs for regs as the fake saves them (the words
 // NT_PRSTATUS also holds: BP, IP, CS, flags, SP, SS).
 func ptRegs(r Regs) []byte {

@@ -325,3 +325,35 @@ func TestFakeFramePointersWithoutORC(t *testing.T) {
 		t.Errorf("a guessed walk is complete")
 	}
 }
+
+// A CPU interrupted into its IRQ stack: the walk follows the saved stack
+// pointer at the top of the IRQ stack back to the task's stack.
+func TestFakeIRQStack(t *testing.T) {
+	k := fakeprog.New("6.1.0-fake", 1)
+	k.CPUStacks()
+	var irq, task []uint64
+	for _, n := range []string{"handle_irq_event", "handle_edge_irq", "__common_interrupt"} {
+		irq = append(irq, k.Func(n))
+	}
+	for _, n := range []string{"common_interrupt", "default_idle", "do_idle", "start_secondary"} {
+		task = append(task, k.Func(n))
+	}
+	k.EndOfStack(task[len(task)-1])
+	tk := k.Task(0, "swapper/0")
+	k.SetCPU(0, tk, 0, k.IRQStack(0, tk, irq, task))
+	tg, u := openFake(t, k)
+	ct := cpuTrace(tg, u, 0)
+	want := []string{"handle_irq_event", "handle_edge_irq", "__common_interrupt", "common_interrupt", "default_idle", "do_idle", "start_secondary"}
+	if got := ct.Functions(true); !slices.Equal(got, want) || !ct.Complete() {
+		t.Fatalf("frames %v (%s %s), want %v", ct.Functions(false), ct.End, ct.Err, want)
+	}
+	for i, f := range ct.Frames {
+		wantStack := unwind.StackTask
+		if i < len(irq) {
+			wantStack = "IRQ"
+		}
+		if f.Stack != wantStack {
+			t.Errorf("frame %d %s on %s, want %s", i, f, f.Stack, wantStack)
+		}
+	}
+}
