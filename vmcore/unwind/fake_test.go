@@ -2,6 +2,7 @@ package unwind_test
 
 import (
 	"errors"
+	"fmt"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -268,7 +269,7 @@ func TestFakeModuleORCProblems(t *testing.T) {
 	bad := s.AddModule("bad", 0, "bad_fn")
 	bad.ORCCount = 1 << 30
 	_, u := openFake(t, s.Kernel)
-	if p := strings.Join(u.Problems, "\n"); !strings.Contains(p, "module bad: num_orcs") || strings.Contains(p, "labfake") {
+	if p := fmt.Sprint(u.Problems); !strings.Contains(p, "module bad: num_orcs") || strings.Contains(p, "labfake") {
 		t.Errorf("problems: %s", p)
 	}
 	if u.ORC == nil || len(u.ORC.Modules) != 2 {
