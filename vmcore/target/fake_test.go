@@ -417,6 +417,10 @@ func TestFakeModuleBTF(t *testing.T) {
 	if tg.TypeSource != "BTF in kernel memory (__start_BTF) + 1 module BTF" {
 		t.Errorf("type source %q", tg.TypeSource)
 	}
+	// The module whose BTF does not parse is named, not silently dropped.
+	if p := tg.Problems().About("types"); len(p) != 1 || p[0].Subject.ID != "brokenbtf" || p[0].Kind != "damaged" {
+		t.Errorf("problems about types: %v", p)
+	}
 	if off, err := tg.Kernel.OffsetOf("struct labfake_state", "count"); err != nil || off != 8 {
 		t.Errorf("offsetof(labfake_state, count) = %d, %v", off, err)
 	}

@@ -27,6 +27,7 @@ import (
 	"github.com/panicscope/panicscope/vmcore/kernel/symbols"
 	"github.com/panicscope/panicscope/vmcore/phys"
 	"github.com/panicscope/panicscope/vmcore/printk"
+	"github.com/panicscope/panicscope/vmcore/vmem"
 )
 
 // Options choose optional inputs. They mean the same on every command.
@@ -335,13 +336,22 @@ func (t *Target) memoryBTF() error {
 	t.TypeSource = "BTF in kernel memory (__start_BTF)"
 	mods, err := t.Kernel.ModuleBTFs(spec, 4096)
 	if err != nil {
-		t.problemf(finding.Unreadable, finding.AreaTypes, "module BTF: %w", err)
+		// btf_modules is absent without CONFIG_DEBUG_INFO_BTF_MODULES (5.10).
+		kind := finding.KindOf(err, finding.Damaged, vmem.IsFault)
+		if errors.Is(err, kernel.ErrAbsent) {
+			kind = finding.NoSource
+		}
+		t.problemf(kind, finding.AreaTypes, "module BTF: %w", err)
 		return nil
 	}
 	var specs []*btf.Spec
-	for i := range mods {
-		if mods[i].Err == nil && mods[i].Spec != nil {
-			specs = append(specs, mods[i].Spec)
+	for _, m := range mods {
+		switch {
+		case m.Err != nil:
+			t.addProblem(finding.Newf(finding.KindOf(m.Err, finding.Damaged, vmem.IsFault),
+				finding.About(finding.AreaTypes, m.Name), "module BTF unreadable: %w", m.Err))
+		case m.Spec != nil:
+			specs = append(specs, m.Spec)
 		}
 	}
 	if len(specs) > 0 {
