@@ -101,7 +101,7 @@ func ReportText(r *analysis.Report, width int) string {
 		writeWrapped(&b, "  ", dumpersIncomplete(r), width)
 	}
 	for i, d := range r.Dumpers {
-		fmt.Fprintf(&b, "  %2d. %s%s  max_reason=%s\n", i+1, d.Callback, moduleSuffix(d.Module), reasonText(d))
+		writeWrapped(&b, fmt.Sprintf("  %2d. ", i+1), fmt.Sprintf("%s%s  max_reason=%s", d.Callback, moduleSuffix(d.Module), reasonText(d)), width)
 	}
 	if r.Pstore != nil {
 		fmt.Fprintf(&b, "  pstore backend: %s (buffer %s bytes)\n", orUnknown(r.Pstore.Backend), uintText(r.Pstore.BufSize))
@@ -117,8 +117,12 @@ func ReportText(r *analysis.Report, width int) string {
 
 	section(&b, "Kernel log")
 	if l := r.Log; l != nil {
-		fmt.Fprintf(&b, "  %s: %d records, seq %d-%d, %d overwritten, %d unreadable runs\n",
-			l.Source, l.Records, l.FirstSeq, l.NextSeq, l.Dropped, l.Gaps)
+		seqs := "no records"
+		if l.NextSeq > l.FirstSeq {
+			seqs = fmt.Sprintf("seq %d-%d", l.FirstSeq, l.NextSeq-1) // NextSeq is the next to be written
+		}
+		writeWrapped(&b, "  ", fmt.Sprintf("%s: %s, %s, %d overwritten, %s",
+			l.Source, plural(l.Records, "record"), seqs, l.Dropped, plural(l.Gaps, "unreadable run")), width)
 	} else {
 		writeWrapped(&b, "  ", "not read: "+problemAbout(r, finding.AreaLog, unknown), width)
 	}
@@ -368,7 +372,19 @@ func section(b *strings.Builder, title string) {
 
 // writeWrapped writes head then text, wrapping text at width with a hanging
 // indent under the start of text.
+//
+// When the head leaves fewer than minText columns, the text goes under it,
+// indented by underIndent, so narrow terminals still get whole lines.
 func writeWrapped(b *strings.Builder, head, text string, width int) {
+	const minText, underIndent = 24, 8
+	if width-len(head) < minText && len(head) > underIndent {
+		b.WriteString(strings.TrimRight(head, " "))
+		b.WriteByte('\n')
+		if text != "" {
+			writeWrapped(b, strings.Repeat(" ", underIndent), text, width)
+		}
+		return
+	}
 	indent := strings.Repeat(" ", len(head))
 	avail := max(width-len(head), 20)
 	lines := wrapPlain(text, avail)
@@ -409,3 +425,11 @@ func mdEscape(s string) string {
 }
 
 func mdCode(s string) string { return strings.ReplaceAll(s, "`", "'") }
+
+// plural is "1 record", "2 records".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
+}

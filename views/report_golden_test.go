@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/panicscope/panicscope/internal/testfixtures"
@@ -81,5 +83,37 @@ func compare(t *testing.T, path string, got []byte) {
 	}
 	if !bytes.Equal(got, want) {
 		t.Errorf("%s differs from the golden file; diff with -update and git diff", path)
+	}
+}
+
+// TestTextWidths renders the report and the plan of two stored reports at
+// 60, 80 and 120 columns, compares them with testdata/width/, and checks
+// that no line is wider than asked (a word longer than the width may
+// stand alone on its line).
+func TestTextWidths(t *testing.T) {
+	for _, name := range []string{"kdump-6.1-lzo", "qemu-6.1-lp-oops-pstore"} {
+		data, err := os.ReadFile(filepath.Join("testdata", "report", name+".json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var r analysis.Report
+		if err := json.Unmarshal(data, &r); err != nil {
+			t.Fatal(err)
+		}
+		if r.Plan == nil {
+			p := analysis.Plan(&r)
+			r.Plan = &p
+		}
+		for _, w := range []int{60, 80, 120} {
+			for kind, text := range map[string]string{"report": views.ReportText(&r, w), "plan": views.PlanText(&r, w)} {
+				file := filepath.Join("..", "width", fmt.Sprintf("%s-%s-%d.txt", name, kind, w))
+				golden(t, file, []byte(text))
+				for i, l := range strings.Split(text, "\n") {
+					if n := len([]rune(l)); n > w && strings.Contains(strings.TrimSpace(l), " ") {
+						t.Errorf("%s line %d: %d columns > %d: %q", file, i+1, n, w, l)
+					}
+				}
+			}
+		}
 	}
 }

@@ -24,9 +24,13 @@ func runPlan(args []string, stdout, stderr io.Writer) error {
 	var tf targetFlags
 	tf.register(fs)
 	asJSON := fs.Bool("json", false, "print JSON")
-	dump, _, err := tf.parse(fs, args, 0, 0, "usage: panicscope plan DUMP|--live [--json]")
+	width := fs.Int("width", 0, "wrap text output at `COLS` columns (default: the terminal's width, 80 when not a terminal)")
+	dump, _, err := tf.parse(fs, args, 0, 0, "usage: panicscope plan DUMP|--live [--json] [--width N]")
 	if err != nil {
 		return err
+	}
+	if *width < 0 || (*width > 0 && *width < minWidth) {
+		return usagef("plan: --width %d: at least %d columns", *width, minWidth)
 	}
 	t, err := tf.open(dump, stderr)
 	if err != nil {
@@ -43,10 +47,6 @@ func runPlan(args []string, stdout, stderr io.Writer) error {
 		enc.SetIndent("", "  ")
 		return enc.Encode(planJSON{SchemaVersion: analysis.SchemaVersion, Release: r.Kernel.Release, Capture: string(r.Kernel.Capture), Parameters: r.Parameters, Plan: r.Plan, Problems: r.Problems})
 	}
-	return printPlan(stdout, r)
-}
-
-func printPlan(w io.Writer, r *analysis.Report) error {
-	_, err := io.WriteString(w, views.PlanText(r))
+	_, err = io.WriteString(stdout, views.PlanText(r, outputWidth(stdout, *width)))
 	return err
 }
