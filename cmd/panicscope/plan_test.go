@@ -68,7 +68,7 @@ func TestPlanOnKdumpPostNotifiers(t *testing.T) {
 		t.Errorf("warnings: %+v", p.Warnings)
 	}
 	out.Reset()
-	if err := run([]string{"plan", filepath.Join(fx.Dir, "vmcore")}, &out, &bytes.Buffer{}); err != nil {
+	if err := run([]string{"plan", "--width", "200", filepath.Join(fx.Dir, "vmcore")}, &out, &bytes.Buffer{}); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(out.String(), "as configured in the dump: message → stop_cpus → notifiers → kmsg_dump → kdump") {
