@@ -21,8 +21,10 @@ import (
 	"encoding/binary"
 	"fmt"
 
+	"github.com/panicscope/panicscope/vmcore/arch"
 	"github.com/panicscope/panicscope/vmcore/kernel/symbols"
 	"github.com/panicscope/panicscope/vmcore/vmem"
+	"github.com/panicscope/panicscope/vmcore/x86"
 )
 
 // Method says how a frame was found.
@@ -74,8 +76,9 @@ type Frame struct {
 	// Stack is the kind of stack SP is on ("TASK", "IRQ", "NMI", ...).
 	Stack string
 	// Regs, when set, is the interrupted context saved by entry code
-	// (an ORC REGS or REGS_PARTIAL frame); PC is Regs.IP.
-	Regs *Regs
+	// (an x86_64 ORC REGS or REGS_PARTIAL frame, an arm64 exception
+	// frame); PC is Regs.PC.
+	Regs *arch.Regs
 	// Signal: PC is not a return address (start IP or interrupted IP).
 	Signal bool
 
@@ -114,13 +117,15 @@ type Trace struct {
 	// when the walk ended at a pt_regs frame from user space (a system
 	// call or an exception in user mode), or the starting registers when
 	// they were in user mode.
-	UserRegs *Regs
+	UserRegs *arch.Regs
 	// End says why the walk stopped: EndOfStack, EndUser, EndDepth,
 	// EndScan or EndError.
 	End string
 	// Err describes what went wrong, when something did (an unreadable
 	// stack page, an entry ORC could not apply, ...).
 	Err string
+
+	arch arch.Arch // renders the registers in Format
 }
 
 // Reasons a walk ends.
@@ -238,7 +243,7 @@ func (u *Unwinder) frame(pc, sp uint64, signal bool, m Method, reliable bool, st
 
 // Walk unwinds from start over the stacks finder knows.
 func (u *Unwinder) Walk(start Start, finder StackFinder) *Trace {
-	w := &walker{u: u, finder: finder, visited: map[string]bool{}, tr: &Trace{}}
+	w := &walker{u: u, finder: finder, visited: map[string]bool{}, tr: &Trace{arch: x86.Arch}}
 	w.run(start)
 	if u.Interleave {
 		w.interleave()
@@ -342,9 +347,9 @@ func (w *walker) readRegs(addr uint64, partial bool) (*Regs, bool) {
 	}
 	var r Regs
 	if partial {
-		r = decodeIret(buf)
+		r = x86.DecodeIret(buf)
 	} else {
-		r = decodePtRegs(buf)
+		r = x86.DecodePtRegs(buf)
 	}
 	return &r, true
 }
@@ -355,9 +360,9 @@ func (w *walker) getReg(off int) (uint64, bool) {
 	case w.regs == nil:
 		return 0, false
 	case w.fullRegs:
-		return w.regs.get(off), true
+		return regAt(w.regs, off), true
 	case w.prevRegs != nil:
-		return w.prevRegs.get(off), true
+		return regAt(w.prevRegs, off), true
 	}
 	return 0, false
 }
@@ -385,7 +390,7 @@ func (w *walker) run(start Start) {
 		w.regs, w.fullRegs = &r, true
 	}
 	if start.Full && r.UserMode() {
-		w.tr.UserRegs = &r
+		w.tr.UserRegs = neutral(&r)
 		w.tr.End = EndUser
 		return
 	}
@@ -404,7 +409,7 @@ func (w *walker) run(start Start) {
 	}
 	for {
 		if w.regs != nil && w.regs.UserMode() {
-			w.tr.UserRegs = w.regs
+			w.tr.UserRegs = neutral(w.regs)
 			w.tr.End = EndUser
 			w.endAt = w.lastAt
 			return
@@ -418,10 +423,9 @@ func (w *walker) run(start Start) {
 			if w.regs != nil && res.regs && w.regs.UserMode() {
 				continue // entered from user space: ends at the top of the loop
 			}
-			var rc *Regs
+			var rc *arch.Regs
 			if res.regs {
-				c := *w.regs
-				rc = &c
+				rc = neutral(w.regs)
 			}
 			f := w.u.frame(w.ip, w.sp, w.signal, MethodORC, !w.guessed, w.curKind())
 			f.Regs, f.at = rc, w.lastAt
