@@ -131,7 +131,7 @@ func (e *UnsupportedError) Error() string {
 	if e.Machine == "" {
 		return "unsupported: " + e.Why
 	}
-	return fmt.Sprintf("unsupported: %s: %s", e.Machine, e.Why)
+	return fmt.Sprintf("unsupported: %s dump: %s", e.Machine, e.Why)
 }
 
 // Is makes errors.Is(err, ErrUnsupported) true.
@@ -186,10 +186,10 @@ func Detect(supported []Arch, h Hints) (Arch, error) {
 		if name == "" {
 			name = fmt.Sprintf("ELF machine %d", uint16(m))
 		}
-		if said == "" {
-			said = name
+		if said != "" && said != name {
+			name = said + ", " + name
 		}
-		return nil, &UnsupportedError{Machine: said, Why: name + " dumps cannot be read yet (supported: " + names(supported) + ")"}
+		return nil, &UnsupportedError{Machine: name, Why: "panicscope cannot read dumps of this architecture yet (supported: " + names(supported) + ")"}
 	}
 	if h.ELFMachine != elf.EM_NONE {
 		return byMachine(h.ELFMachine, "")
@@ -211,10 +211,12 @@ func Detect(supported []Arch, h Hints) (Arch, error) {
 				return a, nil
 			}
 		}
-		if _, err := h.Info.Number("VA_BITS"); err == nil {
-			if _, err := h.Info.Number("kimage_voffset"); err == nil {
-				return byMachine(elf.EM_AARCH64, "")
-			}
+		// arm64's arch_crash_save_vmcoreinfo() (arch/arm64/kernel/
+		// vmcore_info.c) writes these, with %lx values.
+		_, va := h.Info.Get("NUMBER(VA_BITS)")
+		_, kv := h.Info.Get("NUMBER(kimage_voffset)")
+		if va && kv {
+			return byMachine(elf.EM_AARCH64, "")
 		}
 	}
 	if len(h.PRStatusSizes) > 0 {
