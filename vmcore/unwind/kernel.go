@@ -147,6 +147,8 @@ func (u *Kernel) CPUStacks(cpu int) (Stacks, []string) { return u.m.CPUStacks(cp
 // orcMachine is x86_64: ORC tables, IRQ and IST stacks.
 type orcMachine struct{ *Kernel }
 
+var _ Machine = orcMachine{}
+
 // CurrentTask is the task running on cpu: per-CPU current_task before 6.2,
 // pcpu_hot.current_task after (arch/x86/include/asm/current.h).
 func (u orcMachine) CurrentTask(cpu int) (uint64, error) {
