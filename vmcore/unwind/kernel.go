@@ -27,9 +27,7 @@ type Kernel struct {
 	// walks still work with what there is.
 	Problems finding.List
 
-	m           Machine
-	retFromFork []uint64
-	irqSize     uint64
+	m Machine
 }
 
 // Machine is one architecture's side of a kernel stack walk: where its
@@ -70,12 +68,26 @@ func NewKernel(a arch.Arch, k *kernel.Kernel, syms Symbolizer, release string) (
 	if k == nil || k.Mem == nil || syms == nil || a == nil {
 		return nil, errors.New("unwind: need the architecture, kernel memory and symbols")
 	}
-	if a.Name() != x86.Arch.Name() {
+	newMachine, ok := machines[a.Name()]
+	if !ok {
 		return nil, &arch.UnsupportedError{Machine: a.Name(), Why: "no stack unwinder for this architecture yet"}
 	}
 	u := &Kernel{K: k, Arch: a, Unwinder: Unwinder{Mem: k.Mem, Syms: syms}}
-	u.m = orcMachine{u}
-	tab, problems, err := LoadTable(k, release)
+	u.m = newMachine(u, release)
+	return u, nil
+}
+
+// machines builds each architecture's Machine, by arch.Arch.Name().
+var machines = map[string]func(u *Kernel, release string) Machine{
+	x86.Arch.Name(): newORCMachine,
+}
+
+// newORCMachine loads the ORC tables (a missing table is a Problem, not an
+// error: frame pointers and scanning still work) and the x86_64 stack
+// sizes.
+func newORCMachine(u *Kernel, release string) Machine {
+	m := &orcMachine{Kernel: u}
+	tab, problems, err := LoadTable(u.K, release)
 	stacks := finding.About(finding.AreaCPU)
 	if err != nil {
 		u.Problems.Add(finding.New(finding.NoSource, stacks, fmt.Errorf("stacks: %w", err)))
@@ -85,17 +97,17 @@ func NewKernel(a arch.Arch, k *kernel.Kernel, syms Symbolizer, release string) (
 	for _, p := range problems {
 		u.Problems.Addf(finding.NoSource, stacks, "stacks: %s", p)
 	}
-	u.ThreadSize, u.irqSize = defaultThreadSize, defaultThreadSize
+	u.ThreadSize, m.irqSize = defaultThreadSize, defaultThreadSize
 	// CONFIG_KASAN doubles the stacks (KASAN_STACK_ORDER 1).
-	if _, err := k.Symbol("kasan_init"); err == nil {
-		u.ThreadSize, u.irqSize = 2*defaultThreadSize, 2*defaultThreadSize
+	if _, err := u.K.Symbol("kasan_init"); err == nil {
+		u.ThreadSize, m.irqSize = 2*defaultThreadSize, 2*defaultThreadSize
 	}
 	for _, n := range []string{"ret_from_fork", "ret_from_fork_asm"} {
-		if a, err := k.Symbol(n); err == nil {
-			u.retFromFork = append(u.retFromFork, a)
+		if a, err := u.K.Symbol(n); err == nil {
+			m.retFromFork = append(m.retFromFork, a)
 		}
 	}
-	return u, nil
+	return m
 }
 
 // Task is a task_struct as far as unwinding needs it.
@@ -145,13 +157,17 @@ func (u *Kernel) CurrentTask(cpu int) (uint64, error) { return u.m.CurrentTask(c
 func (u *Kernel) CPUStacks(cpu int) (Stacks, []string) { return u.m.CPUStacks(cpu) }
 
 // orcMachine is x86_64: ORC tables, IRQ and IST stacks.
-type orcMachine struct{ *Kernel }
+type orcMachine struct {
+	*Kernel
+	retFromFork []uint64
+	irqSize     uint64
+}
 
-var _ Machine = orcMachine{}
+var _ Machine = (*orcMachine)(nil)
 
 // CurrentTask is the task running on cpu: per-CPU current_task before 6.2,
 // pcpu_hot.current_task after (arch/x86/include/asm/current.h).
-func (u orcMachine) CurrentTask(cpu int) (uint64, error) {
+func (u *orcMachine) CurrentTask(cpu int) (uint64, error) {
 	addr, err := u.perCPUField(cpu, "current_task", "current_task")
 	if err != nil {
 		return 0, err
@@ -187,7 +203,7 @@ func (u *Kernel) TaskStack(t Task) (Stack, bool) {
 
 // CPUStacks lists cpu's IRQ stack (in_irq_stack()) and exception stacks
 // (in_exception_stack(), arch/x86/kernel/dumpstack_64.c).
-func (u orcMachine) CPUStacks(cpu int) (Stacks, []string) {
+func (u *orcMachine) CPUStacks(cpu int) (Stacks, []string) {
 	var out Stacks
 	var problems []string
 	// hardirq_stack_ptr points at the top-most word since 5.12 ("Store
@@ -215,7 +231,7 @@ func (u orcMachine) CPUStacks(cpu int) (Stacks, []string) {
 // out struct cea_exception_stacks (arch/x86/include/asm/cpu_entry_area.h):
 // each <NAME>_stack member is one IST stack; guard pages are left out. The
 // interrupted context's pt_regs sit at the top of each stack.
-func (u orcMachine) exceptionStacks(cpu int) (Stacks, error) {
+func (u *orcMachine) exceptionStacks(cpu int) (Stacks, error) {
 	a, err := u.K.Symbol("cea_exception_stacks")
 	if err != nil {
 		return nil, err
@@ -314,7 +330,7 @@ func (u *Kernel) UnwindCPU(cpu int, regs arch.Regs) *CPUTrace {
 // an exception handler that is still running (the crash NMI on kdump
 // dumps) are the interrupted context: the handler's frames, rebuilt from
 // its stack, go above it.
-func (u orcMachine) WalkCPU(regs arch.Regs, f Stacks) (*Trace, string) {
+func (u *orcMachine) WalkCPU(regs arch.Regs, f Stacks) (*Trace, string) {
 	r := x86.PtRegsFromArch(regs)
 	tr := u.Walk(Start{Regs: r, Full: true, Signal: true, Method: MethodRegs}, f)
 	h := u.HandlerFrames(r, f)
@@ -334,7 +350,7 @@ func (u *Kernel) UnwindTask(t Task) *Trace {
 
 // WalkSaved is __unwind_start() for task != current: the
 // inactive_task_frame at thread.sp.
-func (u orcMachine) WalkSaved(t Task, f Stacks) *Trace {
+func (u *orcMachine) WalkSaved(t Task, f Stacks) *Trace {
 	if t.SavedSP == 0 {
 		return &Trace{End: EndNoStack, Err: "thread.sp is 0"}
 	}
