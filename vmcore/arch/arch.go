@@ -203,7 +203,11 @@ func Detect(supported []Arch, h Hints) (Arch, error) {
 		if em, ok := unameMachines[m]; ok {
 			return byMachine(em, m)
 		}
-		return nil, &UnsupportedError{Machine: m, Why: "the dump header names a machine panicscope does not know"}
+		// Quoted: the name comes from the dump and may hold anything.
+		if len(m) > 64 {
+			m = m[:64]
+		}
+		return nil, &UnsupportedError{Machine: fmt.Sprintf("%q", m), Why: "the dump header names a machine panicscope does not know"}
 	}
 	if h.Info != nil {
 		for _, a := range supported {

@@ -65,6 +65,7 @@ func TestDetect(t *testing.T) {
 		{"header", arch.Hints{HeaderMachine: "x86_64"}, "x86_64", ""},
 		{"header aarch64", arch.Hints{HeaderMachine: "aarch64", Info: info(t, "SYMBOL(init_top_pgt)=ffffffff8260a000\n")}, "", "aarch64, arm64 (aarch64)"},
 		{"header unknown name", arch.Hints{HeaderMachine: "vax"}, "", "vax"},
+		{"header name with escapes", arch.Hints{HeaderMachine: "\x1b[2Jvax"}, "", `"\x1b[2Jvax"`},
 		{"QEMU's Unknown, VMCOREINFO x86_64", arch.Hints{HeaderMachine: "Unknown", Info: info(t, "SYMBOL(init_top_pgt)=ffffffff8260a000\n")}, "x86_64", ""},
 		{"QEMU's Unknown, VMCOREINFO arm64", arch.Hints{HeaderMachine: "Unknown", Info: arm64Info, PRStatusSizes: []int{336}}, "", "arm64"},
 		{"note size", arch.Hints{PRStatusSizes: []int{336, 336}}, "x86_64", ""},
@@ -82,6 +83,9 @@ func TestDetect(t *testing.T) {
 			var ue *arch.UnsupportedError
 			if a != nil || !errors.As(err, &ue) || !errors.Is(err, arch.ErrUnsupported) {
 				t.Fatalf("Detect = %v, %v; want an *UnsupportedError", a, err)
+			}
+			if strings.ContainsRune(err.Error(), 0x1b) {
+				t.Errorf("message %q holds an escape character", err)
 			}
 			if !strings.HasPrefix(err.Error(), "unsupported: ") || !strings.Contains(err.Error(), c.wantMessage) {
 				t.Errorf("message %q, want it to start with \"unsupported: \" and name %q", err, c.wantMessage)
