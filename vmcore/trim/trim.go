@@ -333,13 +333,13 @@ func readForTools(t *target.Target) {
 }
 
 // walkKept walks the page tables for the kernel addresses of every page
-// read so far, and of every absent page a read stopped at: its direct-map
-// address and, for pages of the kernel image, its kernel-text address.
-// panicscope translates those two ranges arithmetically, but makedumpfile
-// and crash walk the page tables, so their pages are kept too (a few
+// read so far, and of every absent page a read stopped at: its linear-map
+// aliases (x86_64: the direct-map address and, for pages of the kernel
+// image, the kernel-text address). A page read through another alias, or
+// whose translation was cached, did not read these tables, but
+// makedumpfile and crash walk them, so their pages are kept too (a few
 // dozen: the direct map and the image are mapped with 1 GiB and 2 MiB
-// pages). It also keeps the copy independent of the direct-map fast
-// path's bound, which follows the highest page in the file.
+// pages).
 func walkKept(d *vmcore.Dump, rec *Recorder) {
 	tr := d.Translator()
 	if tr == nil {

@@ -169,7 +169,7 @@ func signExtend(v uint64, bits uint) uint64 {
 	return uint64(int64(v<<s) >> s)
 }
 
-// Translate walks the page tables for vaddr (no fast paths, no cache).
+// Translate walks the page tables for vaddr (no cache).
 // A missing translation is a *vmem.FaultError wrapping vmem.ErrNotMapped;
 // a page-table page absent from the dump is a *vmem.FaultError wrapping
 // the *phys.MissingError.
