@@ -701,3 +701,18 @@ func BenchmarkVirtToPhysCached(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkVirtToPhysHugeLeaf translates direct-map addresses spread over
+// 31 cached 2 MiB leaves: the cost the kernel image and the direct map pay
+// per translation now that no arithmetic fast path answers for them.
+func BenchmarkVirtToPhysHugeLeaf(b *testing.B) {
+	k := newKernelLayout(4, 0, 0x1000000, DefaultPageOffset4)
+	tr := mustNew(b, k.m, Config{TopPGD: k.p.top, Levels: 4, PageOffset: DefaultPageOffset4, KASLROffset: 0x1000000})
+	va := uint64(0)
+	for b.Loop() {
+		va = (va + 0x1234567) % (62 << 20)
+		if _, err := tr.VirtToPhys(DefaultPageOffset4 + 2<<20 + va); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
