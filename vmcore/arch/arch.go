@@ -53,10 +53,6 @@ type Arch interface {
 	PtRegsSize() int
 	// DecodePtRegs decodes a struct pt_regs image of PtRegsSize bytes.
 	DecodePtRegs(b []byte) Regs
-	// CodeAddress is a saved return address as the code address it points
-	// at: arm64 strips pointer-authentication bits (KERNELPACMASK);
-	// x86_64 returns it unchanged.
-	CodeAddress(addr uint64) uint64
 	// RegsLines renders registers the way crash's bt shows an exception
 	// frame.
 	RegsLines(r Regs) []string
@@ -93,10 +89,13 @@ type Translator interface {
 	// Layout is the address-space facts in use.
 	Layout() Layout
 	// LinearAliases lists the kernel virtual addresses that map paddr by a
-	// fixed offset and that the translator may answer without a walk
-	// (x86_64: the direct map and the kernel image; arm64: the linear map
-	// and the kernel image).
+	// fixed offset (x86_64: the direct map and the kernel image; arm64:
+	// the linear map and the kernel image).
 	LinearAliases(paddr uint64) []uint64
+	// CodeAddress is a saved return address as the code address it points
+	// at. It is per dump: arm64 strips the pointer-authentication bits
+	// VMCOREINFO's NUMBER(KERNELPACMASK) names; x86_64 returns addr.
+	CodeAddress(addr uint64) uint64
 }
 
 // Layout describes a kernel's address space.

@@ -30,7 +30,6 @@ func (f fake) PRStatusSize() int                      { return f.prsize }
 func (f fake) PRStatus([]byte) (arch.PRStatus, error) { return arch.PRStatus{}, nil }
 func (f fake) PtRegsSize() int                        { return 0 }
 func (f fake) DecodePtRegs([]byte) arch.Regs          { return arch.Regs{} }
-func (f fake) CodeAddress(a uint64) uint64            { return a }
 func (f fake) RegsLines(arch.Regs) []string           { return nil }
 func (f fake) PCName() string                         { return "PC" }
 func (f fake) HypervisorNote(string, uint32, []byte) (arch.HypervisorCPU, bool, error) {

@@ -34,7 +34,7 @@ type Kernel struct {
 // stacks are, which task a CPU runs, and how a walk goes from saved
 // registers. x86_64 walks with ORC (orcMachine). arm64 fits the same
 // shape: frame records (x29/x30) from the saved pc/sp/x29, return
-// addresses stripped of PAC bits (arch.Arch.CodeAddress), exception frames
+// addresses stripped of PAC bits (arch.Translator.CodeAddress), exception frames
 // (struct pt_regs, arch.Arch.DecodePtRegs) crossed at el1h_64_* entries,
 // and IRQ, overflow and SDEI stacks from CPUStacks.
 type Machine interface {

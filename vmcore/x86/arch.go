@@ -19,9 +19,6 @@ func (amd64) Name() string            { return "x86_64" }
 func (amd64) ELFMachine() elf.Machine { return elf.EM_X86_64 }
 func (amd64) PRStatusSize() int       { return notes.PRStatusSize }
 func (amd64) PtRegsSize() int         { return PtRegsSize }
-func (amd64) CodeAddress(a uint64) uint64 {
-	return a // no pointer authentication on x86_64
-}
 
 // MatchVMCOREINFO: only arch_crash_save_vmcoreinfo() in
 // arch/x86/kernel/machine_kexec_64.c writes these keys.
@@ -141,5 +138,9 @@ func (t *Translator) LinearAliases(paddr uint64) []uint64 {
 	}
 	return out
 }
+
+// CodeAddress implements arch.Translator: x86_64 has no pointer
+// authentication.
+func (t *Translator) CodeAddress(addr uint64) uint64 { return addr }
 
 var _ arch.Translator = (*Translator)(nil)
