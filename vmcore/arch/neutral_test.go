@@ -12,9 +12,10 @@ import (
 )
 
 // machineSpecific are the packages allowed to name a machine's registers:
-// the architecture implementations, the notes they decode, the ORC walker
-// and the x86 disassembler.
-var machineSpecific = []string{"vmcore/arch", "vmcore/x86", "vmcore/notes", "vmcore/unwind", "vmcore/disasm", "lab"}
+// the architecture implementations, the notes they decode, the ORC walker,
+// the x86 disassembler, and the fake x86_64 kernel and QEMU lab of the
+// tests.
+var machineSpecific = []string{"vmcore/arch", "vmcore/x86", "vmcore/notes", "vmcore/unwind", "vmcore/disasm", "internal/fakeprog", "lab"}
 
 // x86Registers are identifiers and strings that name an x86_64 register.
 var x86Registers = map[string]bool{}
