@@ -15,9 +15,8 @@ func TestHostileStrings(t *testing.T) {
 	comm := evil
 	src.r.CPUs[1].TaskComm = &comm
 	src.r.CPUs[1].Stack[0] = "\x1b]2;owned\a" + src.r.CPUs[1].Stack[0]
-	for k := range src.r.CPUs[1].Regs {
-		src.r.CPUs[1].Regs[k] = "\x1b[31m" + src.r.CPUs[1].Regs[k]
-		break
+	if len(src.r.CPUs[1].Regs) > 0 {
+		src.r.CPUs[1].Regs[0].Value = "\x1b[31m" + src.r.CPUs[1].Regs[0].Value
 	}
 	rel := "6.1\x1b[2J"
 	src.r.Identity.Release = &rel

@@ -2,7 +2,6 @@ package views
 
 import (
 	"fmt"
-	"sort"
 	"strconv"
 	"strings"
 
@@ -69,42 +68,19 @@ func cpuLines(p *pageDoc, r *analysis.Report, c analysis.CPUState) {
 	p.add(regGrid(st, c.Regs, p.w)...)
 }
 
-// regOrder is the order registers are shown in, as the kernel's __show_regs()
-// groups them; registers not named here follow in name order.
-var regOrder = []string{
-	"rip", "rsp", "rbp", "rax", "rbx", "rcx", "rdx", "rsi", "rdi",
-	"r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15", "eflags",
-	"cs", "ss", "ds", "es", "fs", "gs", "fs_base", "gs_base", "orig_rax",
-}
-
-// regGrid lays the registers out row by row in as many columns as fit,
-// each tableColumn as wide as its longest register name.
-func regGrid(st Styles, regs map[string]string, w int) []string {
-	var names []string
-	seen := map[string]bool{}
-	for _, n := range regOrder {
-		if _, ok := regs[n]; ok {
-			names = append(names, n)
-			seen[n] = true
-		}
-	}
-	var rest []string
-	for n := range regs {
-		if !seen[n] {
-			rest = append(rest, n)
-		}
-	}
-	sort.Strings(rest)
-	names = append(names, rest...)
+// regGrid lays the registers out row by row, in the architecture's order,
+// in as many columns as fit, each column as wide as its longest register
+// name.
+func regGrid(st Styles, regs analysis.Registers, w int) []string {
 	valW := 0
-	for _, v := range regs {
-		valW = max(valW, cellWidth(v))
+	for _, r := range regs {
+		valW = max(valW, cellWidth(r.Value))
 	}
 	const indent, gap = 2, 2
-	for cols := min(len(names), 8); cols >= 1; cols-- {
+	for cols := min(len(regs), 8); cols >= 1; cols-- {
 		labelW := make([]int, cols)
-		for i, n := range names {
-			labelW[i%cols] = max(labelW[i%cols], len(n))
+		for i, r := range regs {
+			labelW[i%cols] = max(labelW[i%cols], len(r.Name))
 		}
 		total := indent + gap*(cols-1)
 		for _, lw := range labelW {
@@ -114,15 +90,15 @@ func regGrid(st Styles, regs map[string]string, w int) []string {
 			continue
 		}
 		var out []string
-		for i := 0; i < len(names); i += cols {
+		for i := 0; i < len(regs); i += cols {
 			var b strings.Builder
 			b.WriteString(strings.Repeat(" ", indent))
-			for j := 0; j < cols && i+j < len(names); j++ {
+			for j := 0; j < cols && i+j < len(regs); j++ {
 				if j > 0 {
 					b.WriteString(strings.Repeat(" ", gap))
 				}
-				n := names[i+j]
-				b.WriteString(st.Dim.Render(fmt.Sprintf("%*s", labelW[j], n)) + " " + st.pad(regs[n], valW))
+				r := regs[i+j]
+				b.WriteString(st.Dim.Render(fmt.Sprintf("%*s", labelW[j], r.Name)) + " " + st.pad(r.Value, valW))
 			}
 			out = append(out, strings.TrimRight(b.String(), " "))
 		}

@@ -4,6 +4,8 @@
 package vmcore
 
 import (
+	"debug/elf"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -11,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/panicscope/panicscope/vmcore/arch"
 	"github.com/panicscope/panicscope/vmcore/internal/diskdump"
 	"github.com/panicscope/panicscope/vmcore/internal/elfcore"
 	"github.com/panicscope/panicscope/vmcore/internal/flat"
@@ -20,6 +23,9 @@ import (
 	"github.com/panicscope/panicscope/vmcore/vmem"
 	"github.com/panicscope/panicscope/vmcore/x86"
 )
+
+// Supported lists the architectures panicscope reads.
+var Supported = []arch.Arch{x86.Arch}
 
 // Format names the container a dump came in.
 type Format string
@@ -46,10 +52,11 @@ const (
 type CPU struct {
 	Index int
 	// PID of the task the CPU ran, from NT_PRSTATUS (0 for the idle task).
-	PID  int
-	Regs notes.Regs
-	// Control registers from QEMU's CPU-state note, when present.
-	CR3, CR4  uint64
+	PID int
+	// Regs are the registers NT_PRSTATUS saved, followed by the control
+	// registers of a hypervisor's CPU-state note when there is one.
+	Regs arch.Regs
+	// HasQEMU: QEMU's CPU-state note was found for this CPU.
 	HasQEMU   bool
 	HasStatus bool
 }
@@ -73,9 +80,9 @@ type Dump struct {
 	file  *os.File
 	mem   phys.Memory
 	info  *vmcoreinfo.Info
-	trans *x86.Translator
-	tcfg  x86.Config
-	virt  vmem.Reader // live (OpenLive): reads virtual addresses directly, no page-table walk
+	arch  arch.Arch
+	trans arch.Translator // nil when translation is unavailable
+	virt  vmem.Reader     // live (OpenLive): reads virtual addresses directly, no page-table walk
 }
 
 // Open opens path read-only and identifies it by its magic bytes.
@@ -108,11 +115,12 @@ func (d *Dump) Close() error {
 }
 
 func openReader(r io.ReaderAt, size int64) (*Dump, error) {
-	var magic [16]byte
+	var magic [20]byte
 	if _, err := r.ReadAt(magic[:], 0); err != nil && !errors.Is(err, io.EOF) {
 		return nil, fmt.Errorf("reading magic: %w", err)
 	}
 	d := &Dump{DumpLevel: -1}
+	var hints arch.Hints
 	var rawNotes []byte
 	var noteList []notes.Note
 	switch {
@@ -135,6 +143,14 @@ func openReader(r io.ReaderAt, size int64) (*Dump, error) {
 		d.Format = FormatKdumpCompressed
 		rawNotes = d.fromDiskdump(dd)
 	case string(magic[:4]) == "\x7fELF":
+		// e_machine decides the architecture before the core is read: a
+		// core of another machine is unsupported, not misread.
+		if magic[5] == byte(elf.ELFDATA2LSB) {
+			hints.ELFMachine = elf.Machine(binary.LittleEndian.Uint16(magic[18:]))
+			if _, err := arch.Detect(Supported, hints); err != nil {
+				return nil, err
+			}
+		}
 		ef, err := elfcore.Open(r, size)
 		if err != nil {
 			return nil, err
@@ -177,10 +193,24 @@ func openReader(r io.ReaderAt, size int64) (*Dump, error) {
 			}
 		}
 	}
-	d.CPUs = cpusFromNotes(noteList)
 	if d.info == nil {
 		d.scanForVMCOREINFO()
 	}
+	if d.Header != nil {
+		hints.HeaderMachine = d.Header.UTSName.Machine
+	}
+	hints.Info = d.info
+	for _, n := range noteList {
+		if n.Name == notes.NameCore && n.Type == notes.NT_PRSTATUS {
+			hints.PRStatusSizes = append(hints.PRStatusSizes, len(n.Desc))
+		}
+	}
+	a, err := arch.Detect(Supported, hints)
+	if err != nil {
+		return nil, err
+	}
+	d.arch = a
+	d.CPUs = d.cpusFromNotes(noteList)
 	if d.info != nil {
 		if err := d.setupTranslation(); err != nil {
 			d.warn("address translation: %v", err)
@@ -222,29 +252,32 @@ func (d *Dump) warn(format string, args ...any) {
 	d.Warnings = append(d.Warnings, fmt.Sprintf(format, args...))
 }
 
-func cpusFromNotes(list []notes.Note) []CPU {
+// cpusFromNotes decodes the CPUs' register notes in the dump's
+// architecture.
+func (d *Dump) cpusFromNotes(list []notes.Note) []CPU {
 	var cpus []CPU
-	var qemu []notes.QEMUCPU
+	var hv []arch.HypervisorCPU
 	for _, n := range list {
-		switch {
-		case n.Name == "CORE" && n.Type == notes.NT_PRSTATUS:
-			st, err := notes.PRStatus(n.Desc)
+		if n.Name == notes.NameCore && n.Type == notes.NT_PRSTATUS {
+			st, err := d.arch.PRStatus(n.Desc)
 			if err != nil {
 				continue
 			}
-			cpus = append(cpus, CPU{Index: len(cpus), PID: int(st.Pid), Regs: st.Regs, HasStatus: true})
-		case n.Name == "QEMU":
-			if q, err := notes.QEMUCPUState(n.Desc); err == nil {
-				qemu = append(qemu, *q)
-			}
+			cpus = append(cpus, CPU{Index: len(cpus), PID: st.PID, Regs: st.Regs, HasStatus: true})
+			continue
+		}
+		if h, ok, err := d.arch.HypervisorNote(n.Name, n.Type, n.Desc); ok && err == nil {
+			hv = append(hv, h)
 		}
 	}
 	// QEMU writes one PRSTATUS and one QEMU note per vCPU, in CPU order.
-	for i, q := range qemu {
+	for i, h := range hv {
 		if i >= len(cpus) {
 			cpus = append(cpus, CPU{Index: i})
 		}
-		cpus[i].CR3, cpus[i].CR4, cpus[i].HasQEMU = q.CR3, q.CR4, true
+		c := &cpus[i]
+		c.Regs.List = append(c.Regs.List[:len(c.Regs.List):len(c.Regs.List)], h.Control...)
+		c.HasQEMU = true
 	}
 	return cpus
 }
@@ -278,11 +311,12 @@ func (d *Dump) ReadVirt(buf []byte, vaddr uint64) error {
 	return d.trans.ReadVirt(buf, vaddr)
 }
 
-// Translator exposes the address translator (nil when unavailable).
-func (d *Dump) Translator() *x86.Translator { return d.trans }
+// Arch is the dump's architecture.
+func (d *Dump) Arch() arch.Arch { return d.arch }
 
-// Translation returns the translation parameters in use.
-func (d *Dump) Translation() x86.Config { return d.tcfg }
+// Translator is the address translator, nil when the dump gave no way to
+// translate (no VMCOREINFO, or its translation keys unusable).
+func (d *Dump) Translator() arch.Translator { return d.trans }
 
 // CrashTime is CRASHTIME from VMCOREINFO (set by crash_save_vmcoreinfo() in
 // __crash_kexec), else the kdump header's timestamp.

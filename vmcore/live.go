@@ -1,12 +1,14 @@
 package vmcore
 
 import (
+	"debug/elf"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"syscall"
 
+	"github.com/panicscope/panicscope/vmcore/arch"
 	"github.com/panicscope/panicscope/vmcore/kcore"
 )
 
@@ -92,7 +94,14 @@ func OpenLive(kcorePath string) (*Dump, error) {
 		}
 		return nil, LiveReadError(kcorePath, err)
 	}
+	// kcore.Open accepts only an x86_64 core.
+	a, err := arch.Detect(Supported, arch.Hints{ELFMachine: elf.EM_X86_64})
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
 	d := &Dump{
+		arch:        a,
 		Path:        kcorePath,
 		Format:      FormatLive,
 		Compression: "none",

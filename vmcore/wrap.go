@@ -15,7 +15,7 @@ import "github.com/panicscope/panicscope/vmcore/phys"
 // virtual addresses straight from kcore: those reads bypass the wrapper.
 func (d *Dump) WrapMemory(wrap func(phys.Memory) phys.Memory) {
 	d.mem = wrap(d.mem)
-	if d.info == nil {
+	if d.info == nil || d.arch == nil {
 		return
 	}
 	old := d.trans

@@ -6,6 +6,7 @@ import (
 	"io"
 
 	"github.com/panicscope/panicscope/vmcore/analysis"
+	"github.com/panicscope/panicscope/vmcore/arch"
 	"github.com/panicscope/panicscope/vmcore/target"
 	"github.com/panicscope/panicscope/vmcore/unwind"
 )
@@ -21,23 +22,23 @@ type btFrame struct {
 	Stack    string        `json:"stack"`
 	Reliable bool          `json:"reliable"`
 	Method   unwind.Method `json:"method"`
-	Regs     *unwind.Regs  `json:"regs,omitempty"`
+	Regs     *arch.Regs    `json:"regs,omitempty"`
 }
 
 // btTrace is one stack in bt --json; frames are innermost first.
 type btTrace struct {
-	CPU       int          `json:"cpu"` // -1: a task not running on a CPU
-	PID       int          `json:"pid"`
-	Comm      string       `json:"comm"`
-	Task      string       `json:"task"`
-	Panicking bool         `json:"panicking"`
-	Start     string       `json:"start"` // "cpu registers" or "saved context"
-	End       string       `json:"end"`
-	Complete  bool         `json:"complete"`
-	Error     string       `json:"error,omitempty"`
-	Frames    []btFrame    `json:"frames"`
-	UserRegs  *unwind.Regs `json:"user_regs,omitempty"`
-	Problems  []string     `json:"problems,omitempty"`
+	CPU       int        `json:"cpu"` // -1: a task not running on a CPU
+	PID       int        `json:"pid"`
+	Comm      string     `json:"comm"`
+	Task      string     `json:"task"`
+	Panicking bool       `json:"panicking"`
+	Start     string     `json:"start"` // "cpu registers" or "saved context"
+	End       string     `json:"end"`
+	Complete  bool       `json:"complete"`
+	Error     string     `json:"error,omitempty"`
+	Frames    []btFrame  `json:"frames"`
+	UserRegs  *arch.Regs `json:"user_regs,omitempty"`
+	Problems  []string   `json:"problems,omitempty"`
 
 	trace *unwind.Trace
 }
@@ -77,7 +78,7 @@ func runBt(args []string, stdout, stderr io.Writer) error {
 	if info := t.Dump.VMCOREINFO(); info != nil {
 		release = info.OSRelease()
 	}
-	u, err := unwind.NewKernel(t.Kernel, t.Syms, release)
+	u, err := unwind.NewKernel(t.Dump.Arch(), t.Kernel, t.Syms, release)
 	if err != nil {
 		return err
 	}
@@ -130,7 +131,7 @@ func btTraces(t *target.Target, u *unwind.Kernel, cpu, pid int, all bool) ([]btT
 	var out []btTrace
 	running := map[uint64]int{} // task -> CPU
 	cpuTrace := func(i int) btTrace {
-		ct := u.UnwindCPU(i, unwind.RegsFromNotes(t.Dump.CPUs[i].Regs))
+		ct := u.UnwindCPU(i, t.Dump.CPUs[i].Regs)
 		running[ct.Task.Addr] = i
 		bt := newBt(ct.Trace, ct.Task, i, "cpu registers")
 		bt.Panicking = i == panicCPU

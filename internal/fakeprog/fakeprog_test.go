@@ -40,10 +40,10 @@ func TestDumpReadsBack(t *testing.T) {
 	if d.Format != vmcore.FormatELFKdump || len(d.CPUs) != 2 || d.VMCOREINFO() == nil {
 		t.Fatalf("format %q, %d CPUs, VMCOREINFO %v", d.Format, len(d.CPUs), d.VMCOREINFO() != nil)
 	}
-	if d.CPUs[1].PID != 121 || d.CPUs[1].Regs.RIP != s.Funcs["__crash_kexec"]+0x10 {
-		t.Errorf("cpu 1 note: pid %d rip %#x", d.CPUs[1].PID, d.CPUs[1].Regs.RIP)
+	if d.CPUs[1].PID != 121 || d.CPUs[1].Regs.PC != s.Funcs["__crash_kexec"]+0x10 {
+		t.Errorf("cpu 1 note: pid %d pc %#x", d.CPUs[1].PID, d.CPUs[1].Regs.PC)
 	}
-	if tr := d.Translation(); tr.PageOffset != fakeprog.PageOffset || tr.Levels != 4 {
+	if tr := d.Translator(); tr == nil || tr.Layout().PageOffset != fakeprog.PageOffset || tr.Layout().Levels != 4 {
 		t.Errorf("translation %+v", tr)
 	}
 	// The image, the direct map and the module area (a page-table walk).

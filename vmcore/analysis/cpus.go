@@ -55,13 +55,13 @@ func readCPUs(t *target.Target, r *Report) {
 	}
 	unw := cpuUnwinder(t, r)
 	for i, c := range t.Dump.CPUs {
-		cs := CPUState{CPU: i, IP: ptr(hex(c.Regs.RIP)), SP: ptr(hex(c.Regs.RSP)), Role: RoleUnknown}
-		sym, _, _ := describeCode(t, c.Regs.RIP)
+		cs := CPUState{CPU: i, IP: ptr(hex(c.Regs.PC)), SP: ptr(hex(c.Regs.SP)), Role: RoleUnknown}
+		sym, _, _ := describeCode(t, c.Regs.PC)
 		if t.Syms != nil {
-			sym = t.Syms.Format(c.Regs.RIP)
+			sym = t.Syms.Format(c.Regs.PC)
 		}
 		cs.IPSymbol = &sym
-		cs.Regs = regMap(c)
+		cs.Regs = registersOf(c.Regs)
 		subject := finding.About(finding.AreaCPU, strconv.Itoa(i))
 		if task, err := currentTask(t.Kernel, i); err == nil {
 			cs.Task = ptr(hex(task.Addr))
@@ -132,7 +132,7 @@ func cpuUnwinder(t *target.Target, r *Report) *unwind.Kernel {
 	if t.Syms == nil || t.Kernel.Types == nil {
 		return nil
 	}
-	u, err := unwind.NewKernel(t.Kernel, t.Syms, str(r.Kernel.Release))
+	u, err := unwind.NewKernel(t.Dump.Arch(), t.Kernel, t.Syms, str(r.Kernel.Release))
 	if err != nil {
 		r.problemf(finding.NoSource, finding.About(finding.AreaCPU), "stacks: %w", err)
 		return nil
@@ -148,10 +148,10 @@ func cpuUnwinder(t *target.Target, r *Report) *unwind.Kernel {
 // (unwind.MethodHandler): that is what shows the CPU was stopped by the
 // shootdown, since its saved registers are the interrupted context.
 func cpuStack(u *unwind.Kernel, r *Report, i int, c vmcore.CPU, cs *CPUState) []string {
-	if u == nil || c.Regs.RSP == 0 {
+	if u == nil || c.Regs.SP == 0 {
 		return nil
 	}
-	ct := u.UnwindCPU(i, unwind.RegsFromNotes(c.Regs))
+	ct := u.UnwindCPU(i, c.Regs)
 	var handler []string
 	for _, f := range ct.Frames {
 		cs.Stack = append(cs.Stack, f.String())
@@ -221,22 +221,6 @@ func currentTask(k *kernel.Kernel, cpu int) (kernel.Object, error) {
 		return kernel.Object{}, err
 	}
 	return k.Object(taskAddr, "struct task_struct")
-}
-
-func regMap(c vmcore.CPU) map[string]string {
-	names := []string{"r15", "r14", "r13", "r12", "rbp", "rbx", "r11", "r10", "r9", "r8", "rax", "rcx", "rdx", "rsi", "rdi", "orig_rax", "rip", "cs", "eflags", "rsp", "ss", "fs_base", "gs_base", "ds", "es", "fs", "gs"}
-	vals := c.Regs.Array()
-	m := make(map[string]string, len(names)+2)
-	for i, n := range names {
-		if i < len(vals) {
-			m[n] = fmt.Sprintf("%016x", vals[i])
-		}
-	}
-	if c.HasQEMU {
-		m["cr3"] = fmt.Sprintf("%016x", c.CR3)
-		m["cr4"] = fmt.Sprintf("%016x", c.CR4)
-	}
-	return m
 }
 
 // funcName strips "+0xoff/0xsize [module]" from a %pS string.

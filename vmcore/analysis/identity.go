@@ -43,7 +43,6 @@ type Identity struct {
 // them empty or zero.
 func Identify(d *vmcore.Dump) Identity {
 	id := Identity{
-		Arch:        "x86_64",
 		Format:      string(d.Format),
 		Compression: d.Compression,
 		Filtered:    d.Filtered,
@@ -56,6 +55,9 @@ func Identify(d *vmcore.Dump) Identity {
 	// could not take from the file): each is a source the dump lacks.
 	for _, w := range d.Warnings {
 		id.Problems.Add(finding.New(finding.NoSource, finding.About(finding.AreaDump), errors.New(w)))
+	}
+	if a := d.Arch(); a != nil {
+		id.Arch = a.Name()
 	}
 	if d.Header != nil && int(d.Header.NrCPUs) > id.CPUs {
 		id.CPUs = int(d.Header.NrCPUs)
@@ -85,10 +87,12 @@ func Identify(d *vmcore.Dump) Identity {
 	if off, ok := info.KernelOffset(); ok {
 		id.KASLROffset = ptr(fmt.Sprintf("%#x", off))
 	}
-	tc := d.Translation()
-	if d.Translator() != nil {
-		id.PagingLevels = ptr(tc.Levels)
-		id.PhysBase = ptr(signedHex(tc.PhysBase))
+	if tr := d.Translator(); tr != nil {
+		l := tr.Layout()
+		id.PagingLevels = ptr(l.Levels)
+		if l.HasPhysBase {
+			id.PhysBase = ptr(signedHex(l.PhysBase))
+		}
 	}
 	if uts, err := d.UTSName(); err != nil {
 		id.Problems.Add(finding.New(kindOf(err), finding.About(finding.AreaDump, "utsname"), fmt.Errorf("init_uts_ns unreadable: %w", err)))

@@ -170,18 +170,18 @@ type LogStats struct {
 // CPUState is one CPU at dump time. Nil fields could not be read (a
 // running CPU saves no registers; an unreadable task).
 type CPUState struct {
-	CPU      int               `json:"cpu"`
-	Role     Role              `json:"role"`
-	RoleWhy  string            `json:"role_why"`
-	IP       *string           `json:"ip"`
-	IPSymbol *string           `json:"ip_symbol"`
-	SP       *string           `json:"sp"`
-	TaskPID  *int              `json:"task_pid"`
-	TaskComm *string           `json:"task_comm"`
-	Task     *string           `json:"task"` // task_struct address
-	Regs     map[string]string `json:"regs,omitempty"`
-	Stack    []string          `json:"stack,omitempty"` // innermost first, "function+0xoff/0xsize [module]"; "? " = unreliable
-	frames   []string          // timeline evidence: reliable frames and the rebuilt exception handler
+	CPU      int       `json:"cpu"`
+	Role     Role      `json:"role"`
+	RoleWhy  string    `json:"role_why"`
+	IP       *string   `json:"ip"`
+	IPSymbol *string   `json:"ip_symbol"`
+	SP       *string   `json:"sp"`
+	TaskPID  *int      `json:"task_pid"`
+	TaskComm *string   `json:"task_comm"`
+	Task     *string   `json:"task"` // task_struct address
+	Regs     Registers `json:"regs,omitempty"`
+	Stack    []string  `json:"stack,omitempty"` // innermost first, "function+0xoff/0xsize [module]"; "? " = unreliable
+	frames   []string  // timeline evidence: reliable frames and the rebuilt exception handler
 }
 
 // Module is one loaded module.

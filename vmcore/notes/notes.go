@@ -1,8 +1,10 @@
 // Package notes parses ELF note segments as found in crash dumps: the PT_NOTE
 // segments of ELF cores and the note blob that makedumpfile and QEMU copy into
 // the kdump-compressed sub-header. It decodes the notes a crash tool needs:
-// NT_PRSTATUS (x86_64 registers), QEMU's per-vCPU "QEMU" note and the
-// kernel's VMCOREINFO text.
+// NT_PRSTATUS (the LP64 common part for any architecture, x86_64's register
+// layout), QEMU's x86_64 per-vCPU "QEMU" note and the kernel's VMCOREINFO
+// text. Which layout a dump's notes have is the architecture's call
+// (vmcore/arch).
 //
 // All decoders work on byte slices and never panic on hostile input.
 package notes
@@ -182,12 +184,10 @@ func regsFromArray(a *[NumRegs]uint64) Regs {
 	}
 }
 
-// ElfPRStatus is x86_64 struct elf_prstatus (include/linux/elfcore.h:
-// elf_prstatus_common + pr_reg + pr_fpvalid). The kernel fills it in
-// crash_save_cpu() (kernel/kexec_core.c): Pid is the task's pid and Regs the
-// registers saved on panic or NMI shootdown. QEMU (x86_64_write_elf64_note in
-// target/i386/arch_dump.c) fills only Pid — with its vCPU index + 1 — and Regs.
-type ElfPRStatus struct {
+// PRStatusCommon is struct elf_prstatus_common (include/linux/elfcore.h):
+// the part of struct elf_prstatus before pr_reg, the same on every LP64
+// architecture.
+type PRStatusCommon struct {
 	Signo, Code, Errno int32 // struct elf_siginfo pr_info
 	Cursig             int16
 	Sigpend, Sighold   uint64
@@ -195,27 +195,26 @@ type ElfPRStatus struct {
 	Sid                int32
 	Utime, Stime       Timeval
 	Cutime, Cstime     Timeval
-	Regs               Regs
-	FPValid            int32
 }
 
-// Layout of x86_64 struct elf_prstatus.
-const (
-	prstatusRegsOffset = 112                                // after the common part and 4 timevals
-	prstatusMinSize    = prstatusRegsOffset + NumRegs*8     // through pr_reg
-	PRStatusSize       = prstatusRegsOffset + NumRegs*8 + 8 // 336: pr_fpvalid + padding
-)
+// PRStatusRegsOffset is offsetof(struct elf_prstatus, pr_reg) on LP64
+// architectures: after the common part and its 4 timevals.
+const PRStatusRegsOffset = 112
 
-// PRStatus decodes an NT_PRSTATUS descriptor of an x86_64 core. A descriptor
-// shorter than the register set (for example the 144-byte i386 prstatus QEMU
-// writes for a guest not in long mode) is an error.
-func PRStatus(desc []byte) (*ElfPRStatus, error) {
-	if len(desc) < prstatusMinSize {
-		return nil, fmt.Errorf("notes: NT_PRSTATUS descriptor is %d bytes, x86_64 elf_prstatus needs %d",
-			len(desc), PRStatusSize)
+// PRStatusRegs decodes an LP64 NT_PRSTATUS descriptor whose elf_gregset_t
+// holds nregs 8-byte registers (ELF_NGREG: 27 on x86_64, 34 on arm64 for
+// x0..x30, sp, pc, pstate), in the order of the architecture's
+// user_regs_struct. A shorter descriptor is an error.
+func PRStatusRegs(desc []byte, nregs int) (PRStatusCommon, []uint64, error) {
+	if nregs <= 0 || nregs > 256 {
+		return PRStatusCommon{}, nil, fmt.Errorf("notes: %d registers in elf_gregset_t", nregs)
+	}
+	if len(desc) < PRStatusRegsOffset+8*nregs {
+		return PRStatusCommon{}, nil, fmt.Errorf("notes: NT_PRSTATUS descriptor is %d bytes, need %d for %d registers",
+			len(desc), PRStatusRegsOffset+8*nregs, nregs)
 	}
 	le := binary.LittleEndian
-	p := &ElfPRStatus{
+	c := PRStatusCommon{
 		Signo:   int32(le.Uint32(desc[0:])),
 		Code:    int32(le.Uint32(desc[4:])),
 		Errno:   int32(le.Uint32(desc[8:])),
@@ -228,14 +227,48 @@ func PRStatus(desc []byte) (*ElfPRStatus, error) {
 		Sid:     int32(le.Uint32(desc[44:])),
 	}
 	tv := func(o int) Timeval { return Timeval{int64(le.Uint64(desc[o:])), int64(le.Uint64(desc[o+8:]))} }
-	p.Utime, p.Stime, p.Cutime, p.Cstime = tv(48), tv(64), tv(80), tv(96)
-	var a [NumRegs]uint64
-	for i := range a {
-		a[i] = le.Uint64(desc[prstatusRegsOffset+8*i:])
+	c.Utime, c.Stime, c.Cutime, c.Cstime = tv(48), tv(64), tv(80), tv(96)
+	regs := make([]uint64, nregs)
+	for i := range regs {
+		regs[i] = le.Uint64(desc[PRStatusRegsOffset+8*i:])
 	}
-	p.Regs = regsFromArray(&a)
+	return c, regs, nil
+}
+
+// ElfPRStatus is x86_64 struct elf_prstatus (include/linux/elfcore.h:
+// elf_prstatus_common + pr_reg + pr_fpvalid). The kernel fills it in
+// crash_save_cpu() (kernel/kexec_core.c): Pid is the task's pid and Regs the
+// registers saved on panic or NMI shootdown. QEMU (x86_64_write_elf64_note in
+// target/i386/arch_dump.c) fills only Pid — with its vCPU index + 1 — and Regs.
+type ElfPRStatus struct {
+	PRStatusCommon
+	Regs    Regs
+	FPValid int32
+}
+
+// Layout of x86_64 struct elf_prstatus.
+const (
+	prstatusMinSize = PRStatusRegsOffset + NumRegs*8     // through pr_reg
+	PRStatusSize    = PRStatusRegsOffset + NumRegs*8 + 8 // 336: pr_fpvalid + padding
+)
+
+// PRStatus decodes an NT_PRSTATUS descriptor of an x86_64 core. A descriptor
+// shorter than the register set (for example the 144-byte i386 prstatus QEMU
+// writes for a guest not in long mode) is an error.
+func PRStatus(desc []byte) (*ElfPRStatus, error) {
+	if len(desc) < prstatusMinSize {
+		return nil, fmt.Errorf("notes: NT_PRSTATUS descriptor is %d bytes, x86_64 elf_prstatus needs %d",
+			len(desc), PRStatusSize)
+	}
+	c, regs, err := PRStatusRegs(desc, NumRegs)
+	if err != nil {
+		return nil, err
+	}
+	var a [NumRegs]uint64
+	copy(a[:], regs)
+	p := &ElfPRStatus{PRStatusCommon: c, Regs: regsFromArray(&a)}
 	if len(desc) >= prstatusMinSize+4 {
-		p.FPValid = int32(le.Uint32(desc[prstatusMinSize:]))
+		p.FPValid = int32(binary.LittleEndian.Uint32(desc[prstatusMinSize:]))
 	}
 	return p, nil
 }

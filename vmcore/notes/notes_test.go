@@ -41,7 +41,7 @@ func prstatusDesc(pid int32, r Regs) []byte {
 	le.PutUint64(d[48:], 7)  // pr_utime.tv_sec
 	le.PutUint64(d[104:], 9) // pr_cstime.tv_usec
 	for i, v := range r.Array() {
-		le.PutUint64(d[prstatusRegsOffset+8*i:], v)
+		le.PutUint64(d[PRStatusRegsOffset+8*i:], v)
 	}
 	le.PutUint32(d[prstatusMinSize:], 1)
 	return d
@@ -265,4 +265,26 @@ func FuzzParseNotes(f *testing.F) {
 			t.Fatal("QEMUCPUStates: error with result")
 		}
 	})
+}
+
+func TestPRStatusRegsAnyWidth(t *testing.T) {
+	// An LP64 prstatus of 34 registers (arm64's x0..x30, sp, pc, pstate).
+	const n = 34
+	d := make([]byte, PRStatusRegsOffset+8*n+8)
+	binary.LittleEndian.PutUint32(d[32:], 165)
+	for i := 0; i < n; i++ {
+		binary.LittleEndian.PutUint64(d[PRStatusRegsOffset+8*i:], uint64(i)<<32|7)
+	}
+	c, regs, err := PRStatusRegs(d, n)
+	if err != nil || c.Pid != 165 || len(regs) != n || regs[32] != 32<<32|7 {
+		t.Fatalf("%+v %#x %v", c, regs, err)
+	}
+	for _, bad := range []struct {
+		desc  []byte
+		nregs int
+	}{{d[:PRStatusRegsOffset+8*n-1], n}, {d, 0}, {d, -1}, {d, 1 << 20}, {nil, 1}} {
+		if _, _, err := PRStatusRegs(bad.desc, bad.nregs); err == nil {
+			t.Errorf("%d bytes, %d registers: no error", len(bad.desc), bad.nregs)
+		}
+	}
 }

@@ -52,12 +52,12 @@ func look(t *testing.T, path string, opt target.Options) view {
 	if v.log, err = tg.Log(); err != nil {
 		t.Fatalf("%s: log: %v", path, err)
 	}
-	u, err := unwind.NewKernel(tg.Kernel, tg.Syms, val(v.report.Kernel.Release))
+	u, err := unwind.NewKernel(tg.Dump.Arch(), tg.Kernel, tg.Syms, val(v.report.Kernel.Release))
 	if err != nil {
 		t.Fatal(err)
 	}
 	for i, c := range tg.Dump.CPUs {
-		ct := u.UnwindCPU(i, unwind.RegsFromNotes(c.Regs))
+		ct := u.UnwindCPU(i, c.Regs)
 		v.bts = append(v.bts, fmt.Sprint(ct.Functions(false), ct.End))
 	}
 	return v

@@ -34,7 +34,6 @@ import (
 	"github.com/panicscope/panicscope/vmcore/phys"
 	"github.com/panicscope/panicscope/vmcore/target"
 	"github.com/panicscope/panicscope/vmcore/unwind"
-	"github.com/panicscope/panicscope/vmcore/x86"
 )
 
 // DumpLevel is the makedumpfile -d level written to the copy: every
@@ -260,12 +259,12 @@ func unwindCPUs(t *target.Target) {
 	if info := t.Dump.VMCOREINFO(); info != nil {
 		release = info.OSRelease()
 	}
-	u, err := unwind.NewKernel(t.Kernel, t.Syms, release)
+	u, err := unwind.NewKernel(t.Dump.Arch(), t.Kernel, t.Syms, release)
 	if err != nil {
 		return
 	}
 	for i, c := range t.Dump.CPUs {
-		u.UnwindCPU(i, unwind.RegsFromNotes(c.Regs))
+		u.UnwindCPU(i, c.Regs)
 	}
 }
 
@@ -334,27 +333,21 @@ func readForTools(t *target.Target) {
 }
 
 // walkKept walks the page tables for the kernel addresses of every page
-// read so far, and of every absent page a read stopped at: its direct-map
-// address and, for pages of the kernel image, its kernel-text address.
-// panicscope translates those two ranges arithmetically, but makedumpfile
-// and crash walk the page tables, so their pages are kept too (a few
+// read so far, and of every absent page a read stopped at: its linear-map
+// aliases (x86_64: the direct-map address and, for pages of the kernel
+// image, the kernel-text address). A page read through another alias, or
+// whose translation was cached, did not read these tables, but
+// makedumpfile and crash walk them, so their pages are kept too (a few
 // dozen: the direct map and the image are mapped with 1 GiB and 2 MiB
-// pages). It also keeps the copy independent of the direct-map fast
-// path's bound, which follows the highest page in the file.
+// pages).
 func walkKept(d *vmcore.Dump, rec *Recorder) {
 	tr := d.Translator()
 	if tr == nil {
 		return
 	}
-	po, pb := tr.PageOffset(), d.Translation().PhysBase
 	walk := func(pfn uint64) {
-		pa := pfn * phys.PageSize
-		if po != 0 {
-			_, _ = tr.Translate(po + pa)
-		}
-		// phys_base may be negative (the image below its link address).
-		if off := pa - pb; off < 1<<30 {
-			_, _ = tr.Translate(x86.StartKernelMap + off)
+		for _, va := range tr.LinearAliases(pfn * phys.PageSize) {
+			_, _ = tr.Walk(va)
 		}
 	}
 	for _, pfn := range rec.PFNs() {
@@ -402,7 +395,9 @@ func writeOptions(d *vmcore.Dump, src phys.Memory, res *Result) (diskdump.WriteO
 		}
 		wo.Notes = encodeNotes(m.Notes())
 		wo.NrCPUs = int32(len(d.CPUs))
-		wo.PhysBase = d.Translation().PhysBase
+		if tr := d.Translator(); tr != nil {
+			wo.PhysBase = tr.Layout().PhysBase
+		}
 		if uts, err := d.UTSName(); err == nil {
 			// makedumpfile fills the header's utsname from the kernel's.
 			wo.UTSName = diskdump.UTSName(uts)

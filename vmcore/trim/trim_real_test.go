@@ -90,13 +90,13 @@ func reportAndLog(t *testing.T, path string) (*analysis.Report, *printk.Log, [][
 	if err != nil {
 		t.Fatalf("%s: log: %v", path, err)
 	}
-	u, err := unwind.NewKernel(tg.Kernel, tg.Syms, *r.Kernel.Release)
+	u, err := unwind.NewKernel(tg.Dump.Arch(), tg.Kernel, tg.Syms, *r.Kernel.Release)
 	if err != nil {
 		t.Fatalf("%s: unwind: %v", path, err)
 	}
 	var bts [][]string
 	for i, c := range tg.Dump.CPUs {
-		ct := u.UnwindCPU(i, unwind.RegsFromNotes(c.Regs))
+		ct := u.UnwindCPU(i, c.Regs)
 		bts = append(bts, append(ct.Functions(false), ct.End, ct.Err))
 	}
 	return r, log, bts

@@ -32,7 +32,7 @@ func openFake(t *testing.T, k *fakeprog.Kernel) (*target.Target, *unwind.Kernel)
 	if tg.Syms == nil || tg.Kernel.Types == nil {
 		t.Fatalf("fake kernel without symbols or types: %v", tg.Problems())
 	}
-	u, err := unwind.NewKernel(tg.Kernel, tg.Syms, k.Release)
+	u, err := unwind.NewKernel(tg.Dump.Arch(), tg.Kernel, tg.Syms, k.Release)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,7 +40,7 @@ func openFake(t *testing.T, k *fakeprog.Kernel) (*target.Target, *unwind.Kernel)
 }
 
 func cpuTrace(tg *target.Target, u *unwind.Kernel, cpu int) *unwind.CPUTrace {
-	return u.UnwindCPU(cpu, unwind.RegsFromNotes(tg.Dump.CPUs[cpu].Regs))
+	return u.UnwindCPU(cpu, tg.Dump.CPUs[cpu].Regs)
 }
 
 var panicStack = []string{"__crash_kexec", "panic", "labfake_do_panic", "kthread", "ret_from_fork"}

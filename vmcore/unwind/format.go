@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/panicscope/panicscope/vmcore/arch"
 )
 
 // Format writes the trace in the style of crash's bt: one "#n [sp] symbol"
@@ -18,8 +20,8 @@ func (t *Trace) Format(w io.Writer) {
 		}
 		prevStack = f.Stack
 		if f.Regs != nil {
-			fmt.Fprintf(w, "    [exception RIP: %s]\n", f.Symbol())
-			for _, l := range f.Regs.Lines() {
+			fmt.Fprintf(w, "    [exception %s: %s]\n", t.pcName(), f.Symbol())
+			for _, l := range t.regsLines(*f.Regs) {
 				fmt.Fprintf(w, "    %s\n", l)
 			}
 		}
@@ -33,7 +35,7 @@ func (t *Trace) Format(w io.Writer) {
 	}
 	if t.UserRegs != nil {
 		fmt.Fprintln(w, "    user-mode registers:")
-		for _, l := range t.UserRegs.Lines() {
+		for _, l := range t.regsLines(*t.UserRegs) {
 			fmt.Fprintf(w, "    %s\n", l)
 		}
 	}
@@ -52,4 +54,24 @@ func (t *Trace) String() string {
 	var b strings.Builder
 	t.Format(&b)
 	return b.String()
+}
+
+func (t *Trace) pcName() string {
+	if t.arch == nil {
+		return "PC"
+	}
+	return t.arch.PCName()
+}
+
+// regsLines renders registers in the architecture's style, else as
+// name: value pairs.
+func (t *Trace) regsLines(r arch.Regs) []string {
+	if t.arch != nil {
+		return t.arch.RegsLines(r)
+	}
+	var out []string
+	for _, x := range r.List {
+		out = append(out, fmt.Sprintf("%s: %016x", x.Name, x.Value))
+	}
+	return out
 }

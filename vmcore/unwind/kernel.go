@@ -7,22 +7,48 @@ import (
 
 	"github.com/cilium/ebpf/btf"
 
+	"github.com/panicscope/panicscope/vmcore/arch"
 	"github.com/panicscope/panicscope/vmcore/finding"
 	"github.com/panicscope/panicscope/vmcore/kernel"
 	"github.com/panicscope/panicscope/vmcore/vmem"
+	"github.com/panicscope/panicscope/vmcore/x86"
 )
 
-// Kernel is an Unwinder bound to a dumped kernel: it knows the tasks, their
-// stacks and each CPU's IRQ and exception stacks.
+// Kernel is an unwinder bound to a dumped kernel: it knows the tasks, their
+// stacks and each CPU's own stacks. What differs between architectures is
+// behind Machine.
 type Kernel struct {
+	// Unwinder holds the walk settings (MaxDepth, Interleave, ThreadSize)
+	// and, on x86_64, the ORC tables.
 	Unwinder
-	K *kernel.Kernel
+	K    *kernel.Kernel
+	Arch arch.Arch
 	// Problems lists what could not be set up (module ORC tables, ...);
 	// walks still work with what there is.
 	Problems finding.List
 
-	retFromFork []uint64
-	irqSize     uint64
+	m Machine
+}
+
+// Machine is one architecture's side of a kernel stack walk: where its
+// stacks are, which task a CPU runs, and how a walk goes from saved
+// registers. x86_64 walks with ORC (orcMachine). arm64 fits the same
+// shape: frame records (x29/x30) from the saved pc/sp/x29, return
+// addresses stripped of PAC bits (arch.Translator.CodeAddress), exception frames
+// (struct pt_regs, arch.Arch.DecodePtRegs) crossed at el1h_64_* entries,
+// and IRQ, overflow and SDEI stacks from CPUStacks.
+type Machine interface {
+	// CPUStacks lists cpu's own stacks besides its task's (IRQ,
+	// exception, overflow, SDEI), and what could not be read.
+	CPUStacks(cpu int) (Stacks, []string)
+	// CurrentTask is the address of the task running on cpu.
+	CurrentTask(cpu int) (uint64, error)
+	// WalkCPU walks from a CPU's saved registers; handler names the
+	// exception stack whose still-running handler leads the trace ("" if
+	// none).
+	WalkCPU(regs arch.Regs, stacks Stacks) (tr *Trace, handler string)
+	// WalkSaved walks a task that is not running from its saved context.
+	WalkSaved(t Task, stacks Stacks) *Trace
 }
 
 // Sizes from arch/x86/include/asm/page_64_types.h: THREAD_SIZE and
@@ -32,16 +58,36 @@ const (
 	maxTasks          = 1 << 20
 )
 
-// NewKernel loads the ORC tables of k (a missing table is a Problem, not an
-// error: frame pointers and scanning still work) and binds the unwinder to
-// it. release is the kernel release ("6.1.0-56-amd64"), used only when BTF
-// does not describe struct orc_entry.
-func NewKernel(k *kernel.Kernel, syms Symbolizer, release string) (*Kernel, error) {
-	if k == nil || k.Mem == nil || syms == nil {
-		return nil, errors.New("unwind: need kernel memory and symbols")
+// NewKernel binds the unwinder of architecture a to k. On x86_64 it loads
+// the ORC tables (a missing table is a Problem, not an error: frame
+// pointers and scanning still work); release is the kernel release
+// ("6.1.0-56-amd64"), used only when BTF does not describe struct
+// orc_entry. An architecture without an unwinder is an
+// *arch.UnsupportedError.
+func NewKernel(a arch.Arch, k *kernel.Kernel, syms Symbolizer, release string) (*Kernel, error) {
+	if k == nil || k.Mem == nil || syms == nil || a == nil {
+		return nil, errors.New("unwind: need the architecture, kernel memory and symbols")
 	}
-	u := &Kernel{K: k, Unwinder: Unwinder{Mem: k.Mem, Syms: syms}}
-	tab, problems, err := LoadTable(k, release)
+	newMachine, ok := machines[a.Name()]
+	if !ok {
+		return nil, &arch.UnsupportedError{Machine: a.Name(), Why: "no stack unwinder for this architecture yet"}
+	}
+	u := &Kernel{K: k, Arch: a, Unwinder: Unwinder{Mem: k.Mem, Syms: syms}}
+	u.m = newMachine(u, release)
+	return u, nil
+}
+
+// machines builds each architecture's Machine, by arch.Arch.Name().
+var machines = map[string]func(u *Kernel, release string) Machine{
+	x86.Arch.Name(): newORCMachine,
+}
+
+// newORCMachine loads the ORC tables (a missing table is a Problem, not an
+// error: frame pointers and scanning still work) and the x86_64 stack
+// sizes.
+func newORCMachine(u *Kernel, release string) Machine {
+	m := &orcMachine{Kernel: u}
+	tab, problems, err := LoadTable(u.K, release)
 	stacks := finding.About(finding.AreaCPU)
 	if err != nil {
 		u.Problems.Add(finding.New(finding.NoSource, stacks, fmt.Errorf("stacks: %w", err)))
@@ -51,17 +97,17 @@ func NewKernel(k *kernel.Kernel, syms Symbolizer, release string) (*Kernel, erro
 	for _, p := range problems {
 		u.Problems.Addf(finding.NoSource, stacks, "stacks: %s", p)
 	}
-	u.ThreadSize, u.irqSize = defaultThreadSize, defaultThreadSize
+	u.ThreadSize, m.irqSize = defaultThreadSize, defaultThreadSize
 	// CONFIG_KASAN doubles the stacks (KASAN_STACK_ORDER 1).
-	if _, err := k.Symbol("kasan_init"); err == nil {
-		u.ThreadSize, u.irqSize = 2*defaultThreadSize, 2*defaultThreadSize
+	if _, err := u.K.Symbol("kasan_init"); err == nil {
+		u.ThreadSize, m.irqSize = 2*defaultThreadSize, 2*defaultThreadSize
 	}
 	for _, n := range []string{"ret_from_fork", "ret_from_fork_asm"} {
-		if a, err := k.Symbol(n); err == nil {
-			u.retFromFork = append(u.retFromFork, a)
+		if a, err := u.K.Symbol(n); err == nil {
+			m.retFromFork = append(m.retFromFork, a)
 		}
 	}
-	return u, nil
+	return m
 }
 
 // Task is a task_struct as far as unwinding needs it.
@@ -70,8 +116,10 @@ type Task struct {
 	PID   int
 	Comm  string
 	Stack uint64 // task_struct.stack: the bottom of its THREAD_SIZE stack
-	// SavedSP is task_struct.thread.sp: where __switch_to_asm() left its
-	// struct inactive_task_frame when the task was switched out.
+	// SavedSP is the stack pointer the task was switched out with:
+	// task_struct.thread.sp on x86_64 (where __switch_to_asm() left its
+	// struct inactive_task_frame), thread.cpu_context.sp on arm64
+	// (cpu_switch_to()).
 	SavedSP uint64
 }
 
@@ -93,13 +141,33 @@ func (u *Kernel) ReadTask(addr uint64) (Task, error) {
 	if t.Stack, err = memberPointer(o, "stack"); err != nil {
 		return t, fmt.Errorf("task %#x: %w", addr, err)
 	}
-	t.SavedSP, _ = memberUint(o, "thread.sp")
+	for _, m := range []string{"thread.sp", "thread.cpu_context.sp"} {
+		if v, err := memberUint(o, m); err == nil {
+			t.SavedSP = v
+			break
+		}
+	}
 	return t, nil
 }
 
+// CurrentTask is the address of the task running on cpu.
+func (u *Kernel) CurrentTask(cpu int) (uint64, error) { return u.m.CurrentTask(cpu) }
+
+// CPUStacks lists cpu's own stacks (IRQ, exception, ...).
+func (u *Kernel) CPUStacks(cpu int) (Stacks, []string) { return u.m.CPUStacks(cpu) }
+
+// orcMachine is x86_64: ORC tables, IRQ and IST stacks.
+type orcMachine struct {
+	*Kernel
+	retFromFork []uint64
+	irqSize     uint64
+}
+
+var _ Machine = (*orcMachine)(nil)
+
 // CurrentTask is the task running on cpu: per-CPU current_task before 6.2,
 // pcpu_hot.current_task after (arch/x86/include/asm/current.h).
-func (u *Kernel) CurrentTask(cpu int) (uint64, error) {
+func (u *orcMachine) CurrentTask(cpu int) (uint64, error) {
 	addr, err := u.perCPUField(cpu, "current_task", "current_task")
 	if err != nil {
 		return 0, err
@@ -135,7 +203,7 @@ func (u *Kernel) TaskStack(t Task) (Stack, bool) {
 
 // CPUStacks lists cpu's IRQ stack (in_irq_stack()) and exception stacks
 // (in_exception_stack(), arch/x86/kernel/dumpstack_64.c).
-func (u *Kernel) CPUStacks(cpu int) (Stacks, []string) {
+func (u *orcMachine) CPUStacks(cpu int) (Stacks, []string) {
 	var out Stacks
 	var problems []string
 	// hardirq_stack_ptr points at the top-most word since 5.12 ("Store
@@ -163,7 +231,7 @@ func (u *Kernel) CPUStacks(cpu int) (Stacks, []string) {
 // out struct cea_exception_stacks (arch/x86/include/asm/cpu_entry_area.h):
 // each <NAME>_stack member is one IST stack; guard pages are left out. The
 // interrupted context's pt_regs sit at the top of each stack.
-func (u *Kernel) exceptionStacks(cpu int) (Stacks, error) {
+func (u *orcMachine) exceptionStacks(cpu int) (Stacks, error) {
 	a, err := u.K.Symbol("cea_exception_stacks")
 	if err != nil {
 		return nil, err
@@ -241,7 +309,7 @@ type CPUTrace struct {
 }
 
 // UnwindCPU walks cpu's stack from its saved registers.
-func (u *Kernel) UnwindCPU(cpu int, regs Regs) *CPUTrace {
+func (u *Kernel) UnwindCPU(cpu int, regs arch.Regs) *CPUTrace {
 	ct := &CPUTrace{CPU: cpu, Task: Task{PID: -1}}
 	var task *Task
 	if addr, err := u.CurrentTask(cpu); err != nil {
@@ -254,22 +322,35 @@ func (u *Kernel) UnwindCPU(cpu int, regs Regs) *CPUTrace {
 	}
 	f, p := u.finder(task, cpu)
 	ct.Problems = append(ct.Problems, p...)
-	ct.Trace = u.Walk(Start{Regs: regs, Full: true, Signal: true, Method: MethodRegs}, f)
-	// Registers saved by an exception handler that is still running (the
-	// crash NMI on kdump dumps) are the interrupted context: show the
-	// handler's frames, rebuilt from its stack, above it.
-	if h := u.HandlerFrames(regs, f); len(h) > 0 && len(ct.Frames) > 0 {
-		ct.Handler = h[len(h)-1].Stack
-		r := regs
-		ct.Frames[0].Regs = &r
-		ct.Frames = append(h, ct.Frames...)
-	}
+	ct.Trace, ct.Handler = u.m.WalkCPU(regs, f)
 	return ct
 }
 
-// UnwindTask walks a task that is not running from its saved context
-// (__unwind_start() for task != current: inactive_task_frame at thread.sp).
+// WalkCPU walks with ORC from a CPU's saved registers. Registers saved by
+// an exception handler that is still running (the crash NMI on kdump
+// dumps) are the interrupted context: the handler's frames, rebuilt from
+// its stack, go above it.
+func (u *orcMachine) WalkCPU(regs arch.Regs, f Stacks) (*Trace, string) {
+	r := x86.PtRegsFromArch(regs)
+	tr := u.Walk(Start{Regs: r, Full: true, Signal: true, Method: MethodRegs}, f)
+	h := u.HandlerFrames(r, f)
+	if len(h) == 0 || len(tr.Frames) == 0 {
+		return tr, ""
+	}
+	tr.Frames[0].Regs = neutral(&r)
+	tr.Frames = append(h, tr.Frames...)
+	return tr, h[len(h)-1].Stack
+}
+
+// UnwindTask walks a task that is not running from its saved context.
 func (u *Kernel) UnwindTask(t Task) *Trace {
+	f, _ := u.finder(&t, -1)
+	return u.m.WalkSaved(t, f)
+}
+
+// WalkSaved is __unwind_start() for task != current: the
+// inactive_task_frame at thread.sp.
+func (u *orcMachine) WalkSaved(t Task, f Stacks) *Trace {
 	if t.SavedSP == 0 {
 		return &Trace{End: EndNoStack, Err: "thread.sp is 0"}
 	}
@@ -292,7 +373,6 @@ func (u *Kernel) UnwindTask(t Task) *Trace {
 	for _, a := range u.retFromFork {
 		signal = signal || ip == a
 	}
-	f, _ := u.finder(&t, -1)
 	return u.Walk(Start{Regs: Regs{IP: ip, SP: t.SavedSP + uint64(size), BP: bp}, Signal: signal, Method: MethodSaved}, f)
 }
 

@@ -2,6 +2,7 @@ package unwind
 
 import (
 	"bufio"
+	"github.com/panicscope/panicscope/vmcore/arch"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -77,7 +78,7 @@ func openTraces(t *testing.T, path string) *fixtureTraces {
 	if info := tg.Dump.VMCOREINFO(); info != nil {
 		rel = info.OSRelease()
 	}
-	u, err := NewKernel(tg.Kernel, tg.Syms, rel)
+	u, err := NewKernel(tg.Dump.Arch(), tg.Kernel, tg.Syms, rel)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,7 +92,7 @@ func openTraces(t *testing.T, path string) *fixtureTraces {
 		}
 	}
 	for i, c := range tg.Dump.CPUs {
-		ft.cpus = append(ft.cpus, u.UnwindCPU(i, RegsFromNotes(c.Regs)))
+		ft.cpus = append(ft.cpus, u.UnwindCPU(i, c.Regs))
 	}
 	return ft
 }
@@ -224,7 +225,7 @@ func TestRealOtherCPU(t *testing.T) {
 				if tr.Handler != "NMI" || strings.Join(h, " ") != "crash_nmi_callback default_do_nmi exc_nmi end_repeat_nmi" {
 					t.Errorf("kdump: NMI handler frames %v on %q", h, tr.Handler)
 				}
-				if f := tr.Frames[len(h)]; f.Regs == nil || f.Regs.IP != f.PC {
+				if f := tr.Frames[len(h)]; f.Regs == nil || f.Regs.PC != f.PC {
 					t.Errorf("kdump: the interrupted frame does not carry the saved registers")
 				}
 				return
@@ -235,13 +236,13 @@ func TestRealOtherCPU(t *testing.T) {
 			if fs[0] != "stop_this_cpu" || tr.Frames[0].Stack != StackIRQ || !hasFunction(tr.Trace, "do_idle") {
 				t.Errorf("qemu: other CPU not in stop_this_cpu on the IRQ stack over the idle loop: %v", fs)
 			}
-			var regs *Regs
+			var regs *arch.Regs
 			for _, f := range tr.Frames {
 				if f.Regs != nil {
 					regs = f.Regs
 				}
 			}
-			if regs == nil || regs.UserMode() {
+			if regs == nil || regs.User {
 				t.Errorf("no interrupted kernel context shown")
 			}
 		})
@@ -350,7 +351,7 @@ func TestRealInterleaveMatchesKernelTrace(t *testing.T) {
 			if len(kernel) == 0 {
 				t.Skip("panic() printed no trace (an oops printed it before)")
 			}
-			u, err := NewKernel(tg.Kernel, tg.Syms, "")
+			u, err := NewKernel(tg.Dump.Arch(), tg.Kernel, tg.Syms, "")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -360,7 +361,7 @@ func TestRealInterleaveMatchesKernelTrace(t *testing.T) {
 				v, _ := vmem.ReadU32(tg.Dump, a)
 				panicCPU = int(v)
 			}
-			tr := u.UnwindCPU(panicCPU, RegsFromNotes(tg.Dump.CPUs[panicCPU].Regs))
+			tr := u.UnwindCPU(panicCPU, tg.Dump.CPUs[panicCPU].Regs)
 			var ours []string
 			for _, f := range tr.Frames {
 				if f.Regs == nil { // the kernel prints those as a RIP: line

@@ -1,170 +1,18 @@
-// Package unwind walks x86_64 kernel stacks in a crash dump the way the
-// kernel's own ORC unwinder does (arch/x86/kernel/unwind_orc.c), using the
-// ORC tables the kernel keeps in its memory, so no debuginfo is needed.
-//
-// A walk starts from a CPU's saved registers (NT_PRSTATUS) or from a
-// sleeping task's saved context (task_struct.thread.sp → struct
-// inactive_task_frame), crosses from the IRQ and exception (IST) stacks back
-// to the interrupted stack through the pt_regs frames entry code leaves, and
-// stops at the end-of-stack entry, at user mode, or at a bound. Where ORC has
-// no entry or a page is missing it falls back to a frame-pointer guess and
-// then to a scan of the stack for text addresses; every Frame says which
-// method produced it and whether it is reliable.
-//
-// Hostile data gives an error or a shorter trace, never a Go panic: depth is
-// bounded (MaxDepth), each stack is read at most once and at most 64 KiB,
-// the stack pointer must grow within a stack and each stack is visited once
-// (the kernel's stack_info visit mask).
 package unwind
+
+// The x86_64 ORC walker: unwind_next_frame() of arch/x86/kernel/unwind_orc.c
+// over the ORC tables the kernel keeps in its memory. Where ORC has no entry
+// or a page is missing it falls back to a call-site search, a frame-pointer
+// guess and then a scan of the stack for text addresses.
 
 import (
 	"encoding/binary"
 	"fmt"
 
-	"github.com/panicscope/panicscope/vmcore/kernel/symbols"
+	"github.com/panicscope/panicscope/vmcore/arch"
 	"github.com/panicscope/panicscope/vmcore/vmem"
+	"github.com/panicscope/panicscope/vmcore/x86"
 )
-
-// Method says how a frame was found.
-type Method string
-
-// Methods.
-const (
-	MethodRegs  Method = "regs"          // the starting registers (NT_PRSTATUS)
-	MethodSaved Method = "saved"         // a sleeping task's inactive_task_frame
-	MethodORC   Method = "orc"           // an ORC entry
-	MethodFP    Method = "frame-pointer" // the frame-pointer guess (orc_fp_entry)
-	// MethodCallSite: ORC had nothing for the IP (e.g. the registers
-	// crash_setup_regs() saves in __crash_kexec(), at an instruction objtool
-	// could not follow), so the stack was searched upwards for the first
-	// return address whose preceding instruction is a direct call to the
-	// function being left.
-	MethodCallSite Method = "call-site"
-	MethodScan     Method = "stack-scan" // a text address found on the stack
-)
-
-// DefaultMaxDepth bounds a walk when Unwinder.MaxDepth is 0.
-const DefaultMaxDepth = 256
-
-// Symbolizer resolves addresses; *symbols.Table implements it.
-type Symbolizer interface {
-	ByAddr(addr uint64) (sym symbols.Symbol, off uint64, ok bool)
-}
-
-// Frame is one frame of a trace, innermost first.
-type Frame struct {
-	// PC is the return address (for the first frame and frames entered
-	// through pt_regs: the interrupted instruction).
-	PC uint64
-	// SP is the stack pointer while the frame's function ran (the address
-	// just above the return address it will use).
-	SP uint64
-	// Function, Offset, Size and Module come from the symbol table; for a
-	// return address the symbol is that of PC-1 and Offset is PC minus the
-	// symbol's start, like the kernel's %pB.
-	Function string
-	Offset   uint64
-	Size     uint64
-	Module   string
-	// Reliable: found by ORC (or the start registers) without an earlier
-	// guess. Frame-pointer guesses, scanned addresses and every frame after
-	// a guess are not reliable.
-	Reliable bool
-	Method   Method
-	// Stack is the kind of stack SP is on ("TASK", "IRQ", "NMI", ...).
-	Stack string
-	// Regs, when set, is the interrupted context saved by entry code
-	// (an ORC REGS or REGS_PARTIAL frame); PC is Regs.IP.
-	Regs *Regs
-	// Signal: PC is not a return address (start IP or interrupted IP).
-	Signal bool
-
-	at uint64 // where the walk read PC (the return address slot or the pt_regs)
-}
-
-// String is "function+0xoff/0xsize [module]", prefixed with "? " when the
-// frame is not reliable.
-func (f Frame) String() string {
-	s := f.Symbol()
-	if !f.Reliable {
-		s = "? " + s
-	}
-	return s
-}
-
-// Symbol is "function+0xoff/0xsize [module]" (or the hex address).
-func (f Frame) Symbol() string {
-	if f.Function == "" {
-		return fmt.Sprintf("%#x", f.PC)
-	}
-	s := fmt.Sprintf("%s+%#x", f.Function, f.Offset)
-	if f.Size != 0 {
-		s += fmt.Sprintf("/%#x", f.Size)
-	}
-	if f.Module != "" {
-		s += " [" + f.Module + "]"
-	}
-	return s
-}
-
-// Trace is one walk.
-type Trace struct {
-	Frames []Frame
-	// UserRegs are the user-mode registers the kernel was entered with,
-	// when the walk ended at a pt_regs frame from user space (a system
-	// call or an exception in user mode), or the starting registers when
-	// they were in user mode.
-	UserRegs *Regs
-	// End says why the walk stopped: EndOfStack, EndUser, EndDepth,
-	// EndScan or EndError.
-	End string
-	// Err describes what went wrong, when something did (an unreadable
-	// stack page, an entry ORC could not apply, ...).
-	Err string
-}
-
-// Reasons a walk ends.
-const (
-	EndOfStack = "end of stack"    // an ORC end-of-stack entry: the walk is complete
-	EndUser    = "user mode"       // the next context is user space: complete
-	EndDepth   = "max depth"       // MaxDepth frames
-	EndScan    = "stack scanned"   // ORC and frame pointers failed; the rest was scanned
-	EndError   = "error"           // nothing more could be found
-	EndNoStack = "no kernel stack" // the start SP is on no readable stack
-)
-
-// Complete reports whether the walk reached the end of the stack or user
-// mode with every frame found by ORC (or a validated call site).
-func (t *Trace) Complete() bool {
-	if t.End != EndOfStack && t.End != EndUser {
-		return false
-	}
-	for _, f := range t.Frames {
-		// Handler frames and the scanned addresses Interleave adds are
-		// extra: they do not make a complete walk incomplete.
-		if !f.Reliable && f.Method != MethodHandler && f.Method != MethodScan {
-			return false
-		}
-	}
-	return true
-}
-
-// Functions lists the frames' function names (hex for unknown ones),
-// innermost first; reliableOnly leaves out unreliable frames.
-func (t *Trace) Functions(reliableOnly bool) []string {
-	var out []string
-	for _, f := range t.Frames {
-		if reliableOnly && !f.Reliable {
-			continue
-		}
-		if f.Function != "" {
-			out = append(out, f.Function)
-		} else {
-			out = append(out, fmt.Sprintf("%#x", f.PC))
-		}
-	}
-	return out
-}
 
 // Start is where a walk begins.
 type Start struct {
@@ -238,7 +86,7 @@ func (u *Unwinder) frame(pc, sp uint64, signal bool, m Method, reliable bool, st
 
 // Walk unwinds from start over the stacks finder knows.
 func (u *Unwinder) Walk(start Start, finder StackFinder) *Trace {
-	w := &walker{u: u, finder: finder, visited: map[string]bool{}, tr: &Trace{}}
+	w := &walker{u: u, finder: finder, visited: map[string]bool{}, tr: &Trace{arch: x86.Arch}}
 	w.run(start)
 	if u.Interleave {
 		w.interleave()
@@ -342,9 +190,9 @@ func (w *walker) readRegs(addr uint64, partial bool) (*Regs, bool) {
 	}
 	var r Regs
 	if partial {
-		r = decodeIret(buf)
+		r = x86.DecodeIret(buf)
 	} else {
-		r = decodePtRegs(buf)
+		r = x86.DecodePtRegs(buf)
 	}
 	return &r, true
 }
@@ -355,9 +203,9 @@ func (w *walker) getReg(off int) (uint64, bool) {
 	case w.regs == nil:
 		return 0, false
 	case w.fullRegs:
-		return w.regs.get(off), true
+		return regAt(w.regs, off), true
 	case w.prevRegs != nil:
-		return w.prevRegs.get(off), true
+		return regAt(w.prevRegs, off), true
 	}
 	return 0, false
 }
@@ -385,7 +233,7 @@ func (w *walker) run(start Start) {
 		w.regs, w.fullRegs = &r, true
 	}
 	if start.Full && r.UserMode() {
-		w.tr.UserRegs = &r
+		w.tr.UserRegs = neutral(&r)
 		w.tr.End = EndUser
 		return
 	}
@@ -404,7 +252,7 @@ func (w *walker) run(start Start) {
 	}
 	for {
 		if w.regs != nil && w.regs.UserMode() {
-			w.tr.UserRegs = w.regs
+			w.tr.UserRegs = neutral(w.regs)
 			w.tr.End = EndUser
 			w.endAt = w.lastAt
 			return
@@ -418,10 +266,9 @@ func (w *walker) run(start Start) {
 			if w.regs != nil && res.regs && w.regs.UserMode() {
 				continue // entered from user space: ends at the top of the loop
 			}
-			var rc *Regs
+			var rc *arch.Regs
 			if res.regs {
-				c := *w.regs
-				rc = &c
+				rc = neutral(w.regs)
 			}
 			f := w.u.frame(w.ip, w.sp, w.signal, MethodORC, !w.guessed, w.curKind())
 			f.Regs, f.at = rc, w.lastAt

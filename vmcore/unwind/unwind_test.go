@@ -2,6 +2,8 @@ package unwind
 
 import (
 	"encoding/binary"
+	"github.com/panicscope/panicscope/vmcore/arch"
+	"github.com/panicscope/panicscope/vmcore/x86"
 	"reflect"
 	"strings"
 	"testing"
@@ -182,7 +184,7 @@ func TestWalkRegsFrames(t *testing.T) {
 		u := finish(s, st)
 		tr := u.Walk(Start{Regs: regs, Full: true, Signal: true, Method: MethodRegs}, stacks)
 		if user {
-			if got := names(tr); got != "fa0/regs fb0/orc fc0/orc" || tr.End != EndUser || tr.UserRegs == nil || tr.UserRegs.IP != 0x401000 {
+			if got := names(tr); got != "fa0/regs fb0/orc fc0/orc" || tr.End != EndUser || tr.UserRegs == nil || tr.UserRegs.PC != 0x401000 {
 				t.Fatalf("user: %s %s %+v", got, tr.End, tr.UserRegs)
 			}
 			continue
@@ -191,7 +193,7 @@ func TestWalkRegsFrames(t *testing.T) {
 			t.Fatalf("kernel: %s %s %s", got, tr.End, tr.Err)
 		}
 		f := tr.Frames[3]
-		if f.Regs == nil || f.Regs.IP != r.IP || f.Regs.R13 != 5 || !f.Signal || f.Offset != 0x30 {
+		if f.Regs == nil || f.Regs.PC != r.IP || r13(f.Regs) != 5 || !f.Signal || f.Offset != 0x30 {
 			t.Errorf("regs frame: %+v", f)
 		}
 	}
@@ -317,21 +319,26 @@ func TestWalkHostile(t *testing.T) {
 	}
 }
 
+func r13(r *arch.Regs) uint64 {
+	v, _ := r.Get("r13")
+	return v
+}
+
 func TestRegsJSONAndLines(t *testing.T) {
 	r := Regs{IP: 0xffffffff81000000, CS: 0x10, R15: 1}
-	b, err := r.MarshalJSON()
+	b, err := neutral(&r).MarshalJSON()
 	if err != nil || !strings.Contains(string(b), `"rip":"0xffffffff81000000"`) || !strings.Contains(string(b), `"r15":"0x1"`) {
 		t.Errorf("%s %v", b, err)
 	}
 	p := Regs{IP: 1, Partial: true}
-	b, _ = p.MarshalJSON()
+	b, _ = neutral(&p).MarshalJSON()
 	if strings.Contains(string(b), "rax") {
 		t.Errorf("partial: %s", b)
 	}
 	if len(r.Lines()) != 7 || len(p.Lines()) != 2 {
 		t.Errorf("lines")
 	}
-	if !reflect.DeepEqual(decodePtRegs(make([]byte, PtRegsSize)), Regs{}) {
+	if !reflect.DeepEqual(x86.DecodePtRegs(make([]byte, PtRegsSize)), Regs{}) {
 		t.Errorf("decode zero")
 	}
 }

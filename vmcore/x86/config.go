@@ -17,8 +17,8 @@ import (
 //
 // PageOffset comes from the page_offset_base variable when VMCOREINFO names
 // it (read through the page tables), else from FindPageOffset; either must
-// map physical 0 or it is not used. If neither works it stays 0 and the
-// direct map is walked until SetPageOffset is called.
+// map physical 0 or it is not used. If neither works it stays 0 (unknown):
+// translation does not need it, the direct-map aliases (LinearAliases) do.
 func ConfigFromVMCOREINFO(mem phys.Memory, info *vmcoreinfo.Info) (Config, error) {
 	var cfg Config
 	if info == nil {

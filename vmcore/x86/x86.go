@@ -1,11 +1,14 @@
-// Package x86 translates x86_64 kernel virtual addresses to physical ones
-// over a phys.Memory and implements vmem.Reader on top of that.
+// Package x86 is x86_64 behind the arch.Arch interface: it translates
+// kernel virtual addresses to physical ones over a phys.Memory (and
+// implements vmem.Reader on top of that), decodes the x86_64 register
+// notes and struct pt_regs.
 //
-// Two fast paths avoid the page-table walk: the kernel image mapping
-// (__phys_addr_nodebug() in arch/x86/include/asm/page_64.h) and the direct
-// map of physical memory at page_offset_base. Everything else (vmalloc,
-// modules, vmemmap, fixmap, and any address when Config.WalkOnly is set)
-// is translated by walking 4- or 5-level page tables from Config.TopPGD.
+// Every address is translated by walking the 4- or 5-level page tables
+// from Config.TopPGD: an address the page tables do not map is a fault,
+// even inside the kernel image range or the direct map, whose arithmetic
+// (__pa(), __va()) would answer for it. What makes the image and the
+// direct map cheap is the cache of walked leaves: they are mapped with
+// 2 MiB and 1 GiB pages, each walked once.
 package x86
 
 import (
@@ -33,16 +36,6 @@ const (
 	// Bases used before 4.20 moved the direct map up for the LDT remap.
 	oldPageOffset4 uint64 = 0xffff880000000000
 	oldPageOffset5 uint64 = 0xff10000000000000
-
-	// Size reserved for the direct map: 64 TiB (4-level), 32 PiB (5-level).
-	directMapMax4 uint64 = 64 << 40
-	directMapMax5 uint64 = 32 << 50
-
-	// KERNEL_IMAGE_SIZE with and without CONFIG_RANDOMIZE_BASE (page_64_types.h).
-	kernelImageSizeKASLR   uint64 = 1 << 30
-	kernelImageSizeNoKASLR uint64 = 512 << 20
-
-	tb = uint64(1) << 40 // TB_SHIFT granularity of arch/x86/mm/kaslr.c
 )
 
 // Page-table entry bits (arch/x86/include/asm/pgtable_types.h).
@@ -67,9 +60,10 @@ type Config struct {
 	// KASLROffset is KERNELOFFSET (the kernel text slide); informational,
 	// except that it selects the default KernelImageSize.
 	KASLROffset uint64
-	// PageOffset is page_offset_base, the start of the direct map. 0 means
-	// unknown: direct-map addresses are then walked like any other (use
-	// SetPageOffset when it is learnt later).
+	// PageOffset is page_offset_base, the start of the direct map; 0 means
+	// unknown. Translation does not depend on it (every address is
+	// walked); it places the direct-map aliases of physical pages
+	// (LinearAliases).
 	PageOffset uint64
 	// TopPGD is the PHYSICAL address of the top-level page table
 	// (init_top_pgt / swapper_pg_dir, or a CR3 value; low and high flag
@@ -80,23 +74,18 @@ type Config struct {
 	// SMEMask is sme_me_mask (NUMBER(sme_mask)): the memory-encryption bit
 	// set in page-table entries, masked out of physical addresses.
 	SMEMask uint64
-	// KernelImageSize is NUMBER(KERNEL_IMAGE_SIZE); 0 means 1 GiB when
-	// KASLROffset is set (CONFIG_RANDOMIZE_BASE) and 512 MiB otherwise.
-	// Modules start right after it, so the text fast path stops there.
+	// KernelImageSize is NUMBER(KERNEL_IMAGE_SIZE), 0 when VMCOREINFO does
+	// not say: the size of the kernel image mapping, after which the
+	// module area starts. Informational.
 	KernelImageSize uint64
-	// DirectMapSize bounds the direct-map fast path; 0 derives it (see
-	// New). Past it, addresses are walked.
-	DirectMapSize uint64
-	// WalkOnly turns both fast paths off: every address is walked. For
-	// dumps whose phys_base is unknown, and for checking the fast paths.
-	WalkOnly bool
 }
 
 // KernelTextToPhys translates a kernel-image address
 // (__phys_addr_nodebug(), arch/x86/include/asm/page_64.h):
 // vaddr - __START_KERNEL_map + phys_base, modulo 2^64. Like __pa(), it also
 // answers for image-range addresses past _end that the page tables no
-// longer map (cleanup_highmap()); the walk would call those unmapped.
+// longer map (cleanup_highmap()), so it is used only for the page-table
+// root, never to read memory.
 func KernelTextToPhys(vaddr, physBase uint64) uint64 {
 	return vaddr - StartKernelMap + physBase
 }
@@ -121,18 +110,15 @@ func DetectLevelsFromCR4(cr4 uint64) int {
 // Translator translates kernel virtual addresses and reads through them.
 // It is safe for concurrent use.
 type Translator struct {
-	mem      phys.Memory
-	cfg      Config
-	top      uint64 // masked TopPGD
-	addrMask uint64 // physAddrMask &^ SMEMask
-	vaBits   uint   // 48 or 57
-	textSize uint64 // kernel-image fast path length; 0 = off
-	physEnd  uint64 // highest end of phys.Ranger ranges, 0 if unknown
-	dm       atomic.Pointer[directMap]
-	tlb      tlb
+	mem        phys.Memory
+	cfg        Config
+	top        uint64 // masked TopPGD
+	addrMask   uint64 // physAddrMask &^ SMEMask
+	vaBits     uint   // 48 or 57
+	pageOffset atomic.Uint64
+	leaves     leafCache
+	tlb        tlb
 }
-
-type directMap struct{ base, size uint64 }
 
 // New checks cfg and returns a Translator over mem.
 func New(mem phys.Memory, cfg Config) (*Translator, error) {
@@ -152,70 +138,16 @@ func New(mem phys.Memory, cfg Config) (*Translator, error) {
 	if t.top == 0 {
 		return nil, fmt.Errorf("x86: no top-level page table (TopPGD %#x)", cfg.TopPGD)
 	}
-	if !cfg.WalkOnly {
-		t.textSize = cfg.KernelImageSize
-		if t.textSize == 0 {
-			t.textSize = kernelImageSizeNoKASLR
-			if cfg.KASLROffset != 0 {
-				t.textSize = kernelImageSizeKASLR
-			}
-		}
-		// The image mapping ends where the module area begins, below the
-		// fixmap (MODULES_VADDR = __START_KERNEL_map + KERNEL_IMAGE_SIZE).
-		if t.textSize > 1<<30 {
-			t.textSize = 1 << 30
-		}
-	}
-	if r, ok := mem.(phys.Ranger); ok {
-		for _, rg := range r.Ranges() {
-			if rg.End > t.physEnd {
-				t.physEnd = rg.End
-			}
-		}
-	}
 	t.SetPageOffset(cfg.PageOffset)
 	return t, nil
 }
 
-// SetPageOffset sets page_offset_base (e.g. read later via kallsyms) and
-// with it the direct-map fast path; 0 turns that path off. Safe to call
-// while other goroutines read.
-//
-// The fast path covers [PageOffset, PageOffset+size): Config.DirectMapSize
-// if set, else the physical extent of the dump rounded up to 1 TiB (at
-// least 1 TiB). Under memory KASLR the kernel sizes the direct-map region
-// to DIV_ROUND_UP(max_pfn, 1 TiB) + padding and puts vmalloc right after it
-// (kernel_randomize_memory(), arch/x86/mm/kaslr.c), so the nominal 64 TiB /
-// 32 PiB would overlap vmalloc; this bound never does.
-func (t *Translator) SetPageOffset(pageOffset uint64) {
-	if pageOffset == 0 || t.cfg.WalkOnly {
-		t.dm.Store(nil)
-		return
-	}
-	limit := directMapMax4
-	if t.cfg.Levels == 5 {
-		limit = directMapMax5
-	}
-	size := t.cfg.DirectMapSize
-	if size == 0 {
-		size = tb
-		if t.physEnd > tb {
-			size = (t.physEnd + tb - 1) &^ (tb - 1)
-		}
-	}
-	if size > limit {
-		size = limit
-	}
-	t.dm.Store(&directMap{base: pageOffset, size: size})
-}
+// SetPageOffset records page_offset_base (e.g. read later via kallsyms);
+// 0 means unknown. Safe to call while other goroutines read.
+func (t *Translator) SetPageOffset(pageOffset uint64) { t.pageOffset.Store(pageOffset) }
 
 // PageOffset is the direct-map base in use, 0 when unknown.
-func (t *Translator) PageOffset() uint64 {
-	if d := t.dm.Load(); d != nil {
-		return d.base
-	}
-	return 0
-}
+func (t *Translator) PageOffset() uint64 { return t.pageOffset.Load() }
 
 // Config returns the configuration, with PageOffset as currently set.
 func (t *Translator) Config() Config {
@@ -237,7 +169,7 @@ func signExtend(v uint64, bits uint) uint64 {
 	return uint64(int64(v<<s) >> s)
 }
 
-// Translate walks the page tables for vaddr (no fast paths, no cache).
+// Translate walks the page tables for vaddr (no cache).
 // A missing translation is a *vmem.FaultError wrapping vmem.ErrNotMapped;
 // a page-table page absent from the dump is a *vmem.FaultError wrapping
 // the *phys.MissingError.
@@ -246,8 +178,8 @@ func (t *Translator) Translate(vaddr uint64) (uint64, error) {
 	return pa, err
 }
 
-// VirtToPhys translates like ReadVirt does: fast paths first, then the
-// page-table walk (with a small translation cache).
+// VirtToPhys translates like ReadVirt does: the page-table walk, through
+// the caches of walked leaves.
 func (t *Translator) VirtToPhys(vaddr uint64) (uint64, error) {
 	pa, _, err := t.translate(vaddr)
 	return pa, err
@@ -259,12 +191,9 @@ func (t *Translator) translate(vaddr uint64) (paddr, span uint64, err error) {
 	if !t.canonical(vaddr) {
 		return 0, 0, t.nonCanonical(vaddr)
 	}
-	if off := vaddr - StartKernelMap; vaddr >= StartKernelMap && off < t.textSize {
-		return KernelTextToPhys(vaddr, t.cfg.PhysBase), t.textSize - off, nil
-	}
-	if d := t.dm.Load(); d != nil && vaddr >= d.base && vaddr-d.base < d.size {
-		// __va()/__pa() for the direct map: vaddr - PAGE_OFFSET.
-		return vaddr - d.base, d.size - (vaddr - d.base), nil
+	if base, size, ok := t.leaves.get(vaddr); ok {
+		off := vaddr & (size - 1)
+		return base | off, size - off, nil
 	}
 	vpn := vaddr >> pageShift
 	if pfn, ok := t.tlb.get(vpn); ok {
@@ -275,7 +204,11 @@ func (t *Translator) translate(vaddr uint64) (paddr, span uint64, err error) {
 	if err != nil {
 		return 0, 0, err
 	}
-	t.tlb.put(vpn, pa>>pageShift)
+	if size > pageSize {
+		t.leaves.put(vaddr, pa&^(size-1), size)
+	} else {
+		t.tlb.put(vpn, pa>>pageShift)
+	}
 	return pa, size - (vaddr & (size - 1)), nil
 }
 
@@ -334,8 +267,8 @@ func (t *Translator) walk(vaddr uint64) (paddr, size uint64, err error) {
 }
 
 // ReadVirt implements vmem.Reader. It translates once per physically
-// contiguous piece (page, huge page, or fast-path range). A fault names the
-// first byte that could not be read.
+// contiguous piece (page or huge page). A fault names the first byte that
+// could not be read.
 func (t *Translator) ReadVirt(buf []byte, vaddr uint64) error {
 	for len(buf) > 0 {
 		paddr, span, err := t.translate(vaddr)
@@ -390,6 +323,54 @@ func (c *tlb) put(vpn, pfn uint64) {
 	c.mu.Lock()
 	c.e[vpn%tlbSize] = tlbEntry{vpn: vpn, pfn: pfn, valid: true}
 	c.mu.Unlock()
+}
+
+// leafCache holds walked 2 MiB and 1 GiB leaves: the kernel image and the
+// direct map are mapped with them, so each of their regions is walked
+// once. It stops growing at maxLeaves entries (addresses are then walked
+// through the page cache).
+type leafCache struct {
+	mu  sync.RWMutex
+	pud map[uint64]uint64 // vaddr >> 30 -> physical base of a 1 GiB leaf
+	pmd map[uint64]uint64 // vaddr >> 21 -> physical base of a 2 MiB leaf
+}
+
+const (
+	pmdShift  = 21
+	pudShift  = 30
+	maxLeaves = 1 << 16
+)
+
+func (c *leafCache) get(vaddr uint64) (base, size uint64, ok bool) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	if b, ok := c.pud[vaddr>>pudShift]; ok {
+		return b, 1 << pudShift, true
+	}
+	if b, ok := c.pmd[vaddr>>pmdShift]; ok {
+		return b, 1 << pmdShift, true
+	}
+	return 0, 0, false
+}
+
+func (c *leafCache) put(vaddr, base, size uint64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.pud)+len(c.pmd) >= maxLeaves {
+		return
+	}
+	switch size {
+	case 1 << pudShift:
+		if c.pud == nil {
+			c.pud = map[uint64]uint64{}
+		}
+		c.pud[vaddr>>pudShift] = base
+	case 1 << pmdShift:
+		if c.pmd == nil {
+			c.pmd = map[uint64]uint64{}
+		}
+		c.pmd[vaddr>>pmdShift] = base
+	}
 }
 
 var _ vmem.Reader = (*Translator)(nil)

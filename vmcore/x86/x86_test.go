@@ -366,7 +366,7 @@ func newKernelLayout(levels int, physBase, kaslr, pageOffset uint64) *kernelLayo
 	return k
 }
 
-func TestFastPathsAgreeWithWalk(t *testing.T) {
+func TestCachedTranslationAgreesWithWalk(t *testing.T) {
 	for _, c := range []struct {
 		levels             int
 		physBase, kaslr, o uint64
@@ -378,31 +378,98 @@ func TestFastPathsAgreeWithWalk(t *testing.T) {
 		t.Run(fmt.Sprint(c.levels, "-level"), func(t *testing.T) {
 			k := newKernelLayout(c.levels, c.physBase, c.kaslr, c.o)
 			cfg := Config{TopPGD: k.p.top, Levels: c.levels, PhysBase: c.physBase, KASLROffset: c.kaslr, PageOffset: c.o}
-			fast := mustNew(t, k.m, cfg)
-			cfg.WalkOnly = true
-			slow := mustNew(t, k.m, cfg)
-			check := func(va uint64) {
-				w, werr := fast.Translate(va) // always walks
-				f, ferr := fast.VirtToPhys(va)
-				s, serr := slow.VirtToPhys(va)
-				if werr != nil || ferr != nil || serr != nil || w != f || s != f {
-					t.Errorf("%#x: walk %#x %v, fast %#x %v, walk-only %#x %v", va, w, werr, f, ferr, s, serr)
+			tr := mustNew(t, k.m, cfg)
+			check := func(va, want uint64) {
+				w, werr := tr.Translate(va) // always walks
+				f, ferr := tr.VirtToPhys(va)
+				if werr != nil || ferr != nil || w != f || f != want {
+					t.Errorf("%#x: walk %#x %v, cached %#x %v, want %#x", va, w, werr, f, ferr, want)
 				}
 			}
-			for off := uint64(0); off < 64<<20; off += 0x1ff3 {
-				check(k.text + off)
-				check(c.o + off)
+			for pass := 0; pass < 2; pass++ { // the second pass hits the caches
+				for off := uint64(0); off < 64<<20; off += 0x1ff3 {
+					check(k.text+off, KernelTextToPhys(k.text+off, c.physBase))
+					check(c.o+off, off)
+				}
 			}
-			// Beyond the text image and module area: walked, not mapped.
-			_, err := fast.VirtToPhys(StartKernelMap + 1<<30 + 0x1000)
-			wantNotMapped(t, err, StartKernelMap+1<<30+0x1000)
+			// Past the mapped image, inside the image range, and beyond it:
+			// not mapped, although __pa() would answer.
+			for _, va := range []uint64{k.text + 64<<20, k.text + 64<<20 + 0x1234, StartKernelMap + 1<<30 + 0x1000} {
+				_, err := tr.VirtToPhys(va)
+				wantNotMapped(t, err, va)
+				wantNotMapped(t, tr.ReadVirt(make([]byte, 8), va), va)
+			}
+			// Past the mapped direct map: not mapped, although __va()
+			// arithmetic would answer.
+			_, err := tr.VirtToPhys(c.o + 64<<20)
+			wantNotMapped(t, err, c.o+64<<20)
 		})
 	}
 }
 
-func TestDirectMapBound(t *testing.T) {
-	// Under memory KASLR vmalloc can start right after the direct map; the
-	// fast path must stop at the (1 TiB-rounded) memory size and walk past it.
+// TestImageTailNotMapped is the kdump-6.1-lzo case: the kernel image range
+// [__START_KERNEL_map, +KERNEL_IMAGE_SIZE) is mapped with 2 MiB pages up to
+// a little past _end (cleanup_highmap() clears the rest); an address in the
+// range past that is not mapped, even inside a 2 MiB region whose first
+// half is, and the cache of a mapped leaf does not make it readable.
+func TestImageTailNotMapped(t *testing.T) {
+	const physBase = 0x1000000
+	m := newFakeMem()
+	p := newPT(m, 4)
+	text := uint64(0xffffffff81000000)
+	for off := uint64(0); off < 8<<20; off += 2 << 20 {
+		p.mapPage(text+off, KernelTextToPhys(text+off, physBase), 2<<20)
+	}
+	// The last piece is mapped with 4 KiB pages and ends mid-region.
+	tail := text + 8<<20
+	for off := uint64(0); off < 0x3000; off += pageSize {
+		p.mapPage(tail+off, KernelTextToPhys(tail+off, physBase), 4<<10)
+		m.write(KernelTextToPhys(tail+off, physBase), make([]byte, pageSize))
+	}
+	tr := mustNew(t, m, Config{TopPGD: p.top, Levels: 4, PhysBase: physBase})
+	buf := make([]byte, 0x3000)
+	if err := tr.ReadVirt(buf, tail); err != nil {
+		t.Fatalf("mapped tail: %v", err)
+	}
+	// A read that runs off the mapped tail faults at the first unmapped byte.
+	err := tr.ReadVirt(make([]byte, 0x10), tail+0x3000-8)
+	wantNotMapped(t, err, tail+0x3000)
+	for _, va := range []uint64{tail + 0x3000, tail + 1<<20, text + 10<<20, 0xffffffff88200000} {
+		if pa, err := tr.VirtToPhys(va); err == nil {
+			t.Errorf("%#x: translated to %#x, want not mapped (KernelTextToPhys would say %#x)", va, pa, KernelTextToPhys(va, physBase))
+		}
+	}
+}
+
+// TestLeafCache checks a 2 MiB or 1 GiB leaf is walked once.
+func TestLeafCache(t *testing.T) {
+	for _, size := range []uint64{2 << 20, 1 << 30} {
+		m := newFakeMem()
+		p := newPT(m, 4)
+		base := DefaultPageOffset4 + 4<<30
+		p.mapPage(base, 1<<30, size)
+		tr := mustNew(t, m, Config{TopPGD: p.top, Levels: 4})
+		m.mu.Lock()
+		m.reads = 0
+		m.mu.Unlock()
+		for off := uint64(0); off < size; off += size / 64 {
+			if pa, err := tr.VirtToPhys(base + off); err != nil || pa != 1<<30+off {
+				t.Fatalf("size %#x: %#x -> %#x, %v", size, base+off, pa, err)
+			}
+		}
+		m.mu.Lock()
+		reads := m.reads
+		m.mu.Unlock()
+		levels := map[uint64]int{2 << 20: 3, 1 << 30: 2}[size]
+		if reads != levels {
+			t.Errorf("size %#x: %d page-table reads for 64 translations, want one walk (%d)", size, reads, levels)
+		}
+	}
+}
+
+func TestDirectMapNeighbours(t *testing.T) {
+	// Under memory KASLR vmalloc can start right after the direct map: both
+	// are walked, and what lies between them is not mapped.
 	k := newKernelLayout(4, 0, 0x1000000, 0xffff8da780000000)
 	vmalloc := k.pageOffset + 11<<40 // e.g. 1 TiB of memory + 10 TiB padding
 	k.p.mapPage(vmalloc, dataPA, 4<<10)
@@ -410,30 +477,32 @@ func TestDirectMapBound(t *testing.T) {
 	if pa, err := tr.VirtToPhys(vmalloc + 8); err != nil || pa != dataPA+8 {
 		t.Fatalf("vmalloc just past the direct map: %#x, %v", pa, err)
 	}
-	if pa, err := tr.VirtToPhys(k.pageOffset + tb - 8); err != nil || pa != tb-8 {
-		t.Fatalf("direct map fast path end: %#x, %v", pa, err)
+	if pa, err := tr.VirtToPhys(k.pageOffset + 0x2345678); err != nil || pa != 0x2345678 {
+		t.Fatalf("direct map: %#x, %v", pa, err)
 	}
-	if tr.PageOffset() != k.pageOffset {
-		t.Fatalf("PageOffset = %#x", tr.PageOffset())
-	}
+	_, err := tr.VirtToPhys(k.pageOffset + 1<<40 - 8)
+	wantNotMapped(t, err, k.pageOffset+1<<40-8)
 }
 
 func TestSetPageOffset(t *testing.T) {
-	k := newKernelLayout(4, 0, 0x1000000, 0xffff8da780000000)
-	tr := mustNew(t, k.m, Config{TopPGD: k.p.top, Levels: 4, KASLROffset: 0x1000000})
-	va := k.pageOffset + 0x3456789
-	pa, err := tr.VirtToPhys(va) // walked
-	if err != nil || pa != 0x3456789 {
-		t.Fatalf("walk = %#x, %v", pa, err)
+	k := newKernelLayout(4, 0x1000000, 0x1000000, 0xffff8da780000000)
+	tr := mustNew(t, k.m, Config{TopPGD: k.p.top, Levels: 4, PhysBase: 0x1000000, KASLROffset: 0x1000000})
+	if tr.PageOffset() != 0 || len(tr.LinearAliases(0x3000000)) != 1 {
+		t.Fatalf("unknown page offset: %#x, aliases %#x", tr.PageOffset(), tr.LinearAliases(0x3000000))
 	}
 	tr.SetPageOffset(k.pageOffset)
-	if pa, err := tr.VirtToPhys(va + 64<<20); err != nil || pa != 0x3456789+64<<20 { // fast path: unmapped by the walk
-		t.Fatalf("fast path = %#x, %v", pa, err)
+	al := tr.LinearAliases(0x3000000)
+	if tr.PageOffset() != k.pageOffset || len(al) != 2 || al[0] != k.pageOffset+0x3000000 || al[1] != StartKernelMap+0x2000000 {
+		t.Fatalf("aliases %#x", al)
 	}
-	tr.SetPageOffset(0)
-	if _, err := tr.VirtToPhys(va + 64<<20); !errors.Is(err, vmem.ErrNotMapped) {
-		t.Fatalf("after SetPageOffset(0) = %v, want walked not-mapped", err)
+	for _, va := range al {
+		if pa, err := tr.VirtToPhys(va); err != nil || pa != 0x3000000 {
+			t.Errorf("alias %#x -> %#x, %v", va, pa, err)
+		}
 	}
+	// The page offset does not make an unmapped address readable.
+	_, err := tr.VirtToPhys(k.pageOffset + 64<<20)
+	wantNotMapped(t, err, k.pageOffset+64<<20)
 }
 
 func TestFindPageOffset(t *testing.T) {
@@ -628,6 +697,21 @@ func BenchmarkVirtToPhysCached(b *testing.B) {
 	tr := mustNew(b, m, Config{TopPGD: p.top, Levels: 4})
 	for b.Loop() {
 		if _, err := tr.VirtToPhys(vmallocVA + 0x456); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkVirtToPhysHugeLeaf translates direct-map addresses spread over
+// 31 cached 2 MiB leaves: the cost the kernel image and the direct map pay
+// per translation now that no arithmetic fast path answers for them.
+func BenchmarkVirtToPhysHugeLeaf(b *testing.B) {
+	k := newKernelLayout(4, 0, 0x1000000, DefaultPageOffset4)
+	tr := mustNew(b, k.m, Config{TopPGD: k.p.top, Levels: 4, PageOffset: DefaultPageOffset4, KASLROffset: 0x1000000})
+	va := uint64(0)
+	for b.Loop() {
+		va = (va + 0x1234567) % (62 << 20)
+		if _, err := tr.VirtToPhys(DefaultPageOffset4 + 2<<20 + va); err != nil {
 			b.Fatal(err)
 		}
 	}
