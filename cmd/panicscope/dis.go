@@ -6,7 +6,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/panicscope/panicscope/vmcore/analysis"
 	"github.com/panicscope/panicscope/vmcore/disasm"
 )
 
@@ -52,7 +51,7 @@ func runDis(args []string, stdout, stderr io.Writer) error {
 	} else {
 		count = 1
 	}
-	arch := analysis.Identify(t.Dump).Arch
+	arch := t.Dump.Arch().Name()
 	name := func(a uint64) (string, uint64, bool) {
 		s, off, ok := t.Syms.ByAddr(a)
 		return s.Name, off, ok
