@@ -37,6 +37,9 @@ func legacyStruct(info *vmcoreinfo.Info) (*legacyLayout, error) {
 		if len(k.missing) > 0 {
 			continue
 		}
+		if err := k.err(); err != nil {
+			return nil, err
+		}
 		// No OFFSET lines for these: they follow text_len in the struct
 		// above (dict_len u16, facility u8, then the flags/level byte).
 		if l.dictLen < 0 {

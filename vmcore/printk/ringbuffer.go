@@ -46,10 +46,12 @@ type prbLayout struct {
 	sizeBits, data, headLpos, tailLpos, counter           int64
 }
 
-// keys collects missing VMCOREINFO lines.
+// keys collects missing VMCOREINFO lines, and lines whose value no member
+// offset, structure size or array length can have.
 type keys struct {
 	info    *vmcoreinfo.Info
 	missing []string
+	bad     []string
 }
 
 func (k *keys) get(kind, name string, opt bool) int64 {
@@ -69,7 +71,25 @@ func (k *keys) get(kind, name string, opt bool) int64 {
 		}
 		return -1
 	}
+	// Bounding every value by a structure's size keeps the sums of up to
+	// three of them used below far from overflowing.
+	if v < 0 || v > maxStructSize {
+		k.bad = append(k.bad, fmt.Sprintf("%s(%s)=%d", kind, name, v))
+		return -1
+	}
 	return v
+}
+
+// err reports missing or implausible lines.
+func (k *keys) err() error {
+	var errs []error
+	if len(k.missing) > 0 {
+		errs = append(errs, fmt.Errorf("printk: VMCOREINFO lacks %s", strings.Join(k.missing, ", ")))
+	}
+	if len(k.bad) > 0 {
+		errs = append(errs, fmt.Errorf("printk: implausible VMCOREINFO %s", strings.Join(k.bad, ", ")))
+	}
+	return errors.Join(errs...)
 }
 
 func (k *keys) off(name string) int64    { return k.get("OFFSET", name, false) }
@@ -132,8 +152,8 @@ func ringLayout(info *vmcoreinfo.Info) (*prbLayout, error) {
 	if l.counter < 0 {
 		l.counter = 0
 	}
-	if len(k.missing) > 0 {
-		return nil, fmt.Errorf("printk: VMCOREINFO lacks %s", strings.Join(k.missing, ", "))
+	if err := k.err(); err != nil {
+		return nil, err
 	}
 	l.facility, l.flags = infoFlagOffsets(l.textLen)
 	if l.callerID >= 0 && l.callerID != l.textLen+4 {
