@@ -23,6 +23,8 @@ const (
 	maxRamoopsZone = 1 << 20
 	maxZones       = 256
 	maxRecordText  = 1 << 20
+	// ramBufferHeader is sizeof(struct persistent_ram_buffer) before data[].
+	ramBufferHeader = 12
 )
 
 // readPstore reads the registered pstore backend (psinfo, fs/pstore/platform.c)
@@ -87,7 +89,7 @@ func readRamoops(t *target.Target, ps *Pstore) error {
 	consoleSize, _ := get("console_size")
 	ftraceSize, _ := get("ftrace_size")
 	pmsgSize, _ := get("pmsg_size")
-	if recSize == 0 || recSize > maxRamoopsZone || size > 1<<32 {
+	if recSize < ramBufferHeader || recSize > maxRamoopsZone || size > 1<<32 {
 		return fmt.Errorf("implausible ramoops layout: size %#x record_size %#x", size, recSize)
 	}
 	dumpArea := size - min(size, consoleSize+ftraceSize+pmsgSize)
@@ -101,7 +103,7 @@ func readRamoops(t *target.Target, ps *Pstore) error {
 		rec.Zone, rec.Kind = int(i), "dmesg"
 		ps.Records = append(ps.Records, rec)
 	}
-	if consoleSize > 0 && consoleSize <= maxRamoopsZone {
+	if consoleSize >= ramBufferHeader && consoleSize <= maxRamoopsZone {
 		if rec, ok := readRamoopsZone(t, base+dumpArea, consoleSize); ok {
 			rec.Zone, rec.Kind = int(zones), "console"
 			ps.Records = append(ps.Records, rec)
@@ -113,8 +115,20 @@ func readRamoops(t *target.Target, ps *Pstore) error {
 // readRamoopsZone decodes struct persistent_ram_buffer {u32 sig; atomic_t
 // start; atomic_t size; u8 data[]} at a physical address.
 func readRamoopsZone(t *target.Target, addr, zoneSize uint64) (PstoreRecord, bool) {
+	if zoneSize < ramBufferHeader {
+		return PstoreRecord{}, false
+	}
 	buf := make([]byte, zoneSize)
 	if err := t.Dump.ReadPhys(buf, addr); err != nil {
+		return PstoreRecord{}, false
+	}
+	return parseRamoopsZone(addr, buf)
+}
+
+// parseRamoopsZone decodes one zone's bytes; a zone too small for the
+// header, without the signature or with a bad size holds no record.
+func parseRamoopsZone(addr uint64, buf []byte) (PstoreRecord, bool) {
+	if len(buf) < ramBufferHeader {
 		return PstoreRecord{}, false
 	}
 	if binary.LittleEndian.Uint32(buf) != persistentRAMSig {
