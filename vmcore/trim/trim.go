@@ -380,7 +380,10 @@ func writeOptions(d *vmcore.Dump, src phys.Memory, res *Result) (diskdump.WriteO
 		if len(wo.VMCOREINFO) > 0 {
 			res.VMCOREINFOFrom = "the source's kdump header"
 		}
-		exists = m.ExistingRanges()
+		var err error
+		if exists, err = m.ExistingRanges(); err != nil {
+			return wo, nil, fmt.Errorf("trim: %w", err)
+		}
 		res.SourcePages = m.DumpedPages()
 	case *elfcore.File:
 		for _, s := range m.Segments() {

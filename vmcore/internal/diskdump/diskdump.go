@@ -64,6 +64,9 @@ const (
 	maxNotes      = 64 << 20
 	// Decoded pages kept, as bytes (4096 pages of 4 KiB).
 	cacheBytes = 16 << 20
+	// maxPFNs bounds max_mapnr: 2^52 bytes (MAX_PHYSMEM_BITS with 5-level
+	// paging) of 4 KiB pages; a larger value is a corrupt header.
+	maxPFNs = 1 << 40
 )
 
 // UTSName is struct new_utsname as copied into the header.
@@ -141,7 +144,7 @@ type File struct {
 	// their descriptors start at firstPFN.
 	firstPFN, endPFN uint64
 
-	ram, dumped bitmap
+	ram, dumped *bitmap
 	descBase    int64  // file offset of page_desc_t[0]
 	descCount   uint64 // descriptors this file should hold
 	rankBase    uint64 // dumped pages before firstPFN
@@ -328,35 +331,32 @@ func (f *File) readBitmaps() error {
 	if twoBitmaps {
 		half = length / 2
 	}
-	// Only the part covering max_mapnr is loaded.
-	f.maxPFN = min(h.MaxMapnr, half*8)
-	if lim := ^uint64(0) >> f.shift; f.maxPFN > lim {
-		f.maxPFN = lim
-	}
-	load := (f.maxPFN + 7) / 8
-	ram := make([]byte, load)
-	if err := f.readFull(ram, int64(start)); err != nil {
-		return fmt.Errorf("diskdump 1st bitmap: %w", err)
-	}
-	f.ram = newBitmap(ram, f.maxPFN)
+	// Only the part covering max_mapnr is used, and no more than a
+	// machine can have (maxPFNs).
+	f.maxPFN = min(h.MaxMapnr, half*8, maxPFNs)
+	f.ram = newBitmap(f.r, int64(start), f.maxPFN)
+	f.dumped = f.ram
 	if twoBitmaps {
-		dumped := make([]byte, load)
-		if err := f.readFull(dumped, int64(start+half)); err != nil {
-			return fmt.Errorf("diskdump 2nd bitmap: %w", err)
-		}
-		f.dumped = newBitmap(dumped, f.maxPFN)
-	} else {
-		f.dumped = f.ram
+		f.dumped = newBitmap(f.r, int64(start+half), f.maxPFN)
 	}
-	f.dumped.buildRank()
+	if err := f.dumped.indexRank(); err != nil {
+		return fmt.Errorf("diskdump 2nd bitmap: %w", err)
+	}
 
 	f.firstPFN, f.endPFN = 0, f.maxPFN
 	if f.kdump && h.Version >= 2 && h.Sub.Split != 0 {
 		f.firstPFN = min(h.Sub.StartPFN64, f.maxPFN)
 		f.endPFN = max(min(h.Sub.EndPFN64, f.maxPFN), f.firstPFN)
 	}
-	f.rankBase = f.dumped.rank(f.firstPFN)
-	f.descCount = f.dumped.rank(f.endPFN) - f.rankBase
+	first, err := f.dumped.rank(f.firstPFN)
+	if err != nil {
+		return fmt.Errorf("diskdump 2nd bitmap: %w", err)
+	}
+	end, err := f.dumped.rank(f.endPFN)
+	if err != nil {
+		return fmt.Errorf("diskdump 2nd bitmap: %w", err)
+	}
+	f.rankBase, f.descCount = first, end-first
 	return nil
 }
 

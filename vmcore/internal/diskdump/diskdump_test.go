@@ -484,8 +484,8 @@ func TestRangesLarge(t *testing.T) {
 	}
 	// The rank index agrees with counting.
 	for i, p := range pages {
-		if r := f.dumped.rank(p.pfn); r != uint64(i) {
-			t.Fatalf("rank(%d) = %d, want %d", p.pfn, r, i)
+		if r, err := f.dumped.rank(p.pfn); err != nil || r != uint64(i) {
+			t.Fatalf("rank(%d) = %d, %v, want %d", p.pfn, r, err, i)
 		}
 	}
 }

@@ -71,16 +71,27 @@ func (f *File) ReadPhys(buf []byte, paddr uint64) error {
 // page returns the decoded page for pfn, from the cache when possible.
 // The slice is shared and must not be modified.
 func (f *File) page(pfn uint64) ([]byte, error) {
-	if pfn >= f.maxPFN || pfn < f.firstPFN || pfn >= f.endPFN || !f.ram.test(pfn) {
+	if pfn >= f.maxPFN || pfn < f.firstPFN || pfn >= f.endPFN {
 		return nil, &phys.MissingError{Reason: phys.NotInDump}
-	}
-	if !f.dumped.test(pfn) {
-		return nil, &phys.MissingError{Reason: phys.Excluded}
 	}
 	if p, ok := f.cache.Get(pfn); ok {
 		return p, nil
 	}
-	d, err := f.readDesc(f.dumped.rank(pfn) - f.rankBase)
+	if exists, err := f.ram.test(pfn); err != nil {
+		return nil, fmt.Errorf("1st bitmap: %w", err)
+	} else if !exists {
+		return nil, &phys.MissingError{Reason: phys.NotInDump}
+	}
+	if dumped, err := f.dumped.test(pfn); err != nil {
+		return nil, fmt.Errorf("2nd bitmap: %w", err)
+	} else if !dumped {
+		return nil, &phys.MissingError{Reason: phys.Excluded}
+	}
+	rank, err := f.dumped.rank(pfn)
+	if err != nil {
+		return nil, fmt.Errorf("2nd bitmap: %w", err)
+	}
+	d, err := f.readDesc(rank - f.rankBase)
 	if err != nil {
 		if errors.Is(err, io.ErrUnexpectedEOF) {
 			return nil, &phys.MissingError{Reason: phys.BeyondEnd}
@@ -268,7 +279,9 @@ var zstdDecoder = sync.OnceValues(func() (*zstd.Decoder, error) {
 // in address order. Excluded pages split ranges.
 func (f *File) Ranges() []phys.Range {
 	f.rangesOnce.Do(func() {
-		f.ranges = runs(&f.ram, &f.dumped, f.firstPFN, f.endPFN, f.shift)
+		// A bitmap block that cannot be read leaves its pages out; reading
+		// them says why.
+		f.ranges, _ = runs(f.ram, f.dumped, f.firstPFN, f.endPFN, f.shift)
 	})
 	return append([]phys.Range(nil), f.ranges...)
 }

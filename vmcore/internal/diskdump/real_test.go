@@ -3,6 +3,7 @@ package diskdump
 import (
 	"bytes"
 	"debug/elf"
+	"errors"
 	"math/rand"
 	"os"
 	"path/filepath"
@@ -102,10 +103,15 @@ func TestRealExcludedAndMissing(t *testing.T) {
 	var excluded, hole uint64
 	foundEx, foundHole := false, false
 	for pfn := uint64(0); pfn < f.maxPFN && !(foundEx && foundHole); pfn++ {
+		inRAM, err1 := f.ram.test(pfn)
+		dumped, err2 := f.dumped.test(pfn)
+		if err := errors.Join(err1, err2); err != nil {
+			t.Fatal(err)
+		}
 		switch {
-		case !foundEx && f.ram.test(pfn) && !f.dumped.test(pfn):
+		case !foundEx && inRAM && !dumped:
 			excluded, foundEx = pfn, true
-		case !foundHole && !f.ram.test(pfn):
+		case !foundHole && !inRAM:
 			hole, foundHole = pfn, true
 		}
 	}

@@ -512,6 +512,6 @@ func (c *countWriter) Write(p []byte) (int, error) {
 // (pages of the machine's memory, dumped or excluded) within this file's
 // pfn range, in address order: what a filtered copy of the file should
 // mark as existing.
-func (f *File) ExistingRanges() []phys.Range {
-	return runs(&f.ram, &f.ram, f.firstPFN, f.endPFN, f.shift)
+func (f *File) ExistingRanges() ([]phys.Range, error) {
+	return runs(f.ram, f.ram, f.firstPFN, f.endPFN, f.shift)
 }

@@ -286,6 +286,18 @@ func coalesce(segs []segment) []segment {
 // Size is the size of the rearranged file: the end of the furthest record.
 func (fr *Reader) Size() int64 { return fr.size }
 
+// NextData returns the first offset at or after off that some record
+// wrote (bytes before it read as zeros), or Size() when none does; the
+// bool is always true. Readers of large, mostly empty areas (diskdump
+// bitmaps) use it to skip what the stream never stored.
+func (fr *Reader) NextData(off int64) (int64, bool) {
+	i := sort.Search(len(fr.segs), func(i int) bool { return fr.segs[i].dst+fr.segs[i].n > off })
+	if i == len(fr.segs) {
+		return max(off, fr.size), true
+	}
+	return max(off, fr.segs[i].dst), true
+}
+
 // Truncated reports that the stream ended without its end marker or in
 // the middle of a record.
 func (fr *Reader) Truncated() bool { return fr.truncated }

@@ -1,0 +1,136 @@
+package diskdump
+
+import (
+	"bytes"
+	"encoding/binary"
+	"runtime"
+	"testing"
+
+	"github.com/panicscope/panicscope/vmcore/internal/flat"
+	"github.com/panicscope/panicscope/vmcore/phys"
+)
+
+// flatten writes recs ({offset, data}) as a makedumpfile flattened stream.
+func flatten(recs ...flatRec) []byte {
+	out := make([]byte, 4096)
+	copy(out, "makedumpfile\x00")
+	binary.BigEndian.PutUint64(out[16:], 1) // TYPE_FLAT_HEADER
+	binary.BigEndian.PutUint64(out[24:], 1)
+	for _, r := range recs {
+		out = binary.BigEndian.AppendUint64(out, uint64(r.off))
+		out = binary.BigEndian.AppendUint64(out, uint64(len(r.data)))
+		out = append(out, r.data...)
+	}
+	out = binary.BigEndian.AppendUint64(out, ^uint64(0))
+	return binary.BigEndian.AppendUint64(out, ^uint64(0))
+}
+
+type flatRec struct {
+	off  int64
+	data []byte
+}
+
+// allocDuring returns the bytes allocated while fn ran.
+func allocDuring(fn func()) uint64 {
+	var a, b runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&a)
+	fn()
+	runtime.ReadMemStats(&b)
+	return b.TotalAlloc - a.TotalAlloc
+}
+
+// TestFlatStreamHugeBitmaps: an 8 KB flattened stream whose header claims
+// 2^32 bitmap blocks and whose last record lies far away used to make Open
+// allocate 2 GiB for the bitmaps (the rearranged file's size is the
+// furthest record's end). Bitmaps are read on demand now, and the parts no
+// record stored are not read at all.
+func TestFlatStreamHugeBitmaps(t *testing.T) {
+	s := mixed()
+	file := build(s)
+	hdr := bytes.Clone(file[:2*bs])
+	le := binary.LittleEndian
+	le.PutUint32(hdr[436:], 0xffffffff) // bitmap_blocks
+	le.PutUint64(hdr[bs+96:], 1<<62)    // max_mapnr_64
+	stream := flatten(flatRec{0, hdr}, flatRec{1 << 46, []byte("farfar!!")})
+	if len(stream) > 16<<10 {
+		t.Fatalf("stream is %d bytes", len(stream))
+	}
+	fr, err := flat.Open(bytes.NewReader(stream), int64(len(stream)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var f *File
+	n := allocDuring(func() { f, err = Open(fr, fr.Size()) })
+	if n > 16<<20 {
+		t.Errorf("Open allocated %d MiB", n>>20)
+	}
+	if err != nil {
+		return // an error is fine too
+	}
+	if f.maxPFN > maxPFNs {
+		t.Errorf("maxPFN %#x beyond %#x", f.maxPFN, uint64(maxPFNs))
+	}
+	// No bitmap bit was stored: every pfn is absent.
+	buf := make([]byte, 8)
+	for _, pfn := range []uint64{0, 1, 1 << 30, f.maxPFN - 1} {
+		if err := f.ReadPhys(buf, pfn*bs); !phys.IsMissing(err) {
+			t.Errorf("pfn %#x: %v, want missing", pfn, err)
+		}
+	}
+	if r := f.Ranges(); len(r) != 0 {
+		t.Errorf("Ranges = %v", r)
+	}
+}
+
+// TestHugeMaxMapnrSmallFile: max_mapnr_64 with a high bit flipped in a
+// real-sized file keeps the bitmaps the file holds; memory stays small.
+func TestHugeMaxMapnrSmallFile(t *testing.T) {
+	s := mixed()
+	file := build(s)
+	le := binary.LittleEndian
+	le.PutUint64(file[bs+96:], 1<<60|s.maxMapnr)
+	var f *File
+	n := allocDuring(func() { f = openBytes(t, file) })
+	if n > 4<<20 {
+		t.Errorf("Open allocated %d KiB", n>>10)
+	}
+	want := openBytes(t, build(s))
+	if got, w := f.Ranges(), want.Ranges(); !equalRanges(got, w) {
+		t.Errorf("Ranges = %v, want %v", got, w)
+	}
+}
+
+// TestBitmapBlocksAndIndex checks rank and test across several index
+// blocks against a plain count, with bits set near block edges.
+func TestBitmapBlocksAndIndex(t *testing.T) {
+	const nbits = 5*32768 + 77
+	raw := make([]byte, (nbits+7)/8+100) // trailing garbage past nbits
+	for i := range raw[(nbits+7)/8:] {
+		raw[(nbits+7)/8+i] = 0xff
+	}
+	set := map[uint64]bool{}
+	for _, p := range []uint64{0, 1, 63, 64, 32767, 32768, 32769, 65535, 3 * 32768, nbits - 1} {
+		set[p] = true
+		raw[p/8] |= 1 << (p % 8)
+	}
+	raw[(nbits-1)/8] |= byte(0xff << ((nbits - 1) % 8) & 0xff) // bits past nbits in the last byte
+	m := newBitmap(bytes.NewReader(raw), 0, nbits)
+	if err := m.indexRank(); err != nil {
+		t.Fatal(err)
+	}
+	var n uint64
+	for p := uint64(0); p < nbits+10; p++ {
+		r, err := m.rank(p)
+		if err != nil || r != n {
+			t.Fatalf("rank(%d) = %d, %v, want %d", p, r, err, n)
+		}
+		ok, err := m.test(p)
+		if err != nil || ok != set[p] {
+			t.Fatalf("test(%d) = %v, %v", p, ok, err)
+		}
+		if set[p] {
+			n++
+		}
+	}
+}
