@@ -1,9 +1,12 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
+	"syscall"
 
 	"github.com/panicscope/panicscope/vmcore/trim"
 )
@@ -58,7 +61,10 @@ func runTrim(args []string, stdout, stderr io.Writer) error {
 	if *zstd {
 		opt.Compression = "zstd"
 	}
-	res, err := trim.File(pos[0], pos[1], opt)
+	// Interrupted, the copy being written is removed, not left half-done.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	res, err := trim.File(ctx, pos[0], pos[1], opt)
 	if err != nil {
 		return err
 	}

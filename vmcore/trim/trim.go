@@ -18,9 +18,11 @@ package trim
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"time"
@@ -107,8 +109,10 @@ type Result struct {
 	WriteTime      time.Duration
 }
 
-// File trims the dump at src into dst (replaced atomically).
-func File(src, dst string, opt Options) (*Result, error) {
+// File trims the dump at src into dst (replaced atomically). When ctx is
+// cancelled (the command's SIGINT) the copy being written stops and its
+// temporary file is removed; dst is left as it was.
+func File(ctx context.Context, src, dst string, opt Options) (*Result, error) {
 	t, rec, err := openRecorded(src, opt.Target)
 	if err != nil {
 		return nil, err
@@ -123,6 +127,9 @@ func File(src, dst string, opt Options) (*Result, error) {
 		return nil, err
 	}
 	res.SourceBytes = size
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("trim: %w", err)
+	}
 
 	start := time.Now()
 	tmp, err := os.CreateTemp(filepath.Dir(dst), "."+filepath.Base(dst)+".tmp*")
@@ -130,7 +137,7 @@ func File(src, dst string, opt Options) (*Result, error) {
 		return nil, fmt.Errorf("trim: %w", err)
 	}
 	defer os.Remove(tmp.Name()) // after a successful rename this fails harmlessly
-	st, err := w.Write(tmp)
+	st, err := w.Write(ctxWriter{ctx, tmp})
 	if err == nil {
 		err = tmp.Close()
 	} else {
@@ -149,6 +156,19 @@ func File(src, dst string, opt Options) (*Result, error) {
 	res.ExistingPages = st.Existing
 	res.WriteTime = time.Since(start)
 	return res, nil
+}
+
+// ctxWriter fails every write once ctx is done, which stops the writer.
+type ctxWriter struct {
+	ctx context.Context
+	w   io.Writer
+}
+
+func (c ctxWriter) Write(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.w.Write(p)
 }
 
 // openRecorded opens src through target with its physical memory wrapped
@@ -203,6 +223,12 @@ func Record(t *target.Target, rec *Recorder, opt Options) (*Result, *diskdump.Wr
 	if err != nil {
 		return nil, nil, err
 	}
+	// The copy's bitmaps end after the highest page read (kept or
+	// missing), not at the source's max_mapnr: its size follows what it
+	// keeps, whatever the header claims (one flipped bit in max_mapnr_64
+	// asked for 2 x 128 GiB of zero bitmap). Every page read keeps its
+	// state (present, excluded, missing) in the copy.
+	wo.MaxMapnr = min(wo.MaxMapnr, mapnrFor(rec))
 	wo.Compression = opt.Compression
 	w, err := diskdump.NewWriter(wo)
 	if err != nil {
@@ -246,6 +272,22 @@ func Record(t *target.Target, rec *Recorder, opt Options) (*Result, *diskdump.Wr
 		}
 	}
 	return res, w, nil
+}
+
+// mapnrGranule rounds the copy's max_mapnr up to a whole 4 KiB bitmap
+// block (32768 pfns, 128 MiB of memory).
+const mapnrGranule = 1 << 15
+
+// mapnrFor is one past the highest pfn rec saw read, rounded up.
+func mapnrFor(rec *Recorder) uint64 {
+	var top uint64
+	for _, pfn := range rec.PFNs() {
+		top = max(top, pfn+1)
+	}
+	for pfn := range rec.Missing() {
+		top = max(top, pfn+1)
+	}
+	return (top + mapnrGranule - 1) / mapnrGranule * mapnrGranule
 }
 
 // unwindCPUs walks every CPU's stack from its saved registers, as
@@ -369,7 +411,7 @@ func writeOptions(d *vmcore.Dump, src phys.Memory, res *Result) (diskdump.WriteO
 		if m.BlockSize() != phys.PageSize {
 			return wo, nil, fmt.Errorf("trim: block size %d (only %d-byte pages are supported)", m.BlockSize(), phys.PageSize)
 		}
-		wo.MaxMapnr = h.MaxMapnr
+		wo.MaxMapnr = min(h.MaxMapnr, m.MaxPFN())
 		wo.UTSName = h.UTSName
 		wo.Timestamp = h.Timestamp
 		wo.NrCPUs = h.NrCPUs

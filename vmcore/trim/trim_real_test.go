@@ -2,6 +2,7 @@ package trim
 
 import (
 	"bytes"
+	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -32,7 +33,7 @@ func TestTrimRealDumps(t *testing.T) {
 			fx := testfixtures.Get(t, tc.fixture)
 			src := filepath.Join(fx.Dir, tc.file)
 			out := filepath.Join(t.TempDir(), "trimmed")
-			res, err := File(src, out, Options{})
+			res, err := File(context.Background(), src, out, Options{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -155,7 +156,7 @@ func BenchmarkTrim(b *testing.B) {
 	fx := testfixtures.Get(b, "qemu-6.1-lp-oops-pstore")
 	out := filepath.Join(b.TempDir(), "trimmed")
 	for b.Loop() {
-		if _, err := File(filepath.Join(fx.Dir, "vmcore"), out, Options{}); err != nil {
+		if _, err := File(context.Background(), filepath.Join(fx.Dir, "vmcore"), out, Options{}); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -448,6 +448,10 @@ func (f *File) DumpLevel() int {
 	return int(f.hdr.Sub.DumpLevel)
 }
 
+// MaxPFN is the number of pfns the bitmaps cover: max_mapnr, unless the
+// bitmaps in the file are shorter (or it exceeds any machine's).
+func (f *File) MaxPFN() uint64 { return f.maxPFN }
+
 // DumpedPages is the number of pages the file holds descriptors for.
 func (f *File) DumpedPages() uint64 { return f.descCount }
 
