@@ -17,6 +17,7 @@
 package elfcore
 
 import (
+	"container/heap"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -96,15 +97,23 @@ const (
 // File is an opened ELF core. It is immutable after Open and safe for
 // concurrent use when the underlying io.ReaderAt is (as io.ReaderAt requires).
 type File struct {
-	r     io.ReaderAt
-	size  uint64
-	segs  []Segment // PT_LOADs in file order
-	info  []segInfo // parallel to segs
-	order []int     // indices of segs sorted by PAddr, then file order
-	// maxEnd[i] is the largest PAddr+MemSize among segs[order[0..i]].
-	maxEnd []uint64
+	r    io.ReaderAt
+	size uint64
+	segs []Segment // PT_LOADs in file order
+	info []segInfo // parallel to segs
+	// pieces partition the covered physical addresses by the segment that
+	// serves them (see lookup), sorted and disjoint: each read is a binary
+	// search however many PT_LOADs overlap.
+	pieces []piece
 	notes  []notes.Note
 	style  Style
+}
+
+// piece is [start, end) served by segment seg with coverage kind.
+type piece struct {
+	start, end uint64
+	seg        int
+	kind       int
 }
 
 type segInfo struct {
@@ -260,18 +269,79 @@ func (f *File) addLoad(s Segment, idx uint64) error {
 	return nil
 }
 
+// index resolves the segments into pieces. Each segment offers up to three
+// spans (its data in the file, the part of p_filesz the file lacks, the
+// p_memsz tail), ranked as lookup prefers them; a sweep over the span
+// starts with a min-heap of the spans covering the current address keeps,
+// for each stretch, the best one: O(n log n) once, for any overlap.
 func (f *File) index() {
-	f.order = make([]int, len(f.segs))
-	for i := range f.order {
-		f.order[i] = i
+	var spans []span
+	for i, in := range f.info {
+		p := f.segs[i].PAddr
+		text := 0
+		if in.text {
+			text = 1
+		}
+		for k, end := range [...]uint64{kindData: in.dataEnd, kindTruncated: in.fileEnd, kindExcluded: in.memEnd} {
+			if end > p {
+				spans = append(spans, span{start: p, end: end, rank: uint64(k*2+text)<<32 | uint64(i)})
+				p = end
+			}
+		}
 	}
-	sort.SliceStable(f.order, func(a, b int) bool { return f.segs[f.order[a]].PAddr < f.segs[f.order[b]].PAddr })
-	f.maxEnd = make([]uint64, len(f.order))
-	var m uint64
-	for i, si := range f.order {
-		m = max(m, f.info[si].memEnd)
-		f.maxEnd[i] = m
+	sort.Slice(spans, func(a, b int) bool { return spans[a].start < spans[b].start })
+	var h spanHeap
+	f.pieces = nil
+	var pos uint64
+	for i := 0; i < len(spans) || len(h) > 0; {
+		if len(h) == 0 {
+			pos = max(pos, spans[i].start)
+		}
+		for i < len(spans) && spans[i].start <= pos {
+			heap.Push(&h, spans[i])
+			i++
+		}
+		for len(h) > 0 && h[0].end <= pos {
+			heap.Pop(&h)
+		}
+		if len(h) == 0 {
+			continue
+		}
+		top := h[0]
+		next := top.end
+		if i < len(spans) && spans[i].start < next {
+			next = spans[i].start
+		}
+		seg, kind := int(top.rank&(1<<32-1)), int(top.rank>>33)
+		if n := len(f.pieces); n > 0 && f.pieces[n-1].end == pos && f.pieces[n-1].seg == seg && f.pieces[n-1].kind == kind {
+			f.pieces[n-1].end = next
+		} else {
+			f.pieces = append(f.pieces, piece{start: pos, end: next, seg: seg, kind: kind})
+		}
+		pos = next
 	}
+}
+
+// span is one kind of coverage of [start, end) by a segment; rank orders
+// spans the way lookup prefers them: kind, then direct map over kernel
+// text, then file order (kind<<33 | text<<32 | segment index).
+type span struct {
+	start, end uint64
+	rank       uint64
+}
+
+// spanHeap is a min-heap of spans by rank.
+type spanHeap []span
+
+func (h spanHeap) Len() int           { return len(h) }
+func (h spanHeap) Less(i, j int) bool { return h[i].rank < h[j].rank }
+func (h spanHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *spanHeap) Push(x any)        { *h = append(*h, x.(span)) }
+func (h *spanHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
 }
 
 // detectStyle: a "QEMU" note means QEMU wrote the core (also with
@@ -312,37 +382,12 @@ const (
 // file order. It returns the segment index, the kind of coverage and the end
 // of the run of addresses served the same way (exclusive), or -1.
 func (f *File) lookup(addr uint64) (seg, kind int, end uint64) {
-	i := sort.Search(len(f.order), func(k int) bool { return f.segs[f.order[k]].PAddr > addr })
-	end = ^uint64(0)
-	if i < len(f.order) {
-		end = f.segs[f.order[i]].PAddr // a new segment may take over there
-	}
-	seg = -1
-	var bestText bool
-	var bestEnd uint64
-	for j := i - 1; j >= 0 && f.maxEnd[j] > addr; j-- {
-		si := f.order[j]
-		in := &f.info[si]
-		if addr >= in.memEnd {
-			continue
-		}
-		k, e := kindExcluded, in.memEnd
-		switch {
-		case addr < in.dataEnd:
-			k, e = kindData, in.dataEnd
-		case addr < in.fileEnd:
-			k, e = kindTruncated, in.fileEnd
-		}
-		better := seg < 0 || k < kind ||
-			(k == kind && (!in.text && bestText || in.text == bestText && si < seg))
-		if better {
-			seg, kind, bestText, bestEnd = si, k, in.text, e
-		}
-	}
-	if seg < 0 {
+	i := sort.Search(len(f.pieces), func(k int) bool { return f.pieces[k].end > addr })
+	if i == len(f.pieces) || f.pieces[i].start > addr {
 		return -1, 0, 0
 	}
-	return seg, kind, min(end, bestEnd)
+	p := &f.pieces[i]
+	return p.seg, p.kind, p.end
 }
 
 // ReadPhys fills buf with physical memory from paddr, crossing segments. An
