@@ -41,6 +41,9 @@ func ReportText(r *analysis.Report, width int) string {
 	kv("Kernel", kernelText(r.Kernel))
 	kv("Captured", string(r.Kernel.Capture)+": "+r.Kernel.CaptureWhy)
 	kv("Dump", fmt.Sprintf("%s, %s, %s", r.Identity.Format, r.Identity.Compression, filteredText(r.Identity)))
+	if s, ok := incompleteText(r.Identity); ok {
+		kv("Incomplete", s)
+	}
 	if r.Identity.CrashTime != nil {
 		kv("Crash time", r.Identity.CrashTime.Format("2006-01-02 15:04:05 UTC"))
 	}
@@ -158,6 +161,9 @@ func ReportMarkdown(r *analysis.Report) string {
 	row("Kernel", kernelText(r.Kernel))
 	row("Captured", string(r.Kernel.Capture)+": "+r.Kernel.CaptureWhy)
 	row("Dump", fmt.Sprintf("%s, %s, %s", r.Identity.Format, r.Identity.Compression, filteredText(r.Identity)))
+	if s, ok := incompleteText(r.Identity); ok {
+		row("Incomplete", s)
+	}
 	row("Model", "panic() of "+r.Line)
 
 	b.WriteString("\n### Timeline\n\n| # | step | status | reason / evidence |\n|---|---|---|---|\n")
@@ -292,6 +298,17 @@ func panicWhere(r *analysis.Report) string {
 		s += fmt.Sprintf(", log seq %d at %s", *r.Panic.Seq, printk.FormatTimestamp(*r.Panic.TimestampNS))
 	}
 	return s
+}
+
+// incompleteText says how the dump is incomplete, if it is.
+func incompleteText(id analysis.Identity) (string, bool) {
+	switch {
+	case id.Truncation != nil:
+		return id.Truncation.String(), true
+	case id.Incomplete:
+		return "the writer flagged this dump as cut short (DUMP_DH_COMPRESSED_INCOMPLETE)", true
+	}
+	return "", false
 }
 
 func filteredText(id analysis.Identity) string {

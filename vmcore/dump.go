@@ -65,10 +65,11 @@ type CPU struct {
 type Dump struct {
 	Path        string
 	Format      Format
-	Compression string // "zlib", "lzo", "snappy", "zstd", "none"
-	DumpLevel   int    // makedumpfile -d level; -1 when unknown
-	Filtered    bool   // pages were left out on purpose (dump level > 1, or ELF tails)
-	Incomplete  bool   // the writer flagged the dump as cut short
+	Compression string      // "zlib", "lzo", "snappy", "zstd", "none"
+	DumpLevel   int         // makedumpfile -d level; -1 when unknown
+	Filtered    bool        // pages were left out on purpose (dump level > 1, or ELF tails)
+	Incomplete  bool        // the writer flagged the dump as cut short
+	Truncation  *Truncation // the file is shorter than its headers say; nil when whole
 	Header      *diskdump.Header
 
 	InfoSource string // where VMCOREINFO came from
@@ -135,6 +136,7 @@ func openReader(r io.ReaderAt, size int64) (*Dump, error) {
 		}
 		d.Format = FormatFlattened
 		rawNotes = d.fromDiskdump(dd)
+		d.Truncation = flatTruncation(fr, size, d.Truncation)
 	case string(magic[:8]) == "KDUMP   " || string(magic[:8]) == "DISKDUMP":
 		dd, err := diskdump.Open(r, size)
 		if err != nil {
@@ -157,6 +159,7 @@ func openReader(r io.ReaderAt, size int64) (*Dump, error) {
 		}
 		d.mem = ef
 		d.Compression = "none"
+		d.Truncation = elfTruncation(ef)
 		switch ef.Style() {
 		case elfcore.StyleKdump:
 			d.Format = FormatELFKdump
@@ -231,6 +234,8 @@ func (d *Dump) fromDiskdump(dd *diskdump.File) []byte {
 	// QEMU writes dump level 1 (zero pages only); anything more filters data.
 	d.Filtered = d.DumpLevel > 1
 	d.Incomplete = dd.Incomplete()
+	d.Truncation = diskdumpTruncation(dd)
+	d.Warnings = append(d.Warnings, dd.Warnings()...)
 	if data := dd.VMCOREINFO(); len(data) > 0 {
 		if err := d.setInfo(data, InfoFromHeader); err != nil {
 			d.warn("VMCOREINFO in the kdump header unreadable: %v", err)

@@ -34,9 +34,19 @@ func TestTruncatedDumps(t *testing.T) {
 				t.Logf("%s cut at %d%%: %v", c.file, frac, err)
 				continue
 			}
+			if d.Truncation == nil {
+				t.Errorf("%s cut at %d%%: Truncation nil", c.file, frac)
+			} else {
+				t.Logf("%s cut at %d%%: %s (%s)", c.file, frac, d.Truncation, d.Truncation.Detail)
+			}
 			missing := 0
 			page := make([]byte, phys.PageSize)
-			for _, r := range d.PhysRanges() {
+			ranges := d.PhysRanges()
+			if len(ranges) == 0 {
+				// Cut before the page index: nothing is located.
+				ranges = []phys.Range{{Start: 0, End: 64 << 20}}
+			}
+			for _, r := range ranges {
 				for a := r.Start; a < r.End && a < r.Start+64<<20; a += 1 << 20 {
 					if err := d.ReadPhys(page, a); err != nil {
 						if !phys.IsMissing(err) {

@@ -58,7 +58,9 @@ func printIdentity(w io.Writer, id analysis.Identity) error {
 		filtered = fmt.Sprintf("yes (dump level %d)", id.DumpLevel)
 	}
 	row("filtered", filtered)
-	if id.Incomplete {
+	if id.Truncation != nil {
+		row("incomplete", "yes: "+id.Truncation.String())
+	} else if id.Incomplete {
 		row("incomplete", "yes: the writer flagged this dump as cut short")
 	}
 	if id.CrashTime != nil {

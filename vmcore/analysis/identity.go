@@ -16,26 +16,29 @@ import (
 // Identity is what `panicscope info` shows. Nil fields could not be read
 // (no VMCOREINFO, an unreadable utsname); Problems says why.
 type Identity struct {
-	Release          *string      `json:"release"`
-	Version          *string      `json:"version"`
-	BuildID          *string      `json:"build_id"`
-	Arch             string       `json:"arch"`
-	Hostname         string       `json:"hostname,omitempty"`
-	PageSize         *uint64      `json:"page_size"`
-	PagingLevels     *int         `json:"paging_levels"`
-	KASLROffset      *string      `json:"kaslr_offset"`
-	PhysBase         *string      `json:"phys_base"`
-	CPUs             int          `json:"cpus"`
-	Format           string       `json:"format"`
-	Compression      string       `json:"compression"`
-	Filtered         bool         `json:"filtered"`
-	DumpLevel        int          `json:"dump_level"`
-	Incomplete       bool         `json:"incomplete"`
-	CrashTime        *time.Time   `json:"crash_time"`
-	CrashTimeSource  string       `json:"crash_time_source,omitempty"`
-	VMCOREINFOSource string       `json:"vmcoreinfo_source"`
-	PanicMessage     *string      `json:"panic_message"` // nil until AddLog found it
-	Problems         finding.List `json:"problems"`
+	Release      *string `json:"release"`
+	Version      *string `json:"version"`
+	BuildID      *string `json:"build_id"`
+	Arch         string  `json:"arch"`
+	Hostname     string  `json:"hostname,omitempty"`
+	PageSize     *uint64 `json:"page_size"`
+	PagingLevels *int    `json:"paging_levels"`
+	KASLROffset  *string `json:"kaslr_offset"`
+	PhysBase     *string `json:"phys_base"`
+	CPUs         int     `json:"cpus"`
+	Format       string  `json:"format"`
+	Compression  string  `json:"compression"`
+	Filtered     bool    `json:"filtered"`
+	DumpLevel    int     `json:"dump_level"`
+	Incomplete   bool    `json:"incomplete"`
+	// Truncation says how the file is cut short (how much, from where);
+	// nil when the file holds what its headers say.
+	Truncation       *vmcore.Truncation `json:"truncation,omitempty"`
+	CrashTime        *time.Time         `json:"crash_time"`
+	CrashTimeSource  string             `json:"crash_time_source,omitempty"`
+	VMCOREINFOSource string             `json:"vmcoreinfo_source"`
+	PanicMessage     *string            `json:"panic_message"` // nil until AddLog found it
+	Problems         finding.List       `json:"problems"`
 }
 
 // Identify reads the identity facts from VMCOREINFO and kernel memory. The
@@ -47,7 +50,8 @@ func Identify(d *vmcore.Dump) Identity {
 		Compression: d.Compression,
 		Filtered:    d.Filtered,
 		DumpLevel:   d.DumpLevel,
-		Incomplete:  d.Incomplete,
+		Incomplete:  d.Incomplete || d.Truncation != nil,
+		Truncation:  d.Truncation,
 		CPUs:        len(d.CPUs),
 		Problems:    finding.List{},
 	}
@@ -96,6 +100,13 @@ func Identify(d *vmcore.Dump) Identity {
 	}
 	if uts, err := d.UTSName(); err != nil {
 		id.Problems.Add(finding.New(kindOf(err), finding.About(finding.AreaDump, "utsname"), fmt.Errorf("init_uts_ns unreadable: %w", err)))
+		// makedumpfile copies the kernel's utsname into the kdump header
+		// (write_kdump_header); QEMU leaves it empty. Used when memory
+		// cannot say and it names VMCOREINFO's release.
+		if h := d.Header; h != nil && id.Release != nil && h.UTSName.Release == *id.Release && h.UTSName.Version != "" {
+			id.Version, id.Hostname = &h.UTSName.Version, h.UTSName.Nodename
+			id.Problems.Addf(finding.NoSource, finding.About(finding.AreaDump, "utsname"), "version and hostname taken from the kdump header's copy of utsname")
+		}
 	} else {
 		id.Version = &uts.Version
 		id.Hostname = uts.Nodename

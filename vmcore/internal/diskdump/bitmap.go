@@ -128,6 +128,42 @@ func (m *bitmap) rank(pfn uint64) (uint64, error) {
 	return n + onesBelow(blk, i), nil
 }
 
+// selectBit returns the pfn of set bit number k (counted from 0), using
+// the index.
+func (m *bitmap) selectBit(k uint64) (uint64, bool) {
+	if m.ranks == nil || k >= m.ranks[len(m.ranks)-1] {
+		return 0, false
+	}
+	// Last block b with ranks[b] <= k.
+	lo, hi := 0, len(m.ranks)-1
+	for lo < hi {
+		mid := (lo + hi + 1) / 2
+		if m.ranks[mid] <= k {
+			lo = mid
+		} else {
+			hi = mid - 1
+		}
+	}
+	b := uint64(lo)
+	blk, err := m.block(b)
+	if err != nil {
+		return 0, false
+	}
+	left := k - m.ranks[b]
+	for w := uint64(0); 8*w < uint64(len(blk)); w++ {
+		x := binary.LittleEndian.Uint64(blk[8*w:])
+		if c := uint64(bits.OnesCount64(x)); left >= c {
+			left -= c
+			continue
+		}
+		for ; left > 0; left-- {
+			x &= x - 1
+		}
+		return b*m.blockBits() + 64*w + uint64(bits.TrailingZeros64(x)), true
+	}
+	return 0, false
+}
+
 // onesBelow counts the set bits of b below bit i.
 func onesBelow(b []byte, i uint64) uint64 {
 	var n uint64

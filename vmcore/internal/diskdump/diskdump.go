@@ -67,6 +67,9 @@ const (
 	// maxPFNs bounds max_mapnr: 2^52 bytes (MAX_PHYSMEM_BITS with 5-level
 	// paging) of 4 KiB pages; a larger value is a corrupt header.
 	maxPFNs = 1 << 40
+	// maxCutBitmaps is how far bitmaps may run past the end of a file that
+	// still opens (cut short): beyond, bitmap_blocks is more likely corrupt.
+	maxCutBitmaps = 1 << 30
 )
 
 // UTSName is struct new_utsname as copied into the header.
@@ -151,6 +154,8 @@ type File struct {
 
 	vmcoreinfo, notes []byte
 	truncated         bool
+	bitmapsCut        bool // the file ends inside the bitmaps: no page is readable
+	cut               Cut
 	warnings          []string
 
 	cache *phys.PageCache
@@ -190,7 +195,9 @@ func Open(r io.ReaderAt, size int64) (*File, error) {
 		return nil, err
 	}
 	f.readBlobs()
-	f.checkTruncated()
+	if !f.bitmapsCut {
+		f.checkTruncated()
+	}
 	f.cache = phys.NewPageCache(max(cacheBytes/f.blockSize, 16))
 	return f, nil
 }
@@ -314,10 +321,18 @@ func (f *File) readBitmaps() error {
 	bs := uint64(f.blockSize)
 	start := (1 + uint64(h.SubHdrSize)) * bs
 	length := uint64(h.BitmapBlocks) * bs
-	if start+length > uint64(f.size) {
-		return fmt.Errorf("diskdump bitmaps: %d blocks at %#x run past the end of the %d-byte file", h.BitmapBlocks, start, f.size)
-	}
 	f.descBase = int64(start + length)
+	if start+length > uint64(f.size) {
+		if start+length > uint64(f.size)+maxCutBitmaps {
+			return fmt.Errorf("diskdump bitmaps: %d blocks at %#x run past the end of the %d-byte file", h.BitmapBlocks, start, f.size)
+		}
+		// A copy cut inside its bitmaps: the headers are readable, no page
+		// can be located (every read is beyond the end).
+		f.truncated, f.bitmapsCut = true, true
+		f.cut = Cut{FileSize: f.size, NeedAtLeast: int64(start + length)}
+		f.warn("diskdump bitmaps: %d blocks at %#x run past the end of the %d-byte file: no page can be read", h.BitmapBlocks, start, f.size)
+		return nil
+	}
 
 	// makedumpfile and QEMU always write two bitmaps of half the area each.
 	// Old DISKDUMP files may have one, serving as both (crash's
@@ -396,21 +411,131 @@ func (f *File) readBlobs() {
 	f.notes = f.readBlob("ELF notes", s.OffsetNote, s.SizeNote, maxNotes)
 }
 
-// checkTruncated notes whether the descriptor array or the data of the
-// last page runs past the end of the file (a copy cut short).
+// Cut describes a file shorter than its headers say (a copy cut short).
+type Cut struct {
+	FileSize int64 // bytes in the file
+	// NeedAtLeast is the size the file should have at least: the end of
+	// the last page's data when its descriptor is readable, else the end
+	// of the descriptor table, else of the bitmaps.
+	NeedAtLeast int64
+	// FirstMissingPFN is the first page whose descriptor or data lies past
+	// the end, found by binary search over the descriptors (makedumpfile
+	// writes page data in pfn order; pages sharing the zero page's copy
+	// may still read after it). HasFirst is false when the bitmaps are cut
+	// and no page can be located.
+	FirstMissingPFN uint64
+	HasFirst        bool
+	// PagesAtMost is the number of dumped pages from FirstMissingPFN on:
+	// all of them may be gone.
+	PagesAtMost uint64
+}
+
+// checkTruncated notes whether the descriptor array or the data of a
+// page runs past the end of the file (a copy cut short), and where the
+// missing part starts.
+//
+// makedumpfile (write_kdump_pages) and QEMU (write_dump_pages) write page
+// data in pfn order right after the descriptors, except that every
+// all-zero page shares one copy written first, at the very start of the
+// data: descriptors pointing there are "early" and say nothing about where
+// the file was cut. Over the others, "data past the end" is monotone, so a binary
+// search finds the first lost page.
 func (f *File) checkTruncated() {
-	if f.descCount == 0 {
+	n := f.descCount
+	if n == 0 {
 		return
 	}
-	end := uint64(f.descBase) + f.descCount*descSize
-	if f.descCount > uint64(f.size)/descSize || end > uint64(f.size) {
-		f.truncated = true
+	dataStart := uint64(f.descBase) + n*descSize
+	if n > uint64(f.size)/descSize || dataStart < uint64(f.descBase) {
+		dataStart = ^uint64(0)
+	}
+	dc := descChunk{f: f}
+	// state: 0 early, 1 present, 2 lost (unreadable descriptor, never
+	// written, or data past the end).
+	state := func(i uint64) int {
+		d, err := dc.get(i)
+		switch {
+		case err != nil || d.offset <= 0 || uint64(d.offset)+uint64(d.size) > uint64(f.size):
+			return 2
+		case uint64(d.offset) == dataStart:
+			return 0
+		}
+		return 1
+	}
+	// The last descriptor that is not early.
+	last := n - 1
+	for last > 0 && state(last) == 0 {
+		last--
+	}
+	if state(last) != 2 {
 		return
 	}
-	d, err := f.readDesc(f.descCount - 1)
-	if err != nil || d.offset <= 0 || uint64(d.offset)+uint64(d.size) > uint64(f.size) {
-		f.truncated = true
+	// probe: the first non-early descriptor at or after i (<= last) is lost.
+	probe := func(i uint64) (bool, uint64) {
+		for ; i < last && state(i) == 0; i++ {
+		}
+		return state(i) == 2, i
 	}
+	lo, hi := uint64(0), last
+	for lo < hi {
+		mid := lo + (hi-lo)/2
+		if lost, _ := probe(mid); lost {
+			hi = mid
+		} else {
+			lo = mid + 1
+		}
+	}
+	_, first := probe(lo)
+	f.truncated = true
+	c := Cut{FileSize: f.size, NeedAtLeast: int64(min(dataStart, 1<<63-1)), PagesAtMost: n - first}
+	if dataStart == ^uint64(0) {
+		c.NeedAtLeast = int64(min(uint64(f.descBase)+n*descSize, 1<<63-1))
+	}
+	if d, err := f.readDesc(last); err == nil && d.offset > 0 {
+		c.NeedAtLeast = max(c.NeedAtLeast, d.offset+int64(d.size))
+	}
+	if pfn, ok := f.dumped.selectBit(f.rankBase + first); ok {
+		c.FirstMissingPFN, c.HasFirst = pfn, true
+	}
+	f.cut = c
+}
+
+// descChunk reads descriptors a chunk at a time for sequential scans.
+type descChunk struct {
+	f     *File
+	first uint64 // index of buf's first descriptor
+	n     uint64 // descriptors in buf
+	buf   []byte
+}
+
+const descChunkLen = 4096
+
+func (c *descChunk) get(i uint64) (pageDesc, error) {
+	if i < c.first || i >= c.first+c.n {
+		c.first = i - min(i, descChunkLen/2)
+		c.n = min(descChunkLen, c.f.descCount-c.first)
+		off := uint64(c.f.descBase) + c.first*descSize
+		avail := uint64(0)
+		if off < uint64(c.f.size) {
+			avail = (uint64(c.f.size) - off) / descSize
+		}
+		c.n = min(c.n, avail)
+		if c.buf == nil {
+			c.buf = make([]byte, descChunkLen*descSize)
+		}
+		if c.n > 0 {
+			if err := c.f.readFull(c.buf[:c.n*descSize], int64(off)); err != nil {
+				c.n = 0
+				return c.f.readDesc(i)
+			}
+		}
+		if i >= c.first+c.n {
+			return pageDesc{}, io.ErrUnexpectedEOF
+		}
+	}
+	b := c.buf[(i-c.first)*descSize:]
+	le := binary.LittleEndian
+	return pageDesc{offset: int64(le.Uint64(b[0:])), size: le.Uint32(b[8:]), flags: le.Uint32(b[12:])}, nil
 }
 
 func (f *File) warn(format string, args ...any) {
@@ -438,6 +563,9 @@ func (f *File) Incomplete() bool { return f.hdr.Status&StatusIncomplete != 0 }
 // Truncated reports that the file is shorter than its page descriptors
 // say (a copy cut short); the missing pages read as phys.BeyondEnd.
 func (f *File) Truncated() bool { return f.truncated }
+
+// Cut says how the file is cut short; ok is false when it is not.
+func (f *File) Cut() (c Cut, ok bool) { return f.cut, f.truncated }
 
 // DumpLevel is makedumpfile's -d level (QEMU writes 1), or -1 when the
 // header does not say (DISKDUMP, header_version 0).

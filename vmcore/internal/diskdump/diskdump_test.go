@@ -231,9 +231,20 @@ func TestTruncatedFile(t *testing.T) {
 	if c := f.Compression(); c != "zlib+lzo+snappy+zstd+none" {
 		t.Errorf("Compression of a cut file = %q", c)
 	}
-	// Cut inside the bitmaps: Open fails.
-	if _, err := Open(bytes.NewReader(full[:int(f.descBase)-1]), f.descBase-1); err == nil {
-		t.Fatal("Open of a file cut inside its bitmaps succeeded")
+	// Cut inside the bitmaps: the headers still open; no page is readable.
+	fb, err := Open(bytes.NewReader(full[:int(f.descBase)-1]), f.descBase-1)
+	if err != nil {
+		t.Fatalf("Open of a file cut inside its bitmaps: %v", err)
+	}
+	if c, ok := fb.Cut(); !ok || c.HasFirst || c.NeedAtLeast != f.descBase || c.FileSize != f.descBase-1 {
+		t.Errorf("Cut of a file cut inside its bitmaps = %+v, %v", c, ok)
+	}
+	if fb.Header().UTSName.Release != s.release || len(fb.VMCOREINFO()) == 0 {
+		t.Errorf("headers of a file cut inside its bitmaps: %q, %d bytes of VMCOREINFO", fb.Header().UTSName.Release, len(fb.VMCOREINFO()))
+	}
+	missing(t, fb.ReadPhys(make([]byte, 8), 0), 0, phys.BeyondEnd)
+	if r := fb.Ranges(); len(r) != 0 {
+		t.Errorf("Ranges of a file cut inside its bitmaps: %v", r)
 	}
 	// The reader returns less than the size it was opened with.
 	short := &shortReaderAt{full[:len(full)-10]}

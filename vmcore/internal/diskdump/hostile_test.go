@@ -134,3 +134,40 @@ func TestBitmapBlocksAndIndex(t *testing.T) {
 		}
 	}
 }
+
+// TestCutSays checks where Cut places the first missing page for files
+// cut at every descriptor and inside the data, against reading each page.
+func TestCutSays(t *testing.T) {
+	s := mixed()
+	full := build(s)
+	whole := openBytes(t, full)
+	if _, ok := whole.Cut(); ok {
+		t.Fatal("the whole file reports a cut")
+	}
+	descEnd := whole.descBase + int64(whole.descCount)*descSize
+	for size := whole.descBase; size < int64(len(full)); size += 7 {
+		f := openBytes(t, full[:size])
+		c, ok := f.Cut()
+		if !ok {
+			t.Fatalf("cut at %d: not reported", size)
+		}
+		if c.FileSize != size || c.NeedAtLeast < min(descEnd, int64(len(full))) || c.NeedAtLeast > int64(len(full)) {
+			t.Errorf("cut at %d: %+v (file %d bytes, descriptors end at %d)", size, c, len(full), descEnd)
+		}
+		if !c.HasFirst || c.PagesAtMost == 0 || c.PagesAtMost > f.descCount {
+			t.Fatalf("cut at %d: %+v", size, c)
+		}
+		// The first missing page is missing; those before it (but zero
+		// pages' shared copy) read.
+		if err := f.ReadPhys(make([]byte, 8), c.FirstMissingPFN*bs); !phys.IsMissing(err) {
+			t.Errorf("cut at %d: first missing pfn %d reads: %v", size, c.FirstMissingPFN, err)
+		}
+		for _, p := range s.pages {
+			if p.pfn < c.FirstMissingPFN {
+				if err := f.ReadPhys(make([]byte, 8), p.pfn*bs); err != nil {
+					t.Errorf("cut at %d: pfn %d before the first missing %d: %v", size, p.pfn, c.FirstMissingPFN, err)
+				}
+			}
+		}
+	}
+}

@@ -71,6 +71,9 @@ func (f *File) ReadPhys(buf []byte, paddr uint64) error {
 // page returns the decoded page for pfn, from the cache when possible.
 // The slice is shared and must not be modified.
 func (f *File) page(pfn uint64) ([]byte, error) {
+	if f.bitmapsCut {
+		return nil, &phys.MissingError{Reason: phys.BeyondEnd}
+	}
 	if pfn >= f.maxPFN || pfn < f.firstPFN || pfn >= f.endPFN {
 		return nil, &phys.MissingError{Reason: phys.NotInDump}
 	}
@@ -279,6 +282,9 @@ var zstdDecoder = sync.OnceValues(func() (*zstd.Decoder, error) {
 // in address order. Excluded pages split ranges.
 func (f *File) Ranges() []phys.Range {
 	f.rangesOnce.Do(func() {
+		if f.bitmapsCut {
+			return
+		}
 		// A bitmap block that cannot be read leaves its pages out; reading
 		// them says why.
 		f.ranges, _ = runs(f.ram, f.dumped, f.firstPFN, f.endPFN, f.shift)

@@ -513,5 +513,8 @@ func (c *countWriter) Write(p []byte) (int, error) {
 // pfn range, in address order: what a filtered copy of the file should
 // mark as existing.
 func (f *File) ExistingRanges() ([]phys.Range, error) {
+	if f.bitmapsCut {
+		return nil, errors.New("diskdump: the file ends inside its bitmaps")
+	}
 	return runs(f.ram, f.ram, f.firstPFN, f.endPFN, f.shift)
 }

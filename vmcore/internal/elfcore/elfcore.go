@@ -446,6 +446,32 @@ func (f *File) Ranges() []phys.Range {
 	return out
 }
 
+// Cut describes a core file shorter than its program headers say.
+type Cut struct {
+	FileSize     int64
+	NeedAtLeast  int64  // the furthest p_offset + p_filesz
+	FirstMissing uint64 // lowest physical address whose bytes lie past the end
+	MissingBytes uint64 // physical bytes that read as beyond the end
+}
+
+// Cut says how the file is cut short; ok is false when every PT_LOAD's
+// data is in the file.
+func (f *File) Cut() (c Cut, ok bool) {
+	c.FileSize = int64(f.size)
+	for _, s := range f.segs {
+		c.NeedAtLeast = max(c.NeedAtLeast, int64(min(s.Offset+s.FileSize, 1<<63-1)))
+	}
+	for _, p := range f.pieces {
+		if p.kind == kindTruncated {
+			if !ok {
+				c.FirstMissing, ok = p.start, true
+			}
+			c.MissingBytes += p.end - p.start
+		}
+	}
+	return c, ok
+}
+
 // Segments returns the PT_LOAD program headers in file order.
 func (f *File) Segments() []Segment { return append([]Segment(nil), f.segs...) }
 
