@@ -16,7 +16,6 @@ import (
 	"github.com/panicscope/panicscope/vmcore/arch"
 	"github.com/panicscope/panicscope/vmcore/internal/diskdump"
 	"github.com/panicscope/panicscope/vmcore/internal/elfcore"
-	"github.com/panicscope/panicscope/vmcore/internal/flat"
 	"github.com/panicscope/panicscope/vmcore/notes"
 	"github.com/panicscope/panicscope/vmcore/phys"
 	"github.com/panicscope/panicscope/vmcore/vmcoreinfo"
@@ -126,17 +125,7 @@ func openReader(r io.ReaderAt, size int64) (*Dump, error) {
 	var noteList []notes.Note
 	switch {
 	case string(magic[:12]) == "makedumpfile":
-		fr, err := flat.Open(r, size)
-		if err != nil {
-			return nil, fmt.Errorf("flattened: %w", err)
-		}
-		dd, err := diskdump.Open(fr, fr.Size())
-		if err != nil {
-			return nil, fmt.Errorf("flattened stream content: %w", err)
-		}
-		d.Format = FormatFlattened
-		rawNotes = d.fromDiskdump(dd)
-		d.Truncation = flatTruncation(fr, size, d.Truncation)
+		return openFlattened(r, size)
 	case string(magic[:8]) == "KDUMP   " || string(magic[:8]) == "DISKDUMP":
 		dd, err := diskdump.Open(r, size)
 		if err != nil {

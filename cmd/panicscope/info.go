@@ -54,8 +54,11 @@ func printIdentity(w io.Writer, id analysis.Identity) error {
 	row("format", id.Format)
 	row("compression", id.Compression)
 	filtered := "no"
-	if id.Filtered {
+	switch {
+	case id.Filtered && id.DumpLevel >= 0:
 		filtered = fmt.Sprintf("yes (dump level %d)", id.DumpLevel)
+	case id.Filtered:
+		filtered = "yes (segments hold fewer pages than memory)"
 	}
 	row("filtered", filtered)
 	if id.Truncation != nil {

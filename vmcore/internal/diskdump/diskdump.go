@@ -30,6 +30,11 @@ import (
 // or "DISKDUMP".
 var ErrNotDiskdump = errors.New("not a kdump-compressed (diskdump) file")
 
+// ErrUnsupported is wrapped by Open's error for kdump-compressed files of
+// a layout this reader does not decode (32-bit or big-endian machines).
+// Its text starts with "unsupported".
+var ErrUnsupported = errors.New("unsupported")
+
 // ErrCorruptPage is wrapped by ReadPhys errors for a page whose descriptor
 // or data is invalid (bad size, failed decompression); it is not a
 // *phys.MissingError because the file claims to hold the page.
@@ -233,9 +238,14 @@ func (f *File) parseHeader(b []byte) error {
 	h.NrCPUs = int32(le.Uint32(b[460:]))
 
 	bs := h.BlockSize
-	if bs < minBlockSize || bs > maxBlockSize || bs&(bs-1) != 0 {
-		if be := int32(binary.BigEndian.Uint32(b[428:])); be >= minBlockSize && be <= maxBlockSize && be&(be-1) == 0 {
-			return errors.New("diskdump header: big-endian dump (only little-endian x86_64 dumps are supported)")
+	if !validBlockSize(bs) {
+		if validBlockSize(int32(binary.BigEndian.Uint32(b[428:]))) || validBlockSize(int32(binary.BigEndian.Uint32(b[416:]))) {
+			return fmt.Errorf("%w: big-endian kdump-compressed dump (machine %q); only little-endian x86_64 dumps are read", ErrUnsupported, h.UTSName.Machine)
+		}
+		// ILP32 (i386, arm): struct timeval is two 4-byte longs at 404, so
+		// block_size sits at 416 (diskdump_mod.h on a 32-bit build).
+		if validBlockSize(int32(le.Uint32(b[416:]))) {
+			return fmt.Errorf("%w: 32-bit kdump-compressed dump (machine %q); only x86_64 dumps are read", ErrUnsupported, h.UTSName.Machine)
 		}
 		return fmt.Errorf("diskdump header: block_size %d is not a power of two in [%d, %d]", bs, minBlockSize, maxBlockSize)
 	}
@@ -253,6 +263,10 @@ func (f *File) parseHeader(b []byte) error {
 		f.shift++
 	}
 	return nil
+}
+
+func validBlockSize(bs int32) bool {
+	return bs >= minBlockSize && bs <= maxBlockSize && bs&(bs-1) == 0
 }
 
 // readSubHeader decodes struct kdump_sub_header at block 1, reading only

@@ -3,7 +3,9 @@ package diskdump
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"runtime"
+	"strings"
 	"testing"
 
 	"github.com/panicscope/panicscope/vmcore/internal/flat"
@@ -168,6 +170,33 @@ func TestCutSays(t *testing.T) {
 					t.Errorf("cut at %d: pfn %d before the first missing %d: %v", size, p.pfn, c.FirstMissingPFN, err)
 				}
 			}
+		}
+	}
+}
+
+// TestUnsupportedLayouts: a 32-bit (i386/arm) or big-endian header is an
+// "unsupported: ..." error naming the machine, not a bad block size.
+func TestUnsupportedLayouts(t *testing.T) {
+	le := binary.LittleEndian
+	mk := func(machine string) []byte {
+		b := make([]byte, 3*bs)
+		copy(b, "KDUMP   ")
+		le.PutUint32(b[8:], 6)
+		copy(b[12+4*65:], machine)
+		return b
+	}
+	i386 := mk("i686")
+	le.PutUint32(i386[404:], 1700000000) // tv_sec
+	le.PutUint32(i386[412:], 0)          // status
+	le.PutUint32(i386[416:], 4096)       // block_size
+	le.PutUint32(i386[420:], 1)          // sub_hdr_size
+	le.PutUint32(i386[424:], 2)          // bitmap_blocks
+	be := mk("ppc64")
+	binary.BigEndian.PutUint32(be[428:], 65536)
+	for name, b := range map[string][]byte{"i686": i386, "ppc64": be} {
+		_, err := Open(bytes.NewReader(b), int64(len(b)))
+		if !errors.Is(err, ErrUnsupported) || !strings.HasPrefix(err.Error(), "unsupported: ") || !strings.Contains(err.Error(), name) {
+			t.Errorf("%s: %v", name, err)
 		}
 	}
 }
