@@ -7,7 +7,7 @@ import (
 	"github.com/panicscope/panicscope/views"
 )
 
-// makePrintable replaces, in place, the control characters of every
+// makePrintable escapes, in place, the control characters of every
 // string reachable through v's exported fields (a pointer to the identity
 // or the report), newlines excepted, as views.Printable does. Those strings come from the dump — task names,
 // symbol names, messages — and one holding an escape sequence would

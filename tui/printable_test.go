@@ -31,15 +31,15 @@ func TestHostileStrings(t *testing.T) {
 				t.Errorf("page %v: %q reached the screen", keys, bad)
 			}
 		}
-		if m.View().WindowTitle != "panicscope dump?]0;x?" {
+		if m.View().WindowTitle != `panicscope dump\x1b]0;x\x07` {
 			t.Errorf("window title %q", m.View().WindowTitle)
 		}
 		m = press(m, "esc")
 	}
 	m = press(m, "6")
-	mustContain(t, screen(m), "task sh?]52;c;cm0gLXJmIH4=? (pid")
+	mustContain(t, screen(m), `task sh\x1b]52;c;cm0gLXJmIH4=\x07 (pid`)
 	m = press(m, "enter")
-	mustContain(t, screen(m), "#0 ?]2;owned?__crash_kexec")
+	mustContain(t, screen(m), `#0 \x1b]2;owned\x07__crash_kexec`)
 }
 
 // TestMakePrintable: strings in nested structs, slices, maps (keys and
@@ -60,10 +60,10 @@ func TestMakePrintable(t *testing.T) {
 	}
 	n.Next = n // a cycle
 	makePrintable(n)
-	if n.Name != "a?b" || n.Text != "one?\ntwo" || n.Tags[0] != "?1m" || n.secret != "\x1b" {
+	if n.Name != `a\x1bb` || n.Text != "one\\x07\ntwo" || n.Tags[0] != `\x9b1m` || n.secret != "\x1b" {
 		t.Errorf("%q %q %q %q", n.Name, n.Text, n.Tags, n.secret)
 	}
-	if v, ok := n.Regs["r?"]; !ok || v != "v?" || len(n.Regs) != 1 {
+	if v, ok := n.Regs[`r\x1b`]; !ok || v != `v\x1b` || len(n.Regs) != 1 {
 		t.Errorf("map %q", n.Regs)
 	}
 }

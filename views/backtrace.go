@@ -6,6 +6,8 @@ import (
 
 	"github.com/panicscope/panicscope/vmcore/analysis"
 	"github.com/panicscope/panicscope/vmcore/finding"
+
+	"github.com/panicscope/panicscope/internal/termsafe"
 )
 
 // CPUBlocks is the CPUs page split per CPU: block i is Report.CPUs[i] as
@@ -77,27 +79,7 @@ func Backtrace(d Data, i, w int, st Styles) []string {
 	return p.lines
 }
 
-// Printable replaces what a terminal would act on — control characters,
-// escape sequences, invalid UTF-8 — by '?', for text read from the dump's
-// memory (a tab becomes a space).
-func Printable(s string) string {
-	clean := true
-	for _, r := range s {
-		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) || r == 0xfffd {
-			clean = false
-			break
-		}
-	}
-	if clean {
-		return s
-	}
-	return strings.Map(func(r rune) rune {
-		switch {
-		case r == '\t':
-			return ' '
-		case r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) || r == 0xfffd:
-			return '?'
-		}
-		return r
-	}, s)
-}
+// Printable shows what a terminal would act on — control characters,
+// escape sequences, invalid UTF-8, bidi controls — escaped, for text read
+// from the dump's memory: termsafe.String, the one place that decides.
+func Printable(s string) string { return termsafe.String(s) }

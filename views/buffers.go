@@ -7,6 +7,8 @@ import (
 	"github.com/panicscope/panicscope/vmcore/analysis"
 	"github.com/panicscope/panicscope/vmcore/analysis/timeline"
 	"github.com/panicscope/panicscope/vmcore/finding"
+
+	"github.com/panicscope/panicscope/internal/termsafe"
 )
 
 // Buffers is the Buffers page: where the log could have been saved — kmsg
@@ -57,7 +59,7 @@ func dumperTable(p *pageDoc, r *analysis.Report) {
 		{title: "max_reason", width: 20}, {title: "in this panic", width: 13}}
 	var rows [][]string
 	for i, dm := range r.Dumpers {
-		mod := dm.Module
+		mod := termsafe.String(dm.Module)
 		if mod == "" {
 			mod = st.Dim.Render("built-in")
 		}
@@ -73,7 +75,7 @@ func dumperTable(p *pageDoc, r *analysis.Report) {
 		if !dm.Registered {
 			status = st.Dim.Render("unregistered")
 		}
-		rows = append(rows, []string{dm.Callback, mod, reason, status})
+		rows = append(rows, []string{termsafe.String(dm.Callback), mod, reason, status})
 	}
 	p.add(st.table(cols, rows, p.w)...)
 }
@@ -107,7 +109,7 @@ func pstoreLines(p *pageDoc, r *analysis.Report) {
 		case rec.Compressed:
 			comp = "compressed"
 		}
-		rows = append(rows, []string{fmt.Sprint(rec.Zone), rec.Kind, rec.Title, strings.TrimSpace(rec.Header), comp})
+		rows = append(rows, []string{fmt.Sprint(rec.Zone), rec.Kind, termsafe.String(rec.Title), termsafe.String(strings.TrimSpace(rec.Header)), comp})
 	}
 	p.add(st.table(cols, rows, p.w)...)
 	if PstoreHasText(Data{Report: r}) {
@@ -161,7 +163,7 @@ func consoleTable(p *pageDoc, r *analysis.Report) {
 		default:
 			state = st.Dim.Render("disabled")
 		}
-		rows = append(rows, []string{consoleName(c), state, uintHex(c.Flags)})
+		rows = append(rows, []string{termsafe.String(consoleName(c)), state, uintHex(c.Flags)})
 	}
 	p.add(st.table(cols, rows, p.w)...)
 }

@@ -6,6 +6,8 @@ import (
 	"github.com/panicscope/panicscope/vmcore/analysis"
 	"github.com/panicscope/panicscope/vmcore/analysis/timeline"
 	"github.com/panicscope/panicscope/vmcore/finding"
+
+	"github.com/panicscope/panicscope/internal/termsafe"
 )
 
 // Chains is the Chains page: every notifier chain in call order; for
@@ -67,11 +69,11 @@ func chainTable(p *pageDoc, c analysis.Chain, steps []timeline.Step) {
 	}
 	rows := make([][]string, 0, len(c.Entries))
 	for i, e := range c.Entries {
-		mod := e.Module
+		mod := termsafe.String(e.Module)
 		if mod == "" {
 			mod = st.Dim.Render("built-in")
 		}
-		row := []string{fmt.Sprint(i + 1), intPtrText(e.Priority), e.Callback, mod}
+		row := []string{fmt.Sprint(i + 1), intPtrText(e.Priority), termsafe.String(e.Callback), mod}
 		if members != nil {
 			if m, ok := memberFor(members, i, e); ok {
 				row = append(row, st.StatusStyle(m.Status).Render(st.Mark(m.Status)+" "+StatusWord(m.Status)))

@@ -7,6 +7,8 @@ import (
 
 	"github.com/panicscope/panicscope/vmcore/analysis"
 	"github.com/panicscope/panicscope/vmcore/finding"
+
+	"github.com/panicscope/panicscope/internal/termsafe"
 )
 
 // CPUs is the CPUs page: each CPU's role in the panic, where it was, its
@@ -40,7 +42,7 @@ func cpuLines(p *pageDoc, r *analysis.Report, c analysis.CPUState) {
 	if c.Role == analysis.RolePanicking {
 		role = st.Running
 	}
-	p.add(st.truncate(st.Heading.Render(fmt.Sprintf("CPU %d", c.CPU))+"  "+role.Render(string(c.Role))+"  "+taskText(c), p.w))
+	p.add(st.truncate(st.Heading.Render(fmt.Sprintf("CPU %d", c.CPU))+"  "+role.Render(string(c.Role))+"  "+termsafe.String(taskText(c)), p.w))
 	const lw = 6
 	switch {
 	case c.IP == nil:

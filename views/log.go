@@ -8,6 +8,8 @@ import (
 	"github.com/charmbracelet/x/ansi"
 
 	"github.com/panicscope/panicscope/vmcore/printk"
+
+	"github.com/panicscope/panicscope/internal/termsafe"
 )
 
 // LevelNames are the kernel's log levels (include/linux/kern_levels.h).
@@ -166,7 +168,7 @@ func logHeader(d Data, s LogState, st Styles) string {
 		if s.MaxLevel < 7 {
 			parts = append(parts, fmt.Sprintf("%d shown, level ≤ %s", len(s.Visible), LevelNames[max(s.MaxLevel, 0)]))
 		}
-		if r := d.Report; r != nil && (r.Log.Dropped > 0 || r.Log.Gaps > 0) {
+		if r := d.Report; r != nil && r.Log != nil && (r.Log.Dropped > 0 || r.Log.Gaps > 0) {
 			parts = append(parts, st.Warning.Render(fmt.Sprintf("%d overwritten, %d unreadable runs", r.Log.Dropped, r.Log.Gaps)))
 		}
 	}
@@ -197,6 +199,7 @@ type logSpan struct {
 // logText is the line as printed and where its timestamp and search hits
 // are; hits may fall in the timestamp, as SearchLog finds them there.
 func logText(l printk.Line, q string) (string, []logSpan) {
+	l.Text = termsafe.String(l.Text)
 	ts := printk.FormatTimestamp(l.TS)
 	full := printedLine(l)
 	spans := []logSpan{{0, len(ts), false}}

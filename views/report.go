@@ -10,6 +10,8 @@ import (
 	"github.com/panicscope/panicscope/vmcore/analysis/timeline"
 	"github.com/panicscope/panicscope/vmcore/finding"
 	"github.com/panicscope/panicscope/vmcore/printk"
+
+	"github.com/panicscope/panicscope/internal/termsafe"
 )
 
 // StepTitle names a step with its slot when the step appears twice.
@@ -25,7 +27,8 @@ func StepTitle(s timeline.Step) string {
 func ReportText(r *analysis.Report, width int) string {
 	width = max(width, 60)
 	var b strings.Builder
-	kv := func(k, v string) { writeWrapped(&b, fmt.Sprintf("%-12s", k+":"), v, width) }
+	kv := func(k, v string) { writeWrapped(&b, fmt.Sprintf("%-12s", k+":"), termsafe.String(v), width) }
+	safe := termsafe.String
 
 	fmt.Fprintf(&b, "panicscope report: %s\n\n", orUnknown(r.Kernel.Release))
 	if r.Kernel.Capture == analysis.CaptureLive {
@@ -89,7 +92,7 @@ func ReportText(r *analysis.Report, width int) string {
 	for _, c := range r.Chains {
 		fmt.Fprintf(&b, "  %s (%d%s)\n", c.Name, len(c.Entries), incomplete(c.Complete))
 		for i, e := range c.Entries {
-			fmt.Fprintf(&b, "    %2d. %11s  %s%s\n", i+1, intPtrText(e.Priority), e.Callback, moduleSuffix(e.Module))
+			fmt.Fprintf(&b, "    %2d. %11s  %s%s\n", i+1, intPtrText(e.Priority), safe(e.Callback), safe(moduleSuffix(e.Module)))
 		}
 		if c.Broken != "" {
 			writeWrapped(&b, "    walk stopped: ", c.Broken, width)
@@ -104,18 +107,18 @@ func ReportText(r *analysis.Report, width int) string {
 		writeWrapped(&b, "  ", dumpersIncomplete(r), width)
 	}
 	for i, d := range r.Dumpers {
-		writeWrapped(&b, fmt.Sprintf("  %2d. ", i+1), fmt.Sprintf("%s%s  max_reason=%s", d.Callback, moduleSuffix(d.Module), reasonText(d)), width)
+		writeWrapped(&b, fmt.Sprintf("  %2d. ", i+1), safe(fmt.Sprintf("%s%s  max_reason=%s", d.Callback, moduleSuffix(d.Module), reasonText(d))), width)
 	}
 	if r.Pstore != nil {
-		fmt.Fprintf(&b, "  pstore backend: %s (buffer %s bytes)\n", orUnknown(r.Pstore.Backend), uintText(r.Pstore.BufSize))
+		fmt.Fprintf(&b, "  pstore backend: %s (buffer %s bytes)\n", safe(orUnknown(r.Pstore.Backend)), uintText(r.Pstore.BufSize))
 		for _, rec := range r.Pstore.Records {
-			fmt.Fprintf(&b, "    zone %2d %-7s %s  %s\n", rec.Zone, rec.Kind, rec.Title, rec.Header)
+			fmt.Fprintf(&b, "    zone %2d %-7s %s  %s\n", rec.Zone, rec.Kind, safe(rec.Title), safe(rec.Header))
 		}
 	}
 
 	section(&b, "CPUs")
 	for _, c := range r.CPUs {
-		writeWrapped(&b, fmt.Sprintf("  cpu %d  %-22s ", c.CPU, c.Role), fmt.Sprintf("%s  %s  ip %s", orUnknown(c.IPSymbol), taskText(c), orUnknown(c.IP)), width)
+		writeWrapped(&b, fmt.Sprintf("  cpu %d  %-22s ", c.CPU, c.Role), safe(fmt.Sprintf("%s  %s  ip %s", orUnknown(c.IPSymbol), taskText(c), orUnknown(c.IP))), width)
 	}
 
 	section(&b, "Kernel log")
@@ -132,7 +135,7 @@ func ReportText(r *analysis.Report, width int) string {
 	if len(r.Consoles) > 0 {
 		var names []string
 		for _, c := range r.Consoles {
-			names = append(names, consoleName(c))
+			names = append(names, safe(consoleName(c)))
 		}
 		fmt.Fprintf(&b, "  consoles: %s\n", strings.Join(names, ", "))
 	}
@@ -143,8 +146,9 @@ func ReportText(r *analysis.Report, width int) string {
 			writeWrapped(&b, "  - ", p.Message(), width)
 		}
 	}
-	// Tickets and serial consoles get plain ASCII, same layout.
-	return ToASCII(b.String())
+	// Tickets and serial consoles get plain ASCII, same layout; nothing
+	// from the dump can drive the terminal.
+	return ToASCII(safeLines(b.String()))
 }
 
 // ReportMarkdown is the report as Markdown, for tickets that render it.
@@ -209,7 +213,7 @@ func ReportMarkdown(r *analysis.Report) string {
 		}
 		b.WriteString("| # | priority | callback | module |\n|---|---|---|---|\n")
 		for i, e := range c.Entries {
-			fmt.Fprintf(&b, "| %d | %s | `%s` | %s |\n", i+1, intPtrText(e.Priority), mdCode(e.Callback), e.Module)
+			fmt.Fprintf(&b, "| %d | %s | `%s` | %s |\n", i+1, intPtrText(e.Priority), mdCode(e.Callback), mdEscape(e.Module))
 		}
 	}
 	b.WriteString("\n### Kmsg dumpers\n\n")
@@ -222,7 +226,7 @@ func ReportMarkdown(r *analysis.Report) string {
 	case len(r.Dumpers) > 0:
 		b.WriteString("| # | callback | module | max_reason |\n|---|---|---|---|\n")
 		for i, d := range r.Dumpers {
-			fmt.Fprintf(&b, "| %d | `%s` | %s | %s |\n", i+1, mdCode(d.Callback), d.Module, reasonText(d))
+			fmt.Fprintf(&b, "| %d | `%s` | %s | %s |\n", i+1, mdCode(d.Callback), mdEscape(d.Module), reasonText(d))
 		}
 	}
 	b.WriteString("\n### CPUs\n\n| cpu | role | instruction pointer | task |\n|---|---|---|---|\n")
@@ -235,7 +239,7 @@ func ReportMarkdown(r *analysis.Report) string {
 			fmt.Fprintf(&b, "- %s\n", mdEscape(p.Message()))
 		}
 	}
-	return b.String()
+	return safeLines(b.String())
 }
 
 // panicMessage is printk's panic message, or unknown with the reason.
@@ -438,10 +442,10 @@ func wrapPlain(s string, n int) []string {
 }
 
 func mdEscape(s string) string {
-	return strings.NewReplacer("|", "\\|", "\n", "<br>", "<", "&lt;", ">", "&gt;").Replace(s)
+	return termsafe.String(strings.NewReplacer("|", "\\|", "\n", "<br>", "<", "&lt;", ">", "&gt;").Replace(s))
 }
 
-func mdCode(s string) string { return strings.ReplaceAll(s, "`", "'") }
+func mdCode(s string) string { return termsafe.String(strings.ReplaceAll(s, "`", "'")) }
 
 // plural is "1 record", "2 records".
 func plural(n int, noun string) string {
@@ -449,4 +453,15 @@ func plural(n int, noun string) string {
 		return "1 " + noun
 	}
 	return fmt.Sprintf("%d %ss", n, noun)
+}
+
+// safeLines escapes, line by line, whatever in s could drive a terminal:
+// the last guard of the plain-text outputs, whose fields are escaped where
+// they are written.
+func safeLines(s string) string {
+	lines := strings.Split(s, "\n")
+	for i, l := range lines {
+		lines[i] = termsafe.String(l)
+	}
+	return strings.Join(lines, "\n")
 }

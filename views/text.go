@@ -4,6 +4,8 @@ import (
 	"strings"
 
 	"github.com/charmbracelet/x/ansi"
+
+	"github.com/panicscope/panicscope/internal/termsafe"
 )
 
 // width is the number of terminal cells s takes, escape sequences excluded.
@@ -45,7 +47,9 @@ func wrapCells(s string, w int) []string {
 			out = append(out, "")
 			continue
 		}
-		out = append(out, strings.Split(ansi.Wrap(para, w, ""), "\n")...)
+		// Text from the dump is shown with escape sequences and control
+		// bytes escaped (styles are applied after wrapping).
+		out = append(out, strings.Split(ansi.Wrap(termsafe.String(para), w, ""), "\n")...)
 	}
 	return out
 }

@@ -8,6 +8,8 @@ import (
 
 	"github.com/panicscope/panicscope/vmcore/analysis/timeline"
 	"github.com/panicscope/panicscope/vmcore/printk"
+
+	"github.com/panicscope/panicscope/internal/termsafe"
 )
 
 // TimelineState is the Timeline page's cursor, expanded steps and scroll.
@@ -184,7 +186,7 @@ func (st Styles) stepRow(s timeline.Step, i, labelW, w int, selected bool) strin
 	}
 	row := st.cursorCol(selected) + unlessSelected(selected, st.StatusStyle(s.Status), st.Mark(s.Status)) +
 		fmt.Sprintf(" %2d ", i+1) + unlessSelected(selected, labelStyle, label) + " " +
-		unlessSelected(selected, st.Dim, st.truncate(stepSummary(s), max(w-stepIndent-labelW-1, 0)))
+		unlessSelected(selected, st.Dim, st.truncate(termsafe.String(stepSummary(s)), max(w-stepIndent-labelW-1, 0)))
 	return st.finishRow(row, w, selected)
 }
 
@@ -241,7 +243,7 @@ func (st Styles) stepDetails(s timeline.Step, w int) []string {
 
 // evidenceLine is one evidence line; log lines carry their timestamp.
 func evidenceLine(e timeline.Evidence) string {
-	text := e.Text
+	text := termsafe.String(e.Text)
 	if e.TimestampNS != nil {
 		text = "[" + strings.TrimSpace(strings.Trim(printk.FormatTimestamp(*e.TimestampNS), "[]")) + "] " + text
 	}
@@ -255,9 +257,9 @@ func (st Styles) evidenceRow(e timeline.Evidence, indent, w int, selected bool) 
 }
 
 func (st Styles) memberRow(s timeline.Step, m timeline.Member, w int, selected bool) string {
-	name := m.Name
+	name := termsafe.String(m.Name)
 	if m.Module != "" {
-		name += " [" + m.Module + "]"
+		name += " [" + termsafe.String(m.Module) + "]"
 	}
 	var extra []string
 	if m.Priority != nil {

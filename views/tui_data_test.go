@@ -117,9 +117,9 @@ func TestPstoreText(t *testing.T) {
 func TestPrintable(t *testing.T) {
 	for in, want := range map[string]string{
 		"plain text":            "plain text",
-		"a\x1b[2Jb":             "a?[2Jb",
-		"tab\there":             "tab here",
-		"bell\a\x9bcsi\xff end": "bell??csi? end",
+		"a\x1b[2Jb":             `a\x1b[2Jb`,
+		"tab\there":             `tab\there`,
+		"bell\a\x9bcsi\xff end": `bell\x07\x9bcsi\xff end`,
 		"ünïcode ✓":             "ünïcode ✓",
 	} {
 		if got := Printable(in); got != want {
@@ -172,7 +172,7 @@ func TestLogEscapes(t *testing.T) {
 	if strings.Contains(out, "\x1b]") || strings.Contains(out, "\x1b[2J") || strings.Contains(out, "\a") {
 		t.Errorf("escape sequence from the log reached the screen: %q", out)
 	}
-	mustHave(t, ansi.Strip(out), "evil ?]2;owned??[2J text")
+	mustHave(t, ansi.Strip(out), `evil \x1b]2;owned\x07\x1b[2J text`)
 	if len(s.Matches) != 1 || s.Matches[0] != 1 {
 		t.Errorf("matches %v", s.Matches)
 	}

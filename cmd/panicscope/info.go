@@ -7,6 +7,8 @@ import (
 	"text/tabwriter"
 
 	"github.com/panicscope/panicscope/vmcore/analysis"
+
+	"github.com/panicscope/panicscope/internal/termsafe"
 )
 
 func runInfo(args []string, stdout, stderr io.Writer) error {
@@ -38,7 +40,9 @@ func runInfo(args []string, stdout, stderr io.Writer) error {
 
 func printIdentity(w io.Writer, id analysis.Identity) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	row := func(k, v string) { fmt.Fprintf(tw, "%s\t%s\n", k, v) }
+	// Every value may come from the dump: escaped, it cannot drive the
+	// terminal (or break the table with a tab or newline).
+	row := func(k, v string) { fmt.Fprintf(tw, "%s\t%s\n", k, termsafe.String(v)) }
 	row("release", orUnknown(id.Release))
 	row("version", orUnknown(id.Version))
 	row("build id", orUnknown(id.BuildID))

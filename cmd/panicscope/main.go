@@ -11,6 +11,8 @@ import (
 	"runtime/debug"
 	"strings"
 	"sync"
+
+	"github.com/panicscope/panicscope/internal/termsafe"
 )
 
 // Exit statuses: 1 when the command failed, 2 for a usage error (as flag
@@ -82,7 +84,7 @@ func exitCode(err error, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "Run 'panicscope --help' for every command and flag.")
 		return exitUsage
 	default:
-		fmt.Fprintln(stderr, "panicscope:", err)
+		fmt.Fprintln(stderr, "panicscope:", termsafe.String(err.Error()))
 		return exitFailure
 	}
 }

@@ -9,6 +9,8 @@ import (
 	"github.com/charmbracelet/x/term"
 
 	"github.com/panicscope/panicscope/vmcore/target"
+
+	"github.com/panicscope/panicscope/internal/termsafe"
 )
 
 // targetFlags are the flags every command that reads kernel objects takes.
@@ -73,7 +75,7 @@ func (f *targetFlags) open(path string, stderr io.Writer) (*target.Target, error
 // Problems are finding.Problems (printed by their Error) or plain text.
 func warnProblems[P any](w io.Writer, problems []P) {
 	for _, p := range problems {
-		fmt.Fprintln(w, "panicscope: warning:", fmt.Sprint(p))
+		fmt.Fprintln(w, "panicscope: warning:", termsafe.String(fmt.Sprint(p)))
 	}
 }
 

@@ -9,6 +9,8 @@ import (
 	"syscall"
 
 	"github.com/panicscope/panicscope/vmcore/trim"
+
+	"github.com/panicscope/panicscope/internal/termsafe"
 )
 
 const trimHelp = `usage: panicscope trim DUMP OUT [--zstd] [--symbols FILE] [--vmlinux FILE]
@@ -80,7 +82,7 @@ func runTrim(args []string, stdout, stderr io.Writer) error {
 	if res.VMCOREINFOFrom != "" {
 		fmt.Fprintf(stdout, "VMCOREINFO in the kdump sub header: %s\n", res.VMCOREINFOFrom)
 	}
-	fmt.Fprintf(stdout, "panic: %s\n", orUnknown(res.Report.Panic.Message))
+	fmt.Fprintf(stdout, "panic: %s\n", termsafe.String(orUnknown(res.Report.Panic.Message)))
 	return nil
 }
 

@@ -3,9 +3,11 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"github.com/panicscope/panicscope/vmcore/analysis"
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/panicscope/panicscope/internal/testfixtures"
@@ -61,5 +63,24 @@ func TestInfoTruncated(t *testing.T) {
 		if id["cpus"] != whole["cpus"] {
 			t.Errorf("cut at %d: cpus %v, whole %v (notes)", n, id["cpus"], whole["cpus"])
 		}
+	}
+}
+
+// TestInfoTextEscapesDumpStrings: info's text output shows escape
+// sequences from the dump escaped.
+func TestInfoTextEscapesDumpStrings(t *testing.T) {
+	const evil = "msg\x1b]0;title\x07\x1b[2J\u202e"
+	var out bytes.Buffer
+	id := analysis.Identity{Release: evil, Version: evil, Hostname: evil, PanicMessage: evil, Problems: []string{evil}}
+	if err := printIdentity(&out, id); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range out.String() {
+		if c == 0x1b || c == 0x07 || c == 0x202e {
+			t.Fatalf("info text holds %U:\n%q", c, out.String())
+		}
+	}
+	if !strings.Contains(out.String(), `msg\x1b]0;title\x07\x1b[2J\u202e`) {
+		t.Errorf("escaped message not shown:\n%s", out.String())
 	}
 }
