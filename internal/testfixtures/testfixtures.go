@@ -27,6 +27,13 @@ func Dir(t testing.TB) string {
 	return d
 }
 
+// Lookup returns the vmcores folder without skipping: fuzz targets seed
+// their corpus from the fixtures when they are there.
+func Lookup() (string, bool) {
+	d, err := find()
+	return d, err == nil
+}
+
 func find() (string, error) {
 	if d := os.Getenv(EnvDir); d != "" {
 		if st, err := os.Stat(d); err == nil && st.IsDir() {

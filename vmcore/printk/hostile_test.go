@@ -1,6 +1,7 @@
 package printk
 
 import (
+	"github.com/panicscope/panicscope/vmcore/vmem"
 	"regexp"
 	"testing"
 
@@ -79,4 +80,35 @@ func TestHostileLegacyLayout(t *testing.T) {
 	if _, err := Read(mem, info); err != nil {
 		t.Fatalf("unmodified legacy log: %v", err)
 	}
+}
+
+// FuzzLayout feeds hostile VMCOREINFO text (the OFFSET/SIZE/LENGTH lines
+// that place every printk structure) to both readers over a fixed, valid
+// ring and log_buf: an error or a consistent log, never a panic.
+func FuzzLayout(f *testing.F) {
+	r := newTestRing(4, 10)
+	for i := 0; i < 12; i++ {
+		r.add(tRec{text: filler(i, 20), flags: LogNewline})
+	}
+	mem := r.fake(nil, nil)
+	f.Add(r.vmcoreinfo())
+	r.v510 = true
+	f.Add(r.vmcoreinfo())
+	lb := newLegacyBuf(512, true)
+	for i := 0; i < 8; i++ {
+		lb.add(filler(i, 12), "", uint64(i), 6, LogNewline, 1)
+	}
+	lmem, _ := lb.fake()
+	f.Add(lb.vmcoreinfo())
+	f.Fuzz(func(t *testing.T, text string) {
+		info, err := vmcoreinfo.Parse([]byte(text))
+		if err != nil {
+			return
+		}
+		for _, m := range []*vmem.Fake{mem, lmem} {
+			if l, err := Read(m, info); err == nil {
+				checkLog(t, l)
+			}
+		}
+	})
 }
