@@ -69,6 +69,7 @@ type Dump struct {
 	Filtered    bool        // pages were left out on purpose (dump level > 1, or ELF tails)
 	Incomplete  bool        // the writer flagged the dump as cut short
 	Truncation  *Truncation // the file is shorter than its headers say; nil when whole
+	Split       *Split      // the parts of a makedumpfile --split set; nil when not split
 	Header      *diskdump.Header
 
 	InfoSource string // where VMCOREINFO came from
@@ -78,6 +79,7 @@ type Dump struct {
 	Warnings []string
 
 	file  *os.File
+	parts []io.Closer // the other files of a split set (split.go)
 	mem   phys.Memory
 	info  *vmcoreinfo.Info
 	arch  arch.Arch
@@ -103,11 +105,15 @@ func Open(path string) (*Dump, error) {
 	}
 	d.Path = path
 	d.file = f
+	d.joinSplitParts(path)
 	return d, nil
 }
 
-// Close releases the file.
+// Close releases the file (and the other parts of a split set).
 func (d *Dump) Close() error {
+	for _, c := range d.parts {
+		c.Close()
+	}
 	if d.file == nil {
 		return nil
 	}

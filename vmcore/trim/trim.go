@@ -405,22 +405,29 @@ func walkKept(d *vmcore.Dump, rec *Recorder) {
 func writeOptions(d *vmcore.Dump, src phys.Memory, res *Result) (diskdump.WriteOptions, []phys.Range, error) {
 	wo := diskdump.WriteOptions{DumpLevel: DumpLevel, Incomplete: d.Incomplete}
 	var exists []phys.Range
-	switch m := src.(type) {
-	case *diskdump.File:
-		h := m.Header()
-		if m.BlockSize() != phys.PageSize {
-			return wo, nil, fmt.Errorf("trim: block size %d (only %d-byte pages are supported)", m.BlockSize(), phys.PageSize)
+	// A makedumpfile --split set read as one dump.
+	type splitParts interface{ Parts() []*diskdump.File }
+	if sp, ok := src.(splitParts); ok {
+		parts := sp.Parts()
+		if err := fromDiskdump(&wo, res, parts[0]); err != nil {
+			return wo, nil, err
 		}
-		wo.MaxMapnr = min(h.MaxMapnr, m.MaxPFN())
-		wo.UTSName = h.UTSName
-		wo.Timestamp = h.Timestamp
-		wo.NrCPUs = h.NrCPUs
-		wo.CurrentCPU = h.CurrentCPU
-		wo.PhysBase = h.Sub.PhysBase
-		wo.Notes = m.Notes()
-		wo.VMCOREINFO = m.VMCOREINFO()
-		if len(wo.VMCOREINFO) > 0 {
-			res.VMCOREINFOFrom = "the source's kdump header"
+		res.SourcePages = 0
+		for _, m := range parts {
+			rs, err := m.ExistingRanges()
+			if err != nil {
+				return wo, nil, fmt.Errorf("trim: %w", err)
+			}
+			exists = append(exists, rs...)
+			res.SourcePages += m.DumpedPages()
+		}
+		src = nil
+	}
+	switch m := src.(type) {
+	case nil:
+	case *diskdump.File:
+		if err := fromDiskdump(&wo, res, m); err != nil {
+			return wo, nil, err
 		}
 		var err error
 		if exists, err = m.ExistingRanges(); err != nil {
@@ -464,6 +471,27 @@ func writeOptions(d *vmcore.Dump, src phys.Memory, res *Result) (diskdump.WriteO
 		return wo, nil, errors.New("trim: the source holds no memory")
 	}
 	return wo, exists, nil
+}
+
+// fromDiskdump takes the header facts, notes and VMCOREINFO of a
+// kdump-compressed source.
+func fromDiskdump(wo *diskdump.WriteOptions, res *Result, m *diskdump.File) error {
+	h := m.Header()
+	if m.BlockSize() != phys.PageSize {
+		return fmt.Errorf("trim: block size %d (only %d-byte pages are supported)", m.BlockSize(), phys.PageSize)
+	}
+	wo.MaxMapnr = min(h.MaxMapnr, m.MaxPFN())
+	wo.UTSName = h.UTSName
+	wo.Timestamp = h.Timestamp
+	wo.NrCPUs = h.NrCPUs
+	wo.CurrentCPU = h.CurrentCPU
+	wo.PhysBase = h.Sub.PhysBase
+	wo.Notes = m.Notes()
+	wo.VMCOREINFO = m.VMCOREINFO()
+	if len(wo.VMCOREINFO) > 0 {
+		res.VMCOREINFOFrom = "the source's kdump header"
+	}
+	return nil
 }
 
 // encodeNotes writes ELF notes back to their raw form (Elf64_Nhdr, name

@@ -590,6 +590,15 @@ func (f *File) DumpLevel() int {
 	return int(f.hdr.Sub.DumpLevel)
 }
 
+// SplitRange is the pfn range [start, end) this part of a makedumpfile
+// --split set holds; ok is false for a dump that is not split.
+func (f *File) SplitRange() (start, end uint64, ok bool) {
+	if !f.kdump || f.hdr.Version < 2 || f.hdr.Sub.Split == 0 {
+		return 0, f.maxPFN, false
+	}
+	return f.firstPFN, f.endPFN, true
+}
+
 // MaxPFN is the number of pfns the bitmaps cover: max_mapnr, unless the
 // bitmaps in the file are shorter (or it exceeds any machine's).
 func (f *File) MaxPFN() uint64 { return f.maxPFN }
