@@ -6,7 +6,6 @@ import (
 	"testing"
 
 	"github.com/panicscope/panicscope/internal/testfixtures"
-	"github.com/panicscope/panicscope/vmcore"
 	"github.com/panicscope/panicscope/vmcore/analysis"
 	"github.com/panicscope/panicscope/vmcore/phys"
 	"github.com/panicscope/panicscope/vmcore/target"
@@ -64,13 +63,11 @@ func FuzzAnalysisCorruptPages(f *testing.F) {
 			return
 		}
 		c := corrupted{seed: binary.LittleEndian.Uint32(in), every: uint32(in[4])%64 + 2, mask: in[5] | 1}
-		d, err := vmcore.Open(dump)
+		tg, err := target.Open(dump, target.Options{WrapMemory: func(m phys.Memory) phys.Memory { c.Memory = m; return c }})
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer d.Close()
-		d.WrapMemory(func(m phys.Memory) phys.Memory { c.Memory = m; return c })
-		tg := target.FromDump(d, target.Options{})
+		defer tg.Close()
 		r := analysis.Build(tg)
 		if r == nil {
 			t.Fatal("no report")
