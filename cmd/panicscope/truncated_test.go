@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"github.com/panicscope/panicscope/vmcore/analysis"
+	"github.com/panicscope/panicscope/vmcore/finding"
 	"io"
 	"os"
 	"path/filepath"
@@ -71,7 +72,9 @@ func TestInfoTruncated(t *testing.T) {
 func TestInfoTextEscapesDumpStrings(t *testing.T) {
 	const evil = "msg\x1b]0;title\x07\x1b[2J\u202e"
 	var out bytes.Buffer
-	id := analysis.Identity{Release: evil, Version: evil, Hostname: evil, PanicMessage: evil, Problems: []string{evil}}
+	msg := evil
+	id := analysis.Identity{Release: &msg, Version: &msg, Hostname: evil, PanicMessage: &msg,
+		Problems: finding.List{finding.Newf(finding.Damaged, finding.About(finding.AreaDump), "%s", evil)}}
 	if err := printIdentity(&out, id); err != nil {
 		t.Fatal(err)
 	}

@@ -2,6 +2,7 @@ package trim_test
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -98,7 +99,7 @@ func inDump(t *testing.T, path string, pa uint64) bool {
 func TestFakeTrimReopens(t *testing.T) {
 	src, secret := fakeDump(t, fakeprog.NewScenario().Kernel)
 	out := filepath.Join(t.TempDir(), "trimmed")
-	res, err := trim.File(src, out, trim.Options{})
+	res, err := trim.File(context.Background(), src, out, trim.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -125,7 +126,7 @@ func TestFakeTrimReopens(t *testing.T) {
 
 	// A kdump-compressed source (the copy) trims again to the same.
 	again := filepath.Join(t.TempDir(), "again")
-	res2, err := trim.File(out, again, trim.Options{Compression: "zstd"})
+	res2, err := trim.File(context.Background(), out, again, trim.Options{Compression: "zstd"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -154,7 +155,7 @@ func TestFakeTrimWithSymbolsFileAndExtra(t *testing.T) {
 		// A page a view needs besides the report is kept too.
 		_ = tg.Dump.ReadVirt(make([]byte, 8), fakeprog.Phys(secret))
 	}}
-	if _, err := trim.File(src, out, opt); err != nil {
+	if _, err := trim.File(context.Background(), src, out, opt); err != nil {
 		t.Fatal(err)
 	}
 	if extraRan != 2 {
@@ -173,7 +174,7 @@ func TestFakeTrimScannedVMCOREINFO(t *testing.T) {
 	s.NoVMCOREINFO, s.VMCOREINFOInMemory = true, true
 	src, _ := fakeDump(t, s.Kernel)
 	out := filepath.Join(t.TempDir(), "trimmed")
-	res, err := trim.File(src, out, trim.Options{})
+	res, err := trim.File(context.Background(), src, out, trim.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -202,7 +203,7 @@ func TestFakeTrimKeepsToolVariables(t *testing.T) {
 		fmt.Sprintf("SYMBOL(mem_section)=%x", roots), "LENGTH(mem_section)=4", "SIZE(mem_section)=16")
 	src, _ := fakeDump(t, s.Kernel)
 	out := filepath.Join(t.TempDir(), "trimmed")
-	if _, err := trim.File(src, out, trim.Options{}); err != nil {
+	if _, err := trim.File(context.Background(), src, out, trim.Options{}); err != nil {
 		t.Fatal(err)
 	}
 	tg, err := target.Open(out, target.Options{})
@@ -223,11 +224,11 @@ func TestFakeTrimRefuses(t *testing.T) {
 	if err := os.WriteFile(notDump, []byte("hello"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := trim.File(notDump, filepath.Join(dir, "out"), trim.Options{}); err == nil {
+	if _, err := trim.File(context.Background(), notDump, filepath.Join(dir, "out"), trim.Options{}); err == nil {
 		t.Errorf("trimmed a text file")
 	}
 	src, _ := fakeDump(t, fakeprog.NewScenario().Kernel)
-	if _, err := trim.File(src, filepath.Join(dir, "no", "such", "dir", "out"), trim.Options{}); err == nil {
+	if _, err := trim.File(context.Background(), src, filepath.Join(dir, "no", "such", "dir", "out"), trim.Options{}); err == nil {
 		t.Errorf("wrote into a missing folder")
 	}
 
