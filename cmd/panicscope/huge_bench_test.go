@@ -108,8 +108,9 @@ func rewriteAsHugeMachine(src, dst string, pfns uint64) error {
 }
 
 // measure runs "panicscope args..." in a child process and returns its
-// wall time and peak RSS in KiB.
-func measure(b *testing.B, args ...string) (time.Duration, int64) {
+// wall time, its CPU time (user + system: what the work costs, whatever
+// else the machine runs) and its peak RSS in KiB.
+func measure(b *testing.B, args ...string) (wall, cpu time.Duration, rss int64) {
 	b.Helper()
 	cmd := exec.Command(os.Args[0], append([]string{"-test.run=^$", "--"}, args...)...)
 	cmd.Env = append(os.Environ(), benchMainEnv+"=1")
@@ -118,15 +119,18 @@ func measure(b *testing.B, args ...string) (time.Duration, int64) {
 	if err := cmd.Run(); err != nil {
 		b.Fatalf("panicscope %v: %v", args, err)
 	}
-	return time.Since(start), cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss
+	ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
+	cpu = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	return time.Since(start), cpu, ru.Maxrss
 }
 
 // BenchmarkHugeMachine rewrites kdump-6.1-lzo as the dump of a 16 TiB
 // machine (same pages; bitmaps for 2^32 pfns in a sparse file) and compares
 // info and report on both: peak RSS must stay within 16 MiB of the
-// original's and report's time within 1.5x (issue 13). It reports the best
-// of at least 5 runs of each (alternating, so that load on the machine
-// weighs on both alike).
+// original's and report's time within 1.5x (issue 13). Time is CPU time
+// (user + system), which the load of a shared machine does not inflate as
+// it does wall time; both are logged. It reports the best of at least 5
+// runs of each, alternating.
 func BenchmarkHugeMachine(b *testing.B) {
 	fx := testfixtures.Get(b, "kdump-6.1-lzo")
 	orig := filepath.Join(fx.Dir, "vmcore")
@@ -138,29 +142,28 @@ func BenchmarkHugeMachine(b *testing.B) {
 		b.Logf("16 TiB rewrite: %d bytes apparent", st.Size())
 	}
 	for _, cmd := range []string{"info", "report"} {
-		var bestT [2]time.Duration
-		var bestRSS [2]int64
+		var wall, cpu [2]time.Duration
+		var rss [2]int64
 		for i := 0; i < max(b.N, 5); i++ {
 			for k, f := range []string{orig, huge} {
-				d, rss := measure(b, cmd, f)
-				if i == 0 || d < bestT[k] {
-					bestT[k] = d
+				w, c, r := measure(b, cmd, f)
+				if i == 0 {
+					wall[k], cpu[k], rss[k] = w, c, r
 				}
-				if i == 0 || rss < bestRSS[k] {
-					bestRSS[k] = rss
-				}
+				wall[k], cpu[k], rss[k] = min(wall[k], w), min(cpu[k], c), min(rss[k], r)
 			}
 		}
-		b.Logf("%s: original %v %d KiB; 16 TiB %v %d KiB (%+d KiB, x%.2f)", cmd,
-			bestT[0].Round(time.Millisecond), bestRSS[0], bestT[1].Round(time.Millisecond), bestRSS[1],
-			bestRSS[1]-bestRSS[0], float64(bestT[1])/float64(bestT[0]))
-		b.ReportMetric(float64(bestRSS[1]-bestRSS[0]), cmd+"-rss-delta-KiB")
-		b.ReportMetric(float64(bestT[1])/float64(bestT[0]), cmd+"-time-ratio")
-		if bestRSS[1]-bestRSS[0] > 16<<10 {
-			b.Errorf("%s: peak RSS %d KiB on the 16 TiB machine, %d KiB on the original", cmd, bestRSS[1], bestRSS[0])
+		ratio := float64(cpu[1]) / float64(max(cpu[0], time.Millisecond))
+		b.Logf("%s: original %v cpu (%v wall), %d KiB; 16 TiB %v cpu (%v wall), %d KiB: %+d KiB, cpu x%.2f", cmd,
+			cpu[0].Round(time.Millisecond), wall[0].Round(time.Millisecond), rss[0],
+			cpu[1].Round(time.Millisecond), wall[1].Round(time.Millisecond), rss[1], rss[1]-rss[0], ratio)
+		b.ReportMetric(float64(rss[1]-rss[0]), cmd+"-rss-delta-KiB")
+		b.ReportMetric(ratio, cmd+"-cpu-ratio")
+		if rss[1]-rss[0] > 16<<10 {
+			b.Errorf("%s: peak RSS %d KiB on the 16 TiB machine, %d KiB on the original", cmd, rss[1], rss[0])
 		}
-		if cmd == "report" && float64(bestT[1]) > 1.5*float64(bestT[0]) {
-			b.Errorf("report: %v on the 16 TiB machine, %v on the original", bestT[1], bestT[0])
+		if cmd == "report" && ratio > 1.5 {
+			b.Errorf("report: %v CPU on the 16 TiB machine, %v on the original", cpu[1], cpu[0])
 		}
 	}
 }
