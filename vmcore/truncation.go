@@ -68,7 +68,7 @@ func flatTruncation(fr *flat.Reader, streamBytes int64, inner *Truncation) *Trun
 	}
 	const why = "the flattened stream ends without its end marker"
 	if inner == nil {
-		return &Truncation{FileBytes: streamBytes, Detail: why + " (pages whose records are missing may read as zeros or fail to decompress)"}
+		return &Truncation{FileBytes: streamBytes, Detail: why + " (pages whose records are missing read as beyond the end)"}
 	}
 	inner.FileBytes = streamBytes
 	inner.NeedBytes = 0 // offsets are in the rearranged file, not the stream

@@ -469,7 +469,7 @@ func (f *File) checkTruncated() {
 	state := func(i uint64) int {
 		d, err := dc.get(i)
 		switch {
-		case err != nil || d.offset <= 0 || uint64(d.offset)+uint64(d.size) > uint64(f.size):
+		case err != nil || d.offset <= 0 || uint64(d.offset)+uint64(d.size) > uint64(f.size) || !f.stored(d.offset, int64(d.size)):
 			return 2
 		case uint64(d.offset) == dataStart:
 			return 0

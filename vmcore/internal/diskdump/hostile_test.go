@@ -200,3 +200,29 @@ func TestUnsupportedLayouts(t *testing.T) {
 		}
 	}
 }
+
+// TestFlatMissingRecord: a flattened stream lacking the record that holds a
+// page's data gives that page as missing (beyond the end), not corrupt.
+func TestFlatMissingRecord(t *testing.T) {
+	s := mixed()
+	file := build(s)
+	whole := openBytes(t, file)
+	d, err := whole.readDesc(whole.descCount - 1) // pfn 63, the last page
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Everything but the last page's data, in two records.
+	stream := flatten(flatRec{0, file[:d.offset]}, flatRec{d.offset + int64(d.size), file[d.offset+int64(d.size):]})
+	fr, err := flat.Open(bytes.NewReader(stream), int64(len(stream)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := Open(fr, fr.Size())
+	if err != nil {
+		t.Fatal(err)
+	}
+	missing(t, f.ReadPhys(make([]byte, 8), 63*bs), 63*bs, phys.BeyondEnd)
+	if err := f.ReadPhys(make([]byte, 8), 0); err != nil {
+		t.Fatalf("pfn 0: %v", err)
+	}
+}

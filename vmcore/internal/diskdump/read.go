@@ -125,6 +125,10 @@ func (f *File) decode(pfn uint64, d pageDesc) ([]byte, error) {
 		return nil, fmt.Errorf("%w: pfn %#x: data size %d (block size %d)", ErrCorruptPage, pfn, d.size, bs)
 	case uint64(d.offset)+uint64(d.size) > uint64(f.size):
 		return nil, &phys.MissingError{Reason: phys.BeyondEnd}
+	case !f.stored(d.offset, int64(d.size)):
+		// A flattened stream cut short lacks the record holding the data:
+		// the page is missing, not corrupt.
+		return nil, &phys.MissingError{Reason: phys.BeyondEnd}
 	}
 	method := methodOf(d.flags)
 	if method == methodNone && d.size != uint32(bs) {
@@ -150,6 +154,18 @@ func (f *File) decode(pfn uint64, d pageDesc) ([]byte, error) {
 		return nil, fmt.Errorf("%w: pfn %#x: %s: %v", ErrCorruptPage, pfn, method, err)
 	}
 	return out, nil
+}
+
+// stored reports whether the reader holds [off, off+n) as data, when it
+// knows (a flattened stream's records); true for ordinary files.
+func (f *File) stored(off, n int64) bool {
+	df, ok := f.r.(dataFinder)
+	if !ok {
+		return true
+	}
+	a, _ := df.NextData(off)
+	b, _ := df.NextData(off + n - 1)
+	return a == off && b == off+n-1
 }
 
 // dataErr maps a failed data read: the file ended early (it is shorter
