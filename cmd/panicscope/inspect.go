@@ -18,6 +18,8 @@ import (
 	"github.com/panicscope/panicscope/vmcore/kernel"
 	"github.com/panicscope/panicscope/vmcore/kernel/tasks"
 	"github.com/panicscope/panicscope/vmcore/target"
+
+	"github.com/panicscope/panicscope/internal/termsafe"
 )
 
 // openTyped opens the target and loads symbols and types (and modules),
@@ -184,17 +186,9 @@ func optInt(p *int) string {
 	return strconv.Itoa(*p)
 }
 
-// termSafe escapes control bytes and non-ASCII so a string from the dump
-// cannot drive the terminal.
-func termSafe(s string) string {
-	for i := 0; i < len(s); i++ {
-		if s[i] < 0x20 || s[i] >= 0x7f {
-			q := strconv.QuoteToASCII(s)
-			return q[1 : len(q)-1]
-		}
-	}
-	return s
-}
+// termSafe shows a string from the dump escaped (termsafe.String): a
+// comm or module name cannot drive the terminal.
+func termSafe(s string) string { return termsafe.String(s) }
 
 func runMod(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("mod", stdout)

@@ -55,7 +55,7 @@ func runSym(args []string, stdout, stderr io.Writer) error {
 			if s.Module != "" {
 				mod = " [" + s.Module + "]"
 			}
-			fmt.Fprintf(stdout, "%016x %c %s%s (size %#x)\n", s.Addr, s.Type, s.Name, mod, s.Size)
+			fmt.Fprintf(stdout, "%016x %c %s%s (size %#x)\n", s.Addr, s.Type, termSafe(s.Name), termSafe(mod), s.Size)
 		}
 	}
 	if failed {
