@@ -82,3 +82,66 @@ func copyPrefix(t *testing.T, src, dst string, n int64) {
 		t.Fatal(err)
 	}
 }
+
+// TestEveryFixtureCutIsMarked cuts every real dump file (kdump-compressed,
+// flattened, and the ELF copies of one kdump and one QEMU fixture) at 10%,
+// 20% ... 90%: each opens or fails cleanly, and a Dump that opens says it
+// is cut short, keeps the headers' VMCOREINFO (not one found by a memory
+// scan) and CPU notes, and names
+// where the missing part starts whenever a page can be located at all.
+func TestEveryFixtureCutIsMarked(t *testing.T) {
+	type file struct{ name, path string }
+	var files []file
+	for _, fx := range testfixtures.All(t) {
+		for _, n := range []string{"vmcore", "vmcore.flat", "vmcore.zstd"} {
+			if p := filepath.Join(fx.Dir, n); fileExists(p) {
+				files = append(files, file{fx.Name + "/" + n, p})
+			}
+		}
+		if fx.Name == "kdump-6.1-lzo" || fx.Name == "qemu-6.1-sysrq" {
+			files = append(files, file{fx.Name + "/vmcore.elf", testfixtures.Decompressed(t, filepath.Join(fx.Dir, "vmcore.elf.zst"))})
+		}
+	}
+	for _, f := range files {
+		fh, err := os.Open(f.path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		st, _ := fh.Stat()
+		whole, err := vmcore.OpenReaderAt(fh, st.Size(), f.name)
+		if err != nil {
+			t.Fatalf("%s: %v", f.name, err)
+		}
+		if whole.Truncation != nil {
+			t.Errorf("%s: the whole file says it is cut short: %s", f.name, whole.Truncation)
+		}
+		for pct := int64(10); pct <= 90; pct += 10 {
+			n := st.Size() * pct / 100
+			d, err := vmcore.OpenReaderAt(io.NewSectionReader(fh, 0, n), n, f.name)
+			if err != nil {
+				t.Logf("%s cut at %d%%: %v", f.name, pct, err)
+				continue
+			}
+			switch {
+			case d.Truncation == nil:
+				t.Errorf("%s cut at %d%%: not marked as cut short", f.name, pct)
+			case d.Truncation.FileBytes != n:
+				t.Errorf("%s cut at %d%%: file_bytes %d, want %d", f.name, pct, d.Truncation.FileBytes, n)
+			case d.Truncation.MissingSince == "" && len(d.PhysRanges()) > 0:
+				t.Errorf("%s cut at %d%%: pages located but no missing_since: %s", f.name, pct, d.Truncation)
+			}
+			// VMCOREINFO found by scanning memory may lie in the missing part.
+			fromHeaders := whole.InfoSource != vmcore.InfoFromMemoryScan
+			if fromHeaders && (whole.VMCOREINFO() != nil) != (d.VMCOREINFO() != nil) || len(d.CPUs) != len(whole.CPUs) {
+				t.Errorf("%s cut at %d%%: VMCOREINFO %v, %d CPUs (whole: %v, %d)", f.name, pct,
+					d.VMCOREINFO() != nil, len(d.CPUs), whole.VMCOREINFO() != nil, len(whole.CPUs))
+			}
+		}
+		fh.Close()
+	}
+}
+
+func fileExists(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && st.Mode().IsRegular()
+}
