@@ -17,7 +17,7 @@ import (
 // SplitPart is one file of a makedumpfile --split set: the pfn range
 // [StartPFN, EndPFN) its page data covers.
 type SplitPart struct {
-	Path             string `json:"path"`
+	Path             string
 	StartPFN, EndPFN uint64
 }
 
@@ -88,8 +88,12 @@ func (d *Dump) joinSplitParts(path string) {
 		for _, m := range s.Missing {
 			miss = append(miss, fmt.Sprintf("pfns %#x-%#x (physical %#x-%#x)", m.StartPFN, m.EndPFN, m.StartPFN*uint64(dd.BlockSize()), m.EndPFN*uint64(dd.BlockSize())))
 		}
-		d.warn("split dump (makedumpfile --split): %d part(s) found; not found: %s; pages there are not in the dump",
-			len(s.Parts), strings.Join(miss, ", "))
+		var held []string
+		for _, p := range s.Parts {
+			held = append(held, fmt.Sprintf("%s holds pfns %#x-%#x", filepath.Base(p.Path), p.StartPFN, p.EndPFN))
+		}
+		d.warn("split dump (makedumpfile --split): %s; not found: %s; pages there are not in the dump",
+			strings.Join(held, ", "), strings.Join(miss, ", "))
 	}
 	for _, p := range kept[1:] {
 		if t := diskdumpTruncation(p.f); t != nil && d.Truncation == nil {
