@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/panicscope/panicscope/vmcore/arch"
+	"github.com/panicscope/panicscope/vmcore/arm64"
 	"github.com/panicscope/panicscope/vmcore/internal/diskdump"
 	"github.com/panicscope/panicscope/vmcore/internal/elfcore"
 	"github.com/panicscope/panicscope/vmcore/internal/flat"
@@ -25,7 +26,7 @@ import (
 )
 
 // Supported lists the architectures panicscope reads.
-var Supported = []arch.Arch{x86.Arch}
+var Supported = []arch.Arch{x86.Arch, arm64.Arch}
 
 // Format names the container a dump came in.
 type Format string
@@ -208,6 +209,9 @@ func openReader(r io.ReaderAt, size int64) (*Dump, error) {
 	a, err := arch.Detect(Supported, hints)
 	if err != nil {
 		return nil, err
+	}
+	if ds, ok := a.(arch.DumpSpecific); ok {
+		a = ds.ForDump(d.info)
 	}
 	d.arch = a
 	d.CPUs = d.cpusFromNotes(noteList)

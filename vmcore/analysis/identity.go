@@ -16,15 +16,20 @@ import (
 // Identity is what `panicscope info` shows. Nil fields could not be read
 // (no VMCOREINFO, an unreadable utsname); Problems says why.
 type Identity struct {
-	Release          *string      `json:"release"`
-	Version          *string      `json:"version"`
-	BuildID          *string      `json:"build_id"`
-	Arch             string       `json:"arch"`
-	Hostname         string       `json:"hostname,omitempty"`
-	PageSize         *uint64      `json:"page_size"`
-	PagingLevels     *int         `json:"paging_levels"`
-	KASLROffset      *string      `json:"kaslr_offset"`
-	PhysBase         *string      `json:"phys_base"`
+	Release      *string `json:"release"`
+	Version      *string `json:"version"`
+	BuildID      *string `json:"build_id"`
+	Arch         string  `json:"arch"`
+	Hostname     string  `json:"hostname,omitempty"`
+	PageSize     *uint64 `json:"page_size"`
+	PagingLevels *int    `json:"paging_levels"`
+	VABits       *int    `json:"va_bits,omitempty"`        // kernel VA bits in use
+	ConfigVABits *int    `json:"config_va_bits,omitempty"` // configured, when it differs (arm64 VA_BITS 52 on a 48-bit CPU)
+	KASLROffset  *string `json:"kaslr_offset"`
+	PhysBase     *string `json:"phys_base"`
+	// NoPhysBase: the architecture has no phys_base (arm64), so PhysBase
+	// stays nil without being unknown.
+	NoPhysBase       bool         `json:"-"`
 	CPUs             int          `json:"cpus"`
 	Format           string       `json:"format"`
 	Compression      string       `json:"compression"`
@@ -90,6 +95,13 @@ func Identify(d *vmcore.Dump) Identity {
 	if tr := d.Translator(); tr != nil {
 		l := tr.Layout()
 		id.PagingLevels = ptr(l.Levels)
+		if l.VABits != 0 {
+			id.VABits = ptr(l.VABits)
+		}
+		if l.ConfigVABits != 0 {
+			id.ConfigVABits = ptr(l.ConfigVABits)
+		}
+		id.NoPhysBase = !l.HasPhysBase
 		if l.HasPhysBase {
 			id.PhysBase = ptr(signedHex(l.PhysBase))
 		}
