@@ -210,9 +210,6 @@ func openReader(r io.ReaderAt, size int64) (*Dump, error) {
 	if err != nil {
 		return nil, err
 	}
-	if ds, ok := a.(arch.DumpSpecific); ok {
-		a = ds.ForDump(d.info)
-	}
 	d.arch = a
 	d.CPUs = d.cpusFromNotes(noteList)
 	if d.info != nil {

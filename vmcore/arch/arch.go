@@ -61,13 +61,6 @@ type Arch interface {
 	PCName() string
 }
 
-// DumpSpecific is implemented by an architecture whose reading of
-// registers depends on facts of one dump (arm64: the pointer-authentication
-// mask in VMCOREINFO). The dump uses ForDump's result as its Arch.
-type DumpSpecific interface {
-	ForDump(info *vmcoreinfo.Info) Arch
-}
-
 // PRStatus is what an NT_PRSTATUS note says about one CPU.
 type PRStatus struct {
 	// PID is pr_pid: the pid of the task the CPU ran (0 for the idle task;

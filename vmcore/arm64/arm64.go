@@ -23,14 +23,8 @@ import (
 	"github.com/panicscope/panicscope/vmcore/vmcoreinfo"
 )
 
-// Arch is AArch64 behind the arch.Arch interface, before a dump's facts
-// are known: it strips pointer-authentication bits for the widest mask
-// (48-bit VA). ForDump gives the one that uses the dump's own mask.
-var Arch arch.Arch = aarch64{pacMask: defaultPACMask}
-
-// defaultPACMask is GENMASK_ULL(63, 48): ptrauth_kernel_pac_mask() with
-// 48-bit kernel VA, the common case.
-const defaultPACMask = 0xffff000000000000
+// Arch is AArch64 behind the arch.Arch interface.
+var Arch arch.Arch = aarch64{}
 
 // Register counts and sizes (arch/arm64/include/uapi/asm/ptrace.h: struct
 // user_pt_regs is regs[31], sp, pc, pstate; ELF_NGREG is its size in
@@ -45,11 +39,7 @@ const (
 	PRStatusSize = notes.PRStatusRegsOffset + UserPtRegsSize + 8
 )
 
-type aarch64 struct {
-	// pacMask is NUMBER(KERNELPACMASK), or GENMASK(63, vabits_actual):
-	// the bits pointer authentication may set in a kernel address.
-	pacMask uint64
-}
+type aarch64 struct{}
 
 func (aarch64) Name() string            { return "aarch64" }
 func (aarch64) ELFMachine() elf.Machine { return elf.EM_AARCH64 }
@@ -70,31 +60,19 @@ func (aarch64) MatchVMCOREINFO(info *vmcoreinfo.Info) bool {
 	return va && kv
 }
 
-// ForDump implements arch.DumpSpecific: the same architecture with the
-// dump's pointer-authentication mask (NUMBER(KERNELPACMASK), else
-// GENMASK(63, VA bits in use)).
-func (a aarch64) ForDump(info *vmcoreinfo.Info) arch.Arch {
-	if info == nil {
-		return a
-	}
-	if m, err := number(info, "KERNELPACMASK"); err == nil && m != 0 {
-		return aarch64{pacMask: m}
-	}
-	if va, err := vaBitsInUse(info); err == nil {
-		return aarch64{pacMask: ^uint64(0) << va}
-	}
-	return a
-}
+// DefaultPACMask is GENMASK_ULL(63, 48): ptrauth_kernel_pac_mask() with
+// 48-bit kernel VA, the common case.
+const DefaultPACMask = 0xffff000000000000
 
-// CodeAddress strips pointer-authentication bits from a saved return
+// StripPAC strips pointer-authentication bits from a saved return
 // address, as ptrauth_strip_kernel_insn_pac() does (arch/arm64/include/
 // asm/pointer_auth.h): a kernel address (bit 55 set, the TTBR1 half) gets
-// the PAC field set to ones, a user one cleared.
-func (a aarch64) CodeAddress(addr uint64) uint64 {
+// the PAC field (mask) set to ones, a user one cleared.
+func StripPAC(addr, mask uint64) uint64 {
 	if addr&(1<<55) != 0 {
-		return addr | a.pacMask
+		return addr | mask
 	}
-	return addr &^ a.pacMask
+	return addr &^ mask
 }
 
 // PRStatus decodes arm64 struct elf_prstatus: pr_reg is struct
@@ -238,7 +216,4 @@ func le64(b []byte) uint64 {
 		uint64(b[4])<<32 | uint64(b[5])<<40 | uint64(b[6])<<48 | uint64(b[7])<<56
 }
 
-var (
-	_ arch.Arch         = aarch64{}
-	_ arch.DumpSpecific = aarch64{}
-)
+var _ arch.Arch = aarch64{}

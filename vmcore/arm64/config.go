@@ -102,6 +102,14 @@ func ConfigFromVMCOREINFO(info *vmcoreinfo.Info) (Config, error) {
 		return cfg, fmt.Errorf("arm64: %w", err)
 	}
 	cfg.KASLROffset, _ = info.KernelOffset()
+	// KERNELPACMASK is written when address authentication is in use
+	// (arch_crash_save_vmcoreinfo()); GENMASK(63, VABits) strips as much
+	// and is harmless without PAC.
+	if m, err := number(info, "KERNELPACMASK"); err == nil && m != 0 {
+		cfg.PACMask = m
+	} else {
+		cfg.PACMask = ^uint64(0) << cfg.VABits
+	}
 	cfg.ImageStart, _ = info.Symbol("_stext")
 	pgd, err := info.Symbol("swapper_pg_dir")
 	if err != nil {

@@ -37,6 +37,9 @@ type Config struct {
 	KASLROffset uint64
 	// ImageStart is _stext (0 when unknown): bounds the kernel-image alias.
 	ImageStart uint64
+	// PACMask is NUMBER(KERNELPACMASK), else GENMASK(63, VABits): the
+	// bits pointer authentication may set in a kernel address.
+	PACMask uint64
 }
 
 // Levels is the number of page-table levels the walk goes through:
@@ -132,6 +135,16 @@ func (t *Translator) LinearAliases(paddr uint64) []uint64 {
 		}
 	}
 	return out
+}
+
+// CodeAddress implements arch.Translator: the PAC bits of a saved return
+// address stripped with the dump's mask (StripPAC).
+func (t *Translator) CodeAddress(addr uint64) uint64 {
+	m := t.cfg.PACMask
+	if m == 0 {
+		m = ^uint64(0) << t.cfg.VABits
+	}
+	return StripPAC(addr, m)
 }
 
 // kernelAddr reports whether vaddr lies in the TTBR1 range: bits
