@@ -57,7 +57,8 @@ type CPU struct {
 	// Regs are the registers NT_PRSTATUS saved, followed by the control
 	// registers of a hypervisor's CPU-state note when there is one.
 	Regs arch.Regs
-	// HasQEMU: QEMU's CPU-state note was found for this CPU.
+	// HasQEMU: a note only QEMU writes was found for this CPU (x86_64:
+	// its CPU-state note; aarch64: NT_PRFPREG beside NT_PRSTATUS).
 	HasQEMU   bool
 	HasStatus bool
 }

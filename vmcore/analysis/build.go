@@ -72,6 +72,9 @@ func captureKind(t *target.Target) (kind timeline.Capture, why string) {
 		}
 	}
 	for _, c := range d.CPUs {
+		if c.HasQEMU && isArm64(t) {
+			return CaptureHypervisor, "QEMU's per-vCPU NT_PRFPREG notes beside NT_PRSTATUS (the kernel's crash_save_cpu() writes NT_PRSTATUS only): written by QEMU dump-guest-memory from outside the guest"
+		}
 		if c.HasQEMU {
 			return CaptureHypervisor, "QEMU CPU-state notes: written by QEMU dump-guest-memory from outside the guest"
 		}

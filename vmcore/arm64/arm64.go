@@ -93,11 +93,13 @@ func (aarch64) PRStatus(desc []byte) (arch.PRStatus, error) {
 	return arch.PRStatus{PID: int(c.Pid), Regs: RegsFromWords(r)}, nil
 }
 
-// HypervisorNote: QEMU writes no CPU-state note for aarch64 (only
-// NT_PRSTATUS, NT_FPREGSET and NT_ARM_SVE, which carry no state the
-// general registers lack for a kernel walk).
-func (aarch64) HypervisorNote(string, uint32, []byte) (arch.HypervisorCPU, bool, error) {
-	return arch.HypervisorCPU{}, false, nil
+// HypervisorNote recognises QEMU's per-vCPU NT_PRFPREG ("CORE"): QEMU
+// writes no CPU-state note for aarch64, but aarch64_write_elf64_note()
+// (target/arm/arch_dump.c) adds NT_PRFPREG (and NT_ARM_SVE) beside each
+// NT_PRSTATUS, which the kernel's crash_save_cpu() never writes. It says
+// QEMU took the dump; it adds no register the walk needs.
+func (aarch64) HypervisorNote(name string, typ uint32, _ []byte) (arch.HypervisorCPU, bool, error) {
+	return arch.HypervisorCPU{}, name == notes.NameCore && typ == notes.NT_PRFPREG, nil
 }
 
 // DecodePtRegs decodes the struct user_pt_regs head of a struct pt_regs;
