@@ -169,9 +169,123 @@ func (m *frameRecordMachine) CPUStacks(cpu int) (Stacks, []string) {
 }
 
 // WalkCPU walks from a CPU's saved registers (NT_PRSTATUS: the panicking
-// CPU's crash_setup_regs(), the interrupted context on the others).
+// CPU's crash_setup_regs(), the interrupted context on the others). When
+// the registers are an exception's pt_regs still on the stack, the
+// handler that is still running above them (a kdump's crash-stop IPI) is
+// rebuilt from its stack and leads the trace.
 func (m *frameRecordMachine) WalkCPU(regs arch.Regs, f Stacks) (*Trace, string) {
-	return m.walk(regs.PC, regs.SP, regs.FP, &regs, true, MethodRegs, f), ""
+	tr := m.walk(regs.PC, regs.SP, regs.FP, &regs, true, MethodRegs, f)
+	h := m.handlerFrames(regs, f)
+	if len(h) == 0 || len(tr.Frames) == 0 {
+		return tr, ""
+	}
+	r := regs
+	tr.Frames[0].Regs = &r
+	tr.Frames = append(h, tr.Frames...)
+	return tr, h[0].Stack
+}
+
+// handlerFrames rebuilds an exception handler still running above regs.
+//
+// On a kdump, crash_smp_send_stop() sends IPI_CPU_CRASH_STOP; each other
+// CPU's ipi_cpu_crash_stop() -> crash_save_cpu() saves get_irq_regs(), the
+// pt_regs el1h_64_irq's kernel_entry pushed (arch/arm64/kernel/smp.c), then
+// parks or powers off: the dump's registers are the interrupted context,
+// and nothing saved where the handler is. kernel_ventry put that pt_regs
+// right below the interrupted sp, with its frame record {x29, pc}; the
+// handler's frames (on the IRQ stack, reached through call_on_irq_stack's
+// record on the task stack) still chain to that record. The deepest frame
+// record whose chain of increasing records reaches it starts the rebuilt
+// frames; an older, deeper chain can pass the same test, so none is
+// reliable.
+func (m *frameRecordMachine) handlerFrames(regs arch.Regs, stacks Stacks) []Frame {
+	if !m.ptRegsOK || regs.User || regs.SP < m.ptRegsSize {
+		return nil
+	}
+	w := &recWalker{m: m, stacks: stacks, loaded: map[string]*stackMem{}, visited: map[string]bool{}, tr: &Trace{}}
+	at := regs.SP - m.ptRegsSize
+	s, ok := w.stack(at, m.ptRegsSize)
+	if !ok {
+		return nil
+	}
+	saved, ok := w.ptRegs(s, at)
+	rec := at + m.stackframeOff
+	fp, ok1 := s.word(rec)
+	pc, ok2 := s.word(rec + 8)
+	if !ok || !ok1 || !ok2 || fp != regs.FP || pc != regs.PC || !sameRegs(saved, &regs) {
+		return nil
+	}
+	// Candidates: every record below the pt_regs on its stack, and on the
+	// CPU's other stacks.
+	var best []Frame
+	var bestAt uint64
+	for _, st := range stacks {
+		sm, ok := w.stack(st.Begin, 16)
+		if !ok {
+			continue
+		}
+		hi := st.End - 16
+		if st.Kind == s.Kind {
+			hi = at - 16
+		}
+		for a := st.Begin; a <= hi && a+16 <= st.End; a += 8 {
+			if best != nil && sm.Kind == bestKind(best) && a >= bestAt {
+				break
+			}
+			if fr := m.chainTo(w, sm, a, rec); len(fr) > len(best) || (fr != nil && best == nil) {
+				best, bestAt = fr, a
+			}
+		}
+	}
+	return best
+}
+
+func bestKind(f []Frame) string { return f[0].Stack }
+
+// sameRegs: crash_save_cpu() copies the pt_regs whole
+// (elf_core_copy_regs()), so every register matches; a stale pt_regs of
+// an earlier interrupt at the same pc (a CPU spinning in a delay loop)
+// differs in some register (the counter it polls, a loop variable).
+func sameRegs(a, b *arch.Regs) bool {
+	if len(a.List) != len(b.List) {
+		return false
+	}
+	for i := range a.List {
+		if a.List[i] != b.List[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// chainTo follows frame records from a; it returns the frames (return
+// addresses, innermost first) when the chain reaches target with every
+// return address in kernel text and every step going up the stack or to
+// another one.
+func (m *frameRecordMachine) chainTo(w *recWalker, s *stackMem, a, target uint64) []Frame {
+	var out []Frame
+	cur := s
+	for range maxHandlerFrames {
+		next, ok1 := cur.word(a)
+		lr, ok2 := cur.word(a + 8)
+		if !ok1 || !ok2 || next&7 != 0 {
+			return nil
+		}
+		pc := m.Arch.CodeAddress(lr)
+		if !m.isText(pc) {
+			return nil
+		}
+		out = append(out, m.frame(pc, a+16, false, MethodHandler, false, cur.Kind))
+		if next == target {
+			return out
+		}
+		ns, ok := w.stack(next, 16)
+		if !ok || (ns.Kind == cur.Kind && next <= a) {
+			return nil
+		}
+		cur, a = ns, next
+	}
+	return nil
 }
 
 // WalkSaved starts from thread.cpu_context, where cpu_switch_to() saved

@@ -63,6 +63,16 @@ func TestRealArm64StacksMatchDrgn(t *testing.T) {
 					if i == fx.Meta.Expected.PanicCPU && (!ct.Complete() || ct.UserRegs == nil) {
 						t.Errorf("cpu %d: walk not complete down to user mode: %s %s", i, ct.End, ct.Err)
 					}
+					// A kdump's other CPU saved the context the crash-stop
+					// IPI interrupted: the handler, rebuilt from the IRQ
+					// stack, is crash_save_cpu() under ipi_handler().
+					if i != fx.Meta.Expected.PanicCPU && strings.HasPrefix(fx.Name, "kdump-") {
+						if ct.Handler != StackIRQ || !hasHandler(ct.Trace, "crash_save_cpu") || !hasHandler(ct.Trace, "ipi_handler") {
+							t.Errorf("cpu %d: no crash-stop IPI handler rebuilt (handler %q)", i, ct.Handler)
+						}
+					} else if ct.Handler != "" {
+						t.Errorf("cpu %d: handler %q rebuilt", i, ct.Handler)
+					}
 				}
 			})
 		}
@@ -80,6 +90,9 @@ func checkAgainstDrgn(t *testing.T, tg *target.Target, cpu int, tr *Trace, drgn 
 	}
 	j := 0
 	for _, f := range tr.Frames {
+		if f.Method == MethodHandler {
+			continue // rebuilt from the IRQ stack: drgn starts at the saved registers
+		}
 		if !f.Reliable {
 			t.Errorf("cpu %d: unreliable frame %s", cpu, f)
 			continue
@@ -102,4 +115,13 @@ func checkAgainstDrgn(t *testing.T, tg *target.Target, cpu int, tr *Trace, drgn 
 	if j < len(drgn) {
 		t.Errorf("cpu %d: drgn's frames from %s on are missing", cpu, drgn[j])
 	}
+}
+
+func hasHandler(tr *Trace, name string) bool {
+	for _, f := range tr.Frames {
+		if f.Method == MethodHandler && f.Function == name {
+			return true
+		}
+	}
+	return false
 }

@@ -256,3 +256,44 @@ func FuzzArm64Walk(f *testing.F) {
 		_ = tr.String()
 	})
 }
+
+// TestArm64CrashStopHandler: a kdump's other CPU saved the pt_regs the
+// crash-stop IPI pushed (registers equal to that pt_regs, word for word):
+// the handler frames still on the IRQ stack, chained to that pt_regs'
+// record through call_on_irq_stack's record on the task stack, lead the
+// trace, unreliable. A pt_regs that differs in one register is stale and
+// rebuilds nothing.
+func TestArm64CrashStopHandler(t *testing.T) {
+	build := func(x0 uint64) (*a64Synth, arch.Regs) {
+		s := newA64Synth()
+		sp := uint64(a64Task + 0x3e00)
+		at := sp - a64PtRegs
+		r := regs(afn(4)+0x34, sp, a64Task+0x3e00, afn(4)+0x20, 0x60000005)
+		for i, w := range arm64.Words(r) {
+			s.put(at+8*uint64(i), w)
+		}
+		s.put(at, x0)
+		rec := at + a64Stackframe
+		s.record(rec, r.FP, r.PC)
+		s.record(a64Task+0x3e00, s.taskFinal, pac(afn(5)+0x10))
+		s.record(a64Task+0x3c00, rec, pac(a64Entry+0x64)) // el1h_64_irq_handler's record
+		s.record(a64IRQ+0x3f00, a64Task+0x3c00, pac(afn(2)+0x30))
+		s.record(a64IRQ+0x3e00, a64IRQ+0x3f00, pac(afn(1)+0x10))
+		s.record(a64IRQ+0x3d00, a64IRQ+0x3e00, pac(afn(0)+0x10)) // the deepest: crash_save_cpu's callee
+		return s, r
+	}
+	s, r := build(0)
+	m, st := s.machine()
+	tr, handler := m.WalkCPU(r, st)
+	if got, want := funcs(tr), "?a0 ?a1 ?a2 ?el1h_64_irq [a4] a5"; got != want || handler != StackIRQ {
+		t.Fatalf("frames %q handler %q, want %q\n%s", got, handler, want, tr)
+	}
+	if tr.Frames[4].Regs == nil || tr.End != EndOfStack {
+		t.Errorf("interrupted frame %+v, end %s", tr.Frames[4], tr.End)
+	}
+	s, r = build(0x1234) // x0 differs from the saved registers' 0
+	m, st = s.machine()
+	if tr, handler := m.WalkCPU(r, st); handler != "" || funcs(tr) != "a4 a5" {
+		t.Errorf("stale pt_regs: %q, handler %q", funcs(tr), handler)
+	}
+}
