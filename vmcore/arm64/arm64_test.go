@@ -83,27 +83,45 @@ func TestDecodePtRegs(t *testing.T) {
 
 // TestPACStrip: kernel return addresses get the PAC field set to ones,
 // user ones cleared, with the dump's mask (KERNELPACMASK) or GENMASK(63,
-// VA bits in use).
+// VA bits in use); x86_64 changes nothing.
 func TestPACStrip(t *testing.T) {
-	a48 := Arch.(arch.DumpSpecific).ForDump(info(t, "NUMBER(KERNELPACMASK)=0xffff000000000000\nNUMBER(VA_BITS)=52\nNUMBER(TCR_EL1_T1SZ)=0x10\n"))
-	a39 := Arch.(arch.DumpSpecific).ForDump(info(t, "NUMBER(VA_BITS)=39\n"))
+	const keys = "PAGESIZE=4096\nSYMBOL(swapper_pg_dir)=ffffc728eeb3a000\nNUMBER(kimage_voffset)=0xffffc728acc00000\nNUMBER(PHYS_OFFSET)=0xfff1000040000000\n"
+	translator := func(extra string) arch.Translator {
+		cfg, err := ConfigFromVMCOREINFO(info(t, keys+extra))
+		if err != nil {
+			t.Fatal(err)
+		}
+		tr, err := New(newFakeMem(), cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tr
+	}
+	t48 := translator("NUMBER(KERNELPACMASK)=0xffff000000000000\nNUMBER(VA_BITS)=52\nNUMBER(TCR_EL1_T1SZ)=0x10\n")
+	t39 := translator("NUMBER(VA_BITS)=39\n")
 	cases := []struct {
-		a        arch.Arch
+		tr       arch.Translator
 		in, want uint64
 	}{
-		{a48, 0x3bd4c728ecf67530, 0xffffc728ecf67530}, // signed kernel LR
-		{a48, 0xffffc728ecf67530, 0xffffc728ecf67530}, // unsigned: unchanged
-		{a48, 0x003800000041e5e0, 0x000000000041e5e0}, // user LR
-		{a39, 0x5a812a4008123456, 0xffffffc008123456}, // PAC bits down to 39 (bit 55 kept)
-		{a39, 0xffffffc008123456, 0xffffffc008123456},
-		{Arch, 0x12b4ffc008123456, 0xffffffc008123456}, // before ForDump: 48-bit mask
+		{t48, 0x3bd4c728ecf67530, 0xffffc728ecf67530}, // signed kernel LR
+		{t48, 0xffffc728ecf67530, 0xffffc728ecf67530}, // unsigned: unchanged
+		{t48, 0x003800000041e5e0, 0x000000000041e5e0}, // user LR
+		{t39, 0x5a812a4008123456, 0xffffffc008123456}, // PAC bits down to 39 (bit 55 kept)
+		{t39, 0xffffffc008123456, 0xffffffc008123456},
 	}
 	for _, c := range cases {
-		if got := c.a.CodeAddress(c.in); got != c.want {
+		if got := c.tr.CodeAddress(c.in); got != c.want {
 			t.Errorf("CodeAddress(%#x) = %#x, want %#x", c.in, got, c.want)
 		}
 	}
-	if x86.Arch.CodeAddress(0x3bd4c728ecf67530) != 0x3bd4c728ecf67530 {
+	if got := StripPAC(0x12b4ffc008123456, DefaultPACMask); got != 0xffffffc008123456 {
+		t.Errorf("StripPAC with the default mask: %#x", got)
+	}
+	xt, err := x86.New(newFakeMem(), x86.Config{TopPGD: 0x1000, Levels: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if xt.CodeAddress(0x3bd4c728ecf67530) != 0x3bd4c728ecf67530 {
 		t.Error("x86_64 changed an address")
 	}
 }

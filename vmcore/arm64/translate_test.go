@@ -314,7 +314,7 @@ func TestConfigFromVMCOREINFO(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := Config{PageShift: 12, VABits: 48, ConfigVABits: 52, TopPGD: 0x41f3a000, KimageVOffset: 0xffffc728acc00000,
-		PhysOffset: 0xfff1000040000000, KASLROffset: 0x47286ce00000, ImageStart: 0xffffc728ece10000}
+		PhysOffset: 0xfff1000040000000, KASLROffset: 0x47286ce00000, ImageStart: 0xffffc728ece10000, PACMask: 0xffff000000000000}
 	if cfg != want {
 		t.Errorf("config\n got %+v\nwant %+v", cfg, want)
 	}

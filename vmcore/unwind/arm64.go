@@ -271,7 +271,7 @@ func (m *frameRecordMachine) chainTo(w *recWalker, s *stackMem, a, target uint64
 		if !ok1 || !ok2 || next&7 != 0 {
 			return nil
 		}
-		pc := m.Arch.CodeAddress(lr)
+		pc := m.codeAddress(lr)
 		if !m.isText(pc) {
 			return nil
 		}

@@ -89,9 +89,10 @@ func (s *a64Synth) machine() (*frameRecordMachine, Stacks) {
 	s.mem.Map(a64IRQ, s.irq)
 	s.mem.Map(a64Text, s.text)
 	k := &Kernel{Arch: arm64.Arch, Unwinder: Unwinder{Mem: s.mem, Syms: symbols.New("synthetic", s.syms)}}
-	k.ThreadSize, k.irqSize = a64StackSize, a64StackSize
+	k.ThreadSize = a64StackSize
 	m := &frameRecordMachine{Kernel: k, ptRegsSize: a64PtRegs, stackframeOff: a64Stackframe, ptRegsOK: true,
-		entryStart: a64Entry, entryEnd: a64Entry + 0x1000}
+		entryStart: a64Entry, entryEnd: a64Entry + 0x1000, irqSize: a64StackSize,
+		codeAddress: func(a uint64) uint64 { return arm64.StripPAC(a, arm64.DefaultPACMask) }}
 	k.m = m
 	return m, Stacks{{Kind: StackTask, Begin: a64Task, End: a64Task + a64StackSize}, {Kind: StackIRQ, Begin: a64IRQ, End: a64IRQ + a64StackSize}}
 }
