@@ -366,10 +366,13 @@ func writeOptions(d *vmcore.Dump, src phys.Memory, res *Result) (diskdump.WriteO
 	switch m := src.(type) {
 	case *diskdump.File:
 		h := m.Header()
-		if m.BlockSize() != phys.PageSize {
-			return wo, nil, fmt.Errorf("trim: block size %d (only %d-byte pages are supported)", m.BlockSize(), phys.PageSize)
+		// QEMU's aarch64 kdump files use 64 KiB blocks whatever the
+		// guest's page size: the copy is written in 4 KiB pages.
+		bs := m.BlockSize()
+		if bs < phys.PageSize || bs%phys.PageSize != 0 {
+			return wo, nil, fmt.Errorf("trim: block size %d (only multiples of %d-byte pages are supported)", bs, phys.PageSize)
 		}
-		wo.MaxMapnr = h.MaxMapnr
+		wo.MaxMapnr = h.MaxMapnr * uint64(bs/phys.PageSize)
 		wo.UTSName = h.UTSName
 		wo.Timestamp = h.Timestamp
 		wo.NrCPUs = h.NrCPUs
@@ -381,7 +384,7 @@ func writeOptions(d *vmcore.Dump, src phys.Memory, res *Result) (diskdump.WriteO
 			res.VMCOREINFOFrom = "the source's kdump header"
 		}
 		exists = m.ExistingRanges()
-		res.SourcePages = m.DumpedPages()
+		res.SourcePages = m.DumpedPages() * uint64(bs/phys.PageSize)
 	case *elfcore.File:
 		for _, s := range m.Segments() {
 			if s.MemSize == 0 {
