@@ -140,6 +140,7 @@ func firstReport(log *printk.Log, panicSeq uint64) string {
 func buildTimeline(t *target.Target, r *Report, log *printk.Log) []timeline.Step {
 	in := timeline.Inputs{
 		Release:      str(r.Kernel.Release),
+		Arch:         archName(t),
 		Capture:      r.Kernel.Capture,
 		PanicMessage: str(r.Panic.Message),
 	}
@@ -226,4 +227,12 @@ func findChain(r *Report, name string) *Chain {
 		}
 	}
 	return nil
+}
+
+// archName is the dump's architecture as uname -m names it, "" when none.
+func archName(t *target.Target) string {
+	if a := t.Dump.Arch(); a != nil {
+		return a.Name()
+	}
+	return ""
 }
