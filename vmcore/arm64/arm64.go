@@ -126,6 +126,7 @@ func (aarch64) NewTranslator(mem phys.Memory, info *vmcoreinfo.Info) (arch.Trans
 	if err != nil {
 		return nil, err
 	}
+	t.FindPageOffset()
 	return t, nil
 }
 

@@ -49,13 +49,25 @@ func (c Config) Levels() int {
 	return int((c.VABits - c.PageShift + per - 1) / per)
 }
 
-// PageOffset is PAGE_OFFSET, the base the linear map's arithmetic uses:
-// _PAGE_OFFSET(VA_BITS) (arch/arm64/include/asm/memory.h, 5.4 and later).
+// PageOffset is PAGE_OFFSET, the base the linear map's arithmetic uses
+// (arch/arm64/include/asm/memory.h): _PAGE_OFFSET(VA_BITS) =
+// -(1 << VA_BITS) since 5.4 put the linear map in the lower half of the
+// kernel range; before, the upper half, -(1 << (VA_BITS - 1)).
+// ConfigFromVMCOREINFO's translator keeps the one whose alias of
+// swapper_pg_dir the page tables map (Translator.PageOffset).
 func (c Config) PageOffset() uint64 {
 	if c.ConfigVABits == 0 || c.ConfigVABits >= 64 {
 		return 0
 	}
 	return -(uint64(1) << c.ConfigVABits)
+}
+
+// pageOffsetBefore54 is PAGE_OFFSET before 5.4.
+func (c Config) pageOffsetBefore54() uint64 {
+	if c.ConfigVABits == 0 || c.ConfigVABits >= 64 {
+		return 0
+	}
+	return -(uint64(1) << (c.ConfigVABits - 1))
 }
 
 func (c Config) check() error {
@@ -79,9 +91,10 @@ func (c Config) check() error {
 // Translator walks the kernel's stage-1 page tables from swapper_pg_dir
 // and reads through them. It is safe for concurrent use.
 type Translator struct {
-	mem    phys.Memory
-	cfg    Config
-	levels int
+	mem        phys.Memory
+	cfg        Config
+	levels     int
+	pageOffset uint64 // PAGE_OFFSET in use; 0 when unknown
 	leaves leafCache
 	tlb    tlb
 }
@@ -99,8 +112,29 @@ func New(mem phys.Memory, cfg Config) (*Translator, error) {
 	if cfg.TopPGD == 0 || cfg.TopPGD&63 != 0 {
 		return nil, fmt.Errorf("arm64: top-level page table %#x is not an aligned physical address", cfg.TopPGD)
 	}
-	return &Translator{mem: mem, cfg: cfg, levels: cfg.Levels()}, nil
+	return &Translator{mem: mem, cfg: cfg, levels: cfg.Levels(), pageOffset: cfg.PageOffset()}, nil
 }
+
+// FindPageOffset keeps the PAGE_OFFSET (5.4+ or older layout) under which
+// the linear-map alias of the top table walks back to it; if neither does,
+// the linear map's place is unknown (0) and LinearAliases gives the image
+// alias only.
+func (t *Translator) FindPageOffset() uint64 {
+	t.pageOffset = 0
+	for _, po := range []uint64{t.cfg.PageOffset(), t.cfg.pageOffsetBefore54()} {
+		if po == 0 {
+			continue
+		}
+		if pa, err := t.Walk((t.cfg.TopPGD - t.cfg.PhysOffset) | po); err == nil && pa == t.cfg.TopPGD {
+			t.pageOffset = po
+			break
+		}
+	}
+	return t.pageOffset
+}
+
+// PageOffset is PAGE_OFFSET in use, 0 when unknown.
+func (t *Translator) PageOffset() uint64 { return t.pageOffset }
 
 // Config returns the configuration.
 func (t *Translator) Config() Config { return t.cfg }
@@ -112,7 +146,7 @@ func (t *Translator) Layout() arch.Layout {
 		Levels:      t.levels,
 		VABits:      int(t.cfg.VABits),
 		KASLROffset: t.cfg.KASLROffset,
-		PageOffset:  t.cfg.PageOffset(),
+		PageOffset:  t.pageOffset,
 	}
 	if t.cfg.ConfigVABits != t.cfg.VABits {
 		l.ConfigVABits = int(t.cfg.ConfigVABits)
@@ -124,7 +158,7 @@ func (t *Translator) Layout() arch.Layout {
 // kernel image's pages, __phys_to_kimg() (arch/arm64/include/asm/memory.h).
 func (t *Translator) LinearAliases(paddr uint64) []uint64 {
 	var out []uint64
-	if po := t.cfg.PageOffset(); po != 0 {
+	if po := t.pageOffset; po != 0 {
 		out = append(out, (paddr-t.cfg.PhysOffset)|po)
 	}
 	if t.cfg.KimageVOffset != 0 && t.cfg.ImageStart != 0 {

@@ -350,3 +350,33 @@ func TestConfigFromVMCOREINFO(t *testing.T) {
 		}
 	}
 }
+
+// TestFindPageOffset keeps the PAGE_OFFSET whose linear alias of the top
+// table the page tables map: 5.4+'s lower half, the older upper half, or
+// none (unknown: the image alias only).
+func TestFindPageOffset(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		base uint64 // where the test maps the linear map; 0: nowhere
+		want uint64
+	}{
+		{"5.4+", 0xffff000000000000, 0xffff000000000000},
+		{"before 5.4", 0xffff800000000000, 0xffff800000000000},
+		{"unmapped", 0, 0},
+	} {
+		b := newBuilder(Config{PageShift: 12, VABits: 48, ConfigVABits: 48})
+		if c.base != 0 {
+			b.mapAt(c.base|b.top, b.top, 3)
+		}
+		tr, err := New(b.m, b.cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := tr.FindPageOffset(); got != c.want || tr.Layout().PageOffset != c.want {
+			t.Errorf("%s: PAGE_OFFSET %#x, want %#x", c.name, got, c.want)
+		}
+		if n := len(tr.LinearAliases(b.top)); (n == 1) != (c.want != 0) {
+			t.Errorf("%s: %d aliases", c.name, n)
+		}
+	}
+}
