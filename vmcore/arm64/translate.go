@@ -95,8 +95,8 @@ type Translator struct {
 	cfg        Config
 	levels     int
 	pageOffset uint64 // PAGE_OFFSET in use; 0 when unknown
-	leaves leafCache
-	tlb    tlb
+	leaves     leafCache
+	tlb        tlb
 }
 
 // New checks cfg and returns a Translator over mem.
