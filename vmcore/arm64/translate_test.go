@@ -106,11 +106,10 @@ func TestHandBuilt39(t *testing.T) {
 // other levels), for any granule and VA size, with a descriptor encoder
 // from the Arm ARM's formats.
 type builder struct {
-	m     *fakeMem
-	cfg   Config
-	next  uint64
-	top   uint64
-	links int
+	m    *fakeMem
+	cfg  Config
+	next uint64
+	top  uint64
 }
 
 func newBuilder(cfg Config) *builder {
