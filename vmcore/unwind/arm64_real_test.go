@@ -125,3 +125,47 @@ func hasHandler(tr *Trace, name string) bool {
 	}
 	return false
 }
+
+// TestRealArm64SleepingTasks walks every task that is not running from
+// thread.cpu_context: each walk starts in __switch_to and is complete, at
+// ret_from_fork (kernel threads) or in user mode.
+func TestRealArm64SleepingTasks(t *testing.T) {
+	fx := testfixtures.GetArm64(t, "qemu-arm64-6.12-sysrq")
+	tg, err := target.Open(filepath.Join(fx.Dir, "vmcore"), target.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tg.Close()
+	tg.Load()
+	u, err := NewKernel(tg.Dump.Arch(), tg.Kernel, tg.Syms, fx.Meta.KernelRelease)
+	if err != nil {
+		t.Fatal(err)
+	}
+	running := map[uint64]bool{}
+	for i := range tg.Dump.CPUs {
+		if a, err := u.CurrentTask(i); err == nil {
+			running[a] = true
+		}
+	}
+	tasks, err := u.Tasks(0)
+	if err != nil || len(tasks) < 20 {
+		t.Fatalf("%d tasks: %v", len(tasks), err)
+	}
+	walked := 0
+	for _, task := range tasks {
+		if running[task.Addr] {
+			continue
+		}
+		tr := u.UnwindTask(task)
+		fns := tr.Functions(true)
+		last := ""
+		if len(fns) > 0 {
+			last = fns[len(fns)-1]
+		}
+		if !tr.Complete() || len(fns) < 3 || fns[0] != "__switch_to" || (tr.End == EndOfStack) != (last == "ret_from_fork") {
+			t.Errorf("pid %d %s: %s %q %v", task.PID, task.Comm, tr.End, tr.Err, fns)
+		}
+		walked++
+	}
+	t.Logf("%d sleeping tasks walked", walked)
+}
