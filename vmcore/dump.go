@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/panicscope/panicscope/vmcore/arch"
+	"github.com/panicscope/panicscope/vmcore/arm64"
 	"github.com/panicscope/panicscope/vmcore/internal/diskdump"
 	"github.com/panicscope/panicscope/vmcore/internal/elfcore"
 	"github.com/panicscope/panicscope/vmcore/notes"
@@ -24,7 +25,7 @@ import (
 )
 
 // Supported lists the architectures panicscope reads.
-var Supported = []arch.Arch{x86.Arch}
+var Supported = []arch.Arch{x86.Arch, arm64.Arch}
 
 // Format names the container a dump came in.
 type Format string
@@ -55,7 +56,8 @@ type CPU struct {
 	// Regs are the registers NT_PRSTATUS saved, followed by the control
 	// registers of a hypervisor's CPU-state note when there is one.
 	Regs arch.Regs
-	// HasQEMU: QEMU's CPU-state note was found for this CPU.
+	// HasQEMU: a note only QEMU writes was found for this CPU (x86_64:
+	// its CPU-state note; aarch64: NT_PRFPREG beside NT_PRSTATUS).
 	HasQEMU   bool
 	HasStatus bool
 }

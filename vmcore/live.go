@@ -1,7 +1,6 @@
 package vmcore
 
 import (
-	"debug/elf"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -94,8 +93,8 @@ func OpenLive(kcorePath string) (*Dump, error) {
 		}
 		return nil, LiveReadError(kcorePath, err)
 	}
-	// kcore.Open accepts only an x86_64 core.
-	a, err := arch.Detect(Supported, arch.Hints{ELFMachine: elf.EM_X86_64})
+	// kcore.Open accepts x86_64 and arm64 cores.
+	a, err := arch.Detect(Supported, arch.Hints{ELFMachine: kf.Machine()})
 	if err != nil {
 		f.Close()
 		return nil, err

@@ -16,13 +16,17 @@ import (
 // buildKcore writes an ELF64 core laid out like /proc/kcore: a PT_NOTE, then
 // PT_LOADs by kernel virtual address (paddr ^0 for vmalloc-like ones).
 func buildKcore(noteBlob []byte, segs [][3]any) []byte {
+	return buildKcoreFor(62, noteBlob, segs) // EM_X86_64
+}
+
+func buildKcoreFor(machine uint16, noteBlob []byte, segs [][3]any) []byte {
 	le := binary.LittleEndian
 	nph := len(segs) + 1
 	eh := make([]byte, 64)
 	copy(eh, "\x7fELF")
 	eh[4], eh[5], eh[6] = 2, 1, 1
-	le.PutUint16(eh[16:], 4)  // ET_CORE
-	le.PutUint16(eh[18:], 62) // EM_X86_64
+	le.PutUint16(eh[16:], 4) // ET_CORE
+	le.PutUint16(eh[18:], machine)
 	le.PutUint64(eh[32:], 64)
 	le.PutUint16(eh[54:], 56)
 	le.PutUint16(eh[56:], uint16(nph))
@@ -112,6 +116,32 @@ func TestOpenLiveSynthetic(t *testing.T) {
 	// Not covered by any segment: a fault, not zeros.
 	if err := d.ReadVirt(make([]byte, 8), 0xffff888000000000); err == nil {
 		t.Error("read outside every segment succeeded")
+	}
+}
+
+// TestOpenLiveArm64: an arm64 /proc/kcore (EM_AARCH64) is read as
+// aarch64, its utsname through kcore's own virtual segments.
+func TestOpenLiveArm64(t *testing.T) {
+	const text = 0xffffc728ece00000
+	info := "OSRELEASE=6.12.118+deb13-arm64\nPAGESIZE=4096\nSYMBOL(init_uts_ns)=ffffc728ece00100\nOFFSET(uts_namespace.name)=0\n" +
+		"NUMBER(VA_BITS)=52\nNUMBER(kimage_voffset)=0xffffc728acc00000\nNUMBER(PHYS_OFFSET)=0xfff1000040000000\n" +
+		"NUMBER(TCR_EL1_T1SZ)=0x10\nSYMBOL(swapper_pg_dir)=ffffc728eeb3a000\n"
+	mem := make([]byte, 4096)
+	for i, s := range []string{"Linux", "arm", "6.12.118+deb13-arm64", "#1 SMP Debian 6.12.118-1", "aarch64"} {
+		copy(mem[0x100+i*65:], s)
+	}
+	img := buildKcoreFor(183, elfNote("VMCOREINFO", 0, []byte(info)), [][3]any{{uint64(text), uint64(0x42200000), mem}})
+	d, err := OpenLive(writeTemp(t, img))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	uts, err := d.UTSName()
+	if d.Arch().Name() != "aarch64" || err != nil || uts.Machine != "aarch64" {
+		t.Errorf("arch %s, utsname %+v, %v", d.Arch().Name(), uts, err)
+	}
+	if tr := d.Translator(); tr == nil || tr.Layout().VABits != 48 {
+		t.Errorf("translator %v", tr)
 	}
 }
 

@@ -52,8 +52,17 @@ func printIdentity(w io.Writer, id analysis.Identity) error {
 	}
 	row("page size", orUnknownOf(id.PageSize))
 	row("paging levels", orUnknownOf(id.PagingLevels))
+	if id.VABits != nil {
+		va := fmt.Sprint(*id.VABits)
+		if id.ConfigVABits != nil {
+			va += fmt.Sprintf(" (configured %d)", *id.ConfigVABits)
+		}
+		row("va bits", va)
+	}
 	row("kaslr offset", orUnknown(id.KASLROffset))
-	row("phys_base", orUnknown(id.PhysBase))
+	if !id.NoPhysBase {
+		row("phys_base", orUnknown(id.PhysBase))
+	}
 	row("cpus", fmt.Sprint(id.CPUs))
 	row("format", id.Format)
 	row("compression", id.Compression)

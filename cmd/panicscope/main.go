@@ -48,7 +48,7 @@ func commands() []command {
 		{"plan", "DUMP|--live [--json]", "what panic() would do as configured (--live: if it panicked now); warnings", runPlan},
 		{"log", "DUMP|--live [--panic] [--json]", "the kernel log (printk ring buffer or log_buf), dmesg style", runLog},
 		{"type", "DUMP|--live TYPE...", "print a type's layout with offsets, like crash's struct -o", runType},
-		{"bt", "DUMP [--cpu N|--pid P|--all] [--json]", "backtraces of every CPU (or a task), unwound with the kernel's ORC tables", runBt},
+		{"bt", "DUMP [--cpu N|--pid P|--all] [--json]", "backtraces of every CPU (or a task): ORC (x86_64), frame records (arm64)", runBt},
 		{"ps", "DUMP|--live [--state ST] [--cpu N]", "tasks like crash's ps: pid, ppid, cpu, state, comm; > running, * panicking", runPs},
 		{"mod", "DUMP|--live", "loaded modules, like crash's mod: struct module, name, text base, size", runMod},
 		{"struct", "DUMP|--live TYPE ADDR|SYMBOL[+OFF]", "print a struct's members from memory, like crash's struct", runStruct},

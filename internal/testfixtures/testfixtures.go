@@ -1,5 +1,7 @@
-// Package testfixtures finds the real dumps in ../shared/vmcores for tests and
-// skips cleanly when they are absent (a fresh clone has none).
+// Package testfixtures finds the real dumps in ../shared/vmcores (x86_64)
+// and ../shared/vmcores-arm64 for tests and skips cleanly when they are
+// absent (a fresh clone has none). The arm64 folder is listed apart
+// (AllArm64) so that tests iterating All see x86_64 dumps only.
 package testfixtures
 
 import (
@@ -14,13 +16,16 @@ import (
 	"github.com/klauspost/compress/zstd"
 )
 
-// EnvDir overrides where the fixtures are looked for.
-const EnvDir = "PANICSCOPE_VMCORES"
+// EnvDir and EnvDirArm64 override where the fixtures are looked for.
+const (
+	EnvDir      = "PANICSCOPE_VMCORES"
+	EnvDirArm64 = "PANICSCOPE_VMCORES_ARM64"
+)
 
 // Dir returns the vmcores folder or skips the test.
 func Dir(t testing.TB) string {
 	t.Helper()
-	d, err := find()
+	d, err := find(EnvDir, "vmcores")
 	if err != nil {
 		t.Skipf("real-dump test skipped: %v (set %s or check out ../shared next to the project)", err, EnvDir)
 	}
@@ -30,12 +35,22 @@ func Dir(t testing.TB) string {
 // Lookup returns the vmcores folder without skipping: fuzz targets seed
 // their corpus from the fixtures when they are there.
 func Lookup() (string, bool) {
-	d, err := find()
+	d, err := find(EnvDir, "vmcores")
 	return d, err == nil
 }
 
-func find() (string, error) {
-	if d := os.Getenv(EnvDir); d != "" {
+// DirArm64 returns the vmcores-arm64 folder or skips the test.
+func DirArm64(t testing.TB) string {
+	t.Helper()
+	d, err := find(EnvDirArm64, "vmcores-arm64")
+	if err != nil {
+		t.Skipf("arm64 real-dump test skipped: %v (set %s or check out ../shared next to the project)", err, EnvDirArm64)
+	}
+	return d
+}
+
+func find(env, folder string) (string, error) {
+	if d := os.Getenv(env); d != "" {
 		if st, err := os.Stat(d); err == nil && st.IsDir() {
 			return d, nil
 		}
@@ -48,11 +63,11 @@ func find() (string, error) {
 	// Walk up to the module root (go.mod), then look beside it.
 	for dir := wd; ; dir = filepath.Dir(dir) {
 		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			cand := filepath.Join(dir, "..", "shared", "vmcores")
+			cand := filepath.Join(dir, "..", "shared", folder)
 			if st, err := os.Stat(cand); err == nil && st.IsDir() {
 				return filepath.Clean(cand), nil
 			}
-			return "", fmt.Errorf("no ../shared/vmcores beside %s", dir)
+			return "", fmt.Errorf("no ../shared/%s beside %s", folder, dir)
 		}
 		if filepath.Dir(dir) == dir {
 			return "", fmt.Errorf("no go.mod above %s", wd)
@@ -60,7 +75,8 @@ func find() (string, error) {
 	}
 }
 
-// Fixture is one folder of ../shared/vmcores with its meta.json.
+// Fixture is one folder of ../shared/vmcores (or vmcores-arm64) with its
+// meta.json.
 type Fixture struct {
 	Name string
 	Dir  string
@@ -84,10 +100,22 @@ type Meta struct {
 	Raw map[string]any `json:"-"`
 }
 
-// All lists every fixture folder (those with a meta.json), or skips.
+// All lists every x86_64 fixture folder (those with a meta.json in
+// ../shared/vmcores), or skips.
 func All(t testing.TB) []Fixture {
 	t.Helper()
-	root := Dir(t)
+	return list(t, Dir(t))
+}
+
+// AllArm64 lists every arm64 fixture folder (../shared/vmcores-arm64), or
+// skips.
+func AllArm64(t testing.TB) []Fixture {
+	t.Helper()
+	return list(t, DirArm64(t))
+}
+
+func list(t testing.TB, root string) []Fixture {
+	t.Helper()
 	ents, err := os.ReadDir(root)
 	if err != nil {
 		t.Fatalf("reading %s: %v", root, err)
@@ -111,10 +139,21 @@ func All(t testing.TB) []Fixture {
 	return out
 }
 
-// Get returns one fixture by folder name, or skips.
+// Get returns one x86_64 fixture by folder name, or skips.
 func Get(t testing.TB, name string) Fixture {
 	t.Helper()
-	for _, f := range All(t) {
+	return get(t, All(t), name)
+}
+
+// GetArm64 returns one arm64 fixture by folder name, or skips.
+func GetArm64(t testing.TB, name string) Fixture {
+	t.Helper()
+	return get(t, AllArm64(t), name)
+}
+
+func get(t testing.TB, l []Fixture, name string) Fixture {
+	t.Helper()
+	for _, f := range l {
 		if f.Name == name {
 			return f
 		}

@@ -72,6 +72,9 @@ func captureKind(t *target.Target) (kind timeline.Capture, why string) {
 		}
 	}
 	for _, c := range d.CPUs {
+		if c.HasQEMU && isArm64(t) {
+			return CaptureHypervisor, "QEMU's per-vCPU NT_PRFPREG notes beside NT_PRSTATUS (the kernel's crash_save_cpu() writes NT_PRSTATUS only): written by QEMU dump-guest-memory from outside the guest"
+		}
 		if c.HasQEMU {
 			return CaptureHypervisor, "QEMU CPU-state notes: written by QEMU dump-guest-memory from outside the guest"
 		}
@@ -137,6 +140,7 @@ func firstReport(log *printk.Log, panicSeq uint64) string {
 func buildTimeline(t *target.Target, r *Report, log *printk.Log) []timeline.Step {
 	in := timeline.Inputs{
 		Release:      str(r.Kernel.Release),
+		Arch:         archName(t),
 		Capture:      r.Kernel.Capture,
 		PanicMessage: str(r.Panic.Message),
 	}
@@ -223,4 +227,12 @@ func findChain(r *Report, name string) *Chain {
 		}
 	}
 	return nil
+}
+
+// archName is the dump's architecture as uname -m names it, "" when none.
+func archName(t *target.Target) string {
+	if a := t.Dump.Arch(); a != nil {
+		return a.Name()
+	}
+	return ""
 }

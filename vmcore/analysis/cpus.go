@@ -1,6 +1,7 @@
 package analysis
 
 import (
+	"debug/elf"
 	"fmt"
 	"strconv"
 	"strings"
@@ -20,6 +21,7 @@ type Role string
 const (
 	RolePanicking Role = "panicking"
 	RoleCrashNMI  Role = "stopped (crash NMI)"
+	RoleCrashIPI  Role = "stopped (crash IPI)"
 	RoleStopped   Role = "stopped (stop IPI/NMI)"
 	RoleIdle      Role = "idle"
 	RoleRunning   Role = "running"
@@ -28,11 +30,16 @@ const (
 
 // stopFunctions are where a CPU halted by smp_send_stop() /
 // crash_smp_send_stop() sits: stop_this_cpu() (arch/x86/kernel/process.c)
-// reached from the REBOOT_VECTOR IPI or the stop NMI.
-var stopFunctions = []string{"stop_this_cpu", "smp_stop_nmi_callback", "crash_nmi_callback", "nmi_shootdown_cpus"}
+// reached from the REBOOT_VECTOR IPI or the stop NMI; on arm64
+// local_cpu_stop() → cpu_park_loop() from IPI_CPU_STOP, and
+// ipi_cpu_crash_stop() from IPI_CPU_CRASH_STOP (arch/arm64/kernel/smp.c).
+var stopFunctions = []string{"stop_this_cpu", "smp_stop_nmi_callback", "crash_nmi_callback", "nmi_shootdown_cpus",
+	"local_cpu_stop", "cpu_park_loop", "ipi_cpu_crash_stop"}
 
-// idleFunctions are the idle loop's halting points.
-var idleFunctions = []string{"default_idle", "native_safe_halt", "pv_native_safe_halt", "arch_cpu_idle", "do_idle", "cpu_idle_poll", "mwait_idle", "acpi_idle_do_entry", "intel_idle"}
+// idleFunctions are the idle loop's halting points (arm64: cpu_do_idle()
+// under default_idle_call()).
+var idleFunctions = []string{"default_idle", "native_safe_halt", "pv_native_safe_halt", "arch_cpu_idle", "do_idle", "cpu_idle_poll", "mwait_idle", "acpi_idle_do_entry", "intel_idle",
+	"cpu_do_idle", "default_idle_call"}
 
 // readCPUs describes each CPU from its saved registers and current task.
 // The panicking CPU is panic_cpu in memory (kernel/panic.c): the dump
@@ -81,7 +88,7 @@ func readCPUs(t *target.Target, r *Report) {
 		}
 		stack := cpuStack(unw, r, i, c, &cs)
 		handler := cs.RoleWhy
-		cs.Role, cs.RoleWhy = cpuRole(r, i, c, funcName(sym), stack)
+		cs.Role, cs.RoleWhy = cpuRole(r, i, c, funcName(sym), stack, isArm64(t))
 		if handler != "" {
 			cs.RoleWhy += "; its " + handler
 		}
@@ -97,7 +104,7 @@ func readCPUs(t *target.Target, r *Report) {
 	}
 }
 
-func cpuRole(r *Report, i int, c vmcore.CPU, fn string, stack []string) (role Role, why string) {
+func cpuRole(r *Report, i int, c vmcore.CPU, fn string, stack []string, arm64 bool) (role Role, why string) {
 	where := "instruction pointer in " + fn
 	if len(stack) > 0 {
 		where = "stack: " + stackText(stack)
@@ -108,6 +115,13 @@ func cpuRole(r *Report, i int, c vmcore.CPU, fn string, stack []string) (role Ro
 		// panic); kdump dumps hold the registers crash_setup_regs() took in
 		// __crash_kexec() <- panic() just before machine_kexec().
 		return RolePanicking, "panic_cpu = " + fmt.Sprint(i) + "; " + where
+	case r.Kernel.Capture == CaptureKdump && c.HasStatus && arm64:
+		// machine_crash_shutdown() -> crash_smp_send_stop(): each other
+		// CPU took IPI_CPU_CRASH_STOP and saved, in ipi_cpu_crash_stop()
+		// -> crash_save_cpu(), the registers the IPI interrupted
+		// (arch/arm64/kernel/smp.c); the walk from them is the
+		// interrupted stack.
+		return RoleCrashIPI, "kdump capture: registers saved by ipi_cpu_crash_stop() where the crash-stop IPI interrupted the CPU; interrupted " + where
 	case r.Kernel.Capture == CaptureKdump && c.HasStatus:
 		// machine_crash_shutdown() -> nmi_shootdown_cpus(): each other CPU
 		// saved its registers in crash_nmi_callback() -> crash_save_cpu().
@@ -193,11 +207,20 @@ func containsAny(list, names []string) bool {
 	return false
 }
 
+// isArm64 reports whether the dump is of an arm64 kernel.
+func isArm64(t *target.Target) bool {
+	return t.Dump.Arch() != nil && t.Dump.Arch().ELFMachine() == elf.EM_AARCH64
+}
+
 // currentTask reads the per-CPU current task pointer: current_task before
-// 6.2, pcpu_hot.current_task after (arch/x86/include/asm/current.h).
+// 6.2, pcpu_hot.current_task after (arch/x86/include/asm/current.h); on
+// arm64 __entry_task, which entry_task_switch() sets on every context
+// switch (arch/arm64/kernel/process.c).
 func currentTask(k *kernel.Kernel, cpu int) (kernel.Object, error) {
 	var addr uint64
 	if a, err := k.Symbol("current_task"); err == nil {
+		addr = a
+	} else if a, err := k.Symbol("__entry_task"); err == nil {
 		addr = a
 	} else if a, err := k.Symbol("pcpu_hot"); err == nil {
 		off, err := k.OffsetOf("struct pcpu_hot", "current_task")

@@ -23,14 +23,19 @@ type Identity struct {
 	Hostname     string  `json:"hostname,omitempty"`
 	PageSize     *uint64 `json:"page_size"`
 	PagingLevels *int    `json:"paging_levels"`
+	VABits       *int    `json:"va_bits,omitempty"`        // kernel VA bits in use
+	ConfigVABits *int    `json:"config_va_bits,omitempty"` // configured, when it differs (arm64 VA_BITS 52 on a 48-bit CPU)
 	KASLROffset  *string `json:"kaslr_offset"`
 	PhysBase     *string `json:"phys_base"`
-	CPUs         int     `json:"cpus"`
-	Format       string  `json:"format"`
-	Compression  string  `json:"compression"`
-	Filtered     bool    `json:"filtered"`
-	DumpLevel    int     `json:"dump_level"`
-	Incomplete   bool    `json:"incomplete"`
+	// NoPhysBase: the architecture has no phys_base (arm64), so PhysBase
+	// stays nil without being unknown.
+	NoPhysBase  bool   `json:"-"`
+	CPUs        int    `json:"cpus"`
+	Format      string `json:"format"`
+	Compression string `json:"compression"`
+	Filtered    bool   `json:"filtered"`
+	DumpLevel   int    `json:"dump_level"`
+	Incomplete  bool   `json:"incomplete"`
 	// Truncation says how the file is cut short (how much, from where);
 	// nil when the file holds what its headers say.
 	Truncation       *vmcore.Truncation `json:"truncation,omitempty"`
@@ -94,6 +99,13 @@ func Identify(d *vmcore.Dump) Identity {
 	if tr := d.Translator(); tr != nil {
 		l := tr.Layout()
 		id.PagingLevels = ptr(l.Levels)
+		if l.VABits != 0 {
+			id.VABits = ptr(l.VABits)
+		}
+		if l.ConfigVABits != 0 {
+			id.ConfigVABits = ptr(l.ConfigVABits)
+		}
+		id.NoPhysBase = !l.HasPhysBase
 		if l.HasPhysBase {
 			id.PhysBase = ptr(signedHex(l.PhysBase))
 		}

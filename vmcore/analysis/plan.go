@@ -122,6 +122,7 @@ func Plan(r *Report) PlanResult {
 	notifiers := findChain(r, "panic_notifier_list")
 	in := timeline.Inputs{
 		Release:           str(r.Kernel.Release),
+		Arch:              r.Identity.Arch,
 		Line:              r.Line, // the model the report already chose
 		PostNotifiers:     p.CrashKexecPostNotifiers,
 		CrashKernelLoaded: p.CrashKernelLoaded,
@@ -226,7 +227,11 @@ func stepAction(s timeline.Step, r *Report, notifiers *Chain) (PlanAction, strin
 	case timeline.StepMessage:
 		why = `pr_emerg("Kernel panic - not syncing: ..."), dump_stack() unless the panic comes from an oops`
 	case timeline.StepCrashKexec:
-		why = "a crash kernel is loaded: machine_crash_shutdown() stops the other CPUs by NMI, then machine_kexec() boots it to capture the vmcore"
+		how := "by NMI"
+		if r.Identity.Arch == "aarch64" {
+			how = "by IPI (IPI_CPU_CRASH_STOP)"
+		}
+		why = "a crash kernel is loaded: machine_crash_shutdown() stops the other CPUs " + how + ", then machine_kexec() boots it to capture the vmcore"
 	case timeline.StepStopCPUs:
 		why = joinWhy("stops the other CPUs: "+s.Function, why)
 	case timeline.StepNotifiers:

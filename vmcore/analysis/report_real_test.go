@@ -53,25 +53,50 @@ func facts(t *testing.T, fx testfixtures.Fixture) *drgnFacts {
 func TestReportMatchesFixtures(t *testing.T) {
 	for _, fx := range testfixtures.All(t) {
 		t.Run(fx.Name, func(t *testing.T) {
-			tg, err := target.Open(filepath.Join(fx.Dir, "vmcore"), target.Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer tg.Close()
-			r := analysis.Build(tg)
-			if r.Panic.Message == nil || *r.Panic.Message != fx.Meta.Expected.PanicMessage {
-				t.Errorf("panic message %v, want %q", r.Panic.Message, fx.Meta.Expected.PanicMessage)
-			}
-			if r.Panic.CPU == nil || *r.Panic.CPU != fx.Meta.Expected.PanicCPU {
-				t.Errorf("panic cpu %v, want %d", r.Panic.CPU, fx.Meta.Expected.PanicCPU)
-			}
-			checkParameters(t, r, fx)
-			if f := facts(t, fx); f != nil {
-				checkFacts(t, r, f)
-			}
-			checkTimeline(t, r, fx)
+			checkReport(t, fx, filepath.Join(fx.Dir, "vmcore"))
 		})
 	}
+}
+
+// TestReportMatchesArm64Fixtures: the same on every file of the arm64
+// fixtures, plus the panicking task drgn found.
+func TestReportMatchesArm64Fixtures(t *testing.T) {
+	for _, fx := range testfixtures.AllArm64(t) {
+		for _, file := range fx.Meta.Files {
+			t.Run(fx.Name+"/"+file.Name, func(t *testing.T) {
+				p := filepath.Join(fx.Dir, file.Name)
+				if strings.HasSuffix(p, ".zst") {
+					p = testfixtures.Decompressed(t, p)
+				}
+				r := checkReport(t, fx, p)
+				task, _ := fx.Meta.Raw["expected_from_memory_drgn"].(map[string]any)["panic_task"].(map[string]any)
+				if r.Panic.TaskPID == nil || r.Panic.TaskComm == nil || *r.Panic.TaskPID != int(task["pid"].(float64)) || *r.Panic.TaskComm != task["comm"] {
+					t.Errorf("panicking task %v (pid %v), drgn %v", r.Panic.TaskComm, r.Panic.TaskPID, task)
+				}
+			})
+		}
+	}
+}
+
+func checkReport(t *testing.T, fx testfixtures.Fixture, path string) *analysis.Report {
+	tg, err := target.Open(path, target.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tg.Close()
+	r := analysis.Build(tg)
+	if r.Panic.Message == nil || *r.Panic.Message != fx.Meta.Expected.PanicMessage {
+		t.Errorf("panic message %v, want %q", r.Panic.Message, fx.Meta.Expected.PanicMessage)
+	}
+	if r.Panic.CPU == nil || *r.Panic.CPU != fx.Meta.Expected.PanicCPU {
+		t.Errorf("panic cpu %v, want %d", r.Panic.CPU, fx.Meta.Expected.PanicCPU)
+	}
+	checkParameters(t, r, fx)
+	if f := facts(t, fx); f != nil {
+		checkFacts(t, r, f)
+	}
+	checkTimeline(t, r, fx)
+	return r
 }
 
 func checkParameters(t *testing.T, r *analysis.Report, fx testfixtures.Fixture) {

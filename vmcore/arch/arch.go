@@ -2,7 +2,7 @@
 // machine's specifics: address translation, the registers the dump notes
 // save, the kernel's pt_regs layout and how saved return addresses are
 // read. The neutral layers (vmcore, analysis, views, cmd) see only this
-// package's types; an implementation (vmcore/x86 for x86_64, arm64 later)
+// package's types; an implementation (vmcore/x86 for x86_64, vmcore/arm64)
 // lives behind it.
 //
 // The interface follows drgn's struct drgn_architecture_info
@@ -105,6 +105,10 @@ type Layout struct {
 	Levels int
 	// VABits is the kernel virtual address width in use.
 	VABits int
+	// ConfigVABits is the configured width when it differs from the one
+	// in use (arm64: VMCOREINFO's VA_BITS 52 on a CPU running 48-bit), 0
+	// otherwise.
+	ConfigVABits int
 	// PhysBase is where the kernel image sits relative to its link address
 	// (x86_64 phys_base); HasPhysBase is false when the architecture has
 	// no such value.
@@ -215,7 +219,8 @@ func Detect(supported []Arch, h Hints) (Arch, error) {
 			}
 		}
 		// arm64's arch_crash_save_vmcoreinfo() (arch/arm64/kernel/
-		// vmcore_info.c) writes these, with %lx values.
+		// vmcore_info.c) writes these, with %lx values: named even when
+		// arm64 is not among the supported.
 		_, va := h.Info.Get("NUMBER(VA_BITS)")
 		_, kv := h.Info.Get("NUMBER(kimage_voffset)")
 		if va && kv {

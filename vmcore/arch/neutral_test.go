@@ -1,6 +1,7 @@
 package arch_test
 
 import (
+	"fmt"
 	"go/ast"
 	"go/parser"
 	"go/token"
@@ -12,12 +13,13 @@ import (
 )
 
 // machineSpecific are the packages allowed to name a machine's registers:
-// the architecture implementations, the notes they decode, the ORC walker,
-// the x86 disassembler, and the fake x86_64 kernel and QEMU lab of the
-// tests.
-var machineSpecific = []string{"vmcore/arch", "vmcore/x86", "vmcore/notes", "vmcore/unwind", "vmcore/disasm", "internal/fakeprog", "lab"}
+// the architecture implementations, the notes they decode, the ORC and
+// frame-record walkers, the disassembler, and the fake x86_64 kernel and
+// QEMU lab of the tests.
+var machineSpecific = []string{"vmcore/arch", "vmcore/x86", "vmcore/arm64", "vmcore/notes", "vmcore/unwind", "vmcore/disasm", "internal/fakeprog", "lab"}
 
-// x86Registers are identifiers and strings that name an x86_64 register.
+// x86Registers are identifiers and strings that name an x86_64 register
+// (and, added in init, arm64's x0..x30 and pstate).
 var x86Registers = map[string]bool{}
 
 func init() {
@@ -30,6 +32,11 @@ func init() {
 	for _, r := range []string{"OrigRAX", "EFLAGS", "RFlags", "FSBase", "GSBase"} {
 		x86Registers[r] = true
 	}
+	// arm64's general registers and PSTATE (user_pt_regs) count too.
+	for i := range 31 {
+		x86Registers[fmt.Sprintf("x%d", i)] = true
+	}
+	x86Registers["pstate"] = true
 }
 
 // TestNoRegisterNamesOutsideArch: the neutral layers (vmcore, analysis,

@@ -1,12 +1,17 @@
 // Package disasm disassembles kernel text read from a dump, with jump and
 // call targets named by symbol. x86_64 decodes with golang.org/x/arch's
-// x86asm in AT&T syntax, as crash's dis (gdb) prints it.
+// x86asm in AT&T syntax, as crash's dis (gdb) prints it; arm64 with its
+// arm64asm in GNU syntax, branch targets as objdump shows them
+// ("bl ffff800080123450 <vpanic>").
 package disasm
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"strings"
 
+	"golang.org/x/arch/arm64/arm64asm"
 	"golang.org/x/arch/x86/x86asm"
 
 	"github.com/panicscope/panicscope/vmcore/vmem"
@@ -16,7 +21,7 @@ import (
 type Line struct {
 	PC    uint64 `json:"pc"`
 	Bytes []byte `json:"bytes"`
-	Text  string `json:"text"` // AT&T syntax; "(bad)" for bytes that do not decode
+	Text  string `json:"text"` // AT&T (x86_64) or GNU (arm64) syntax; "(bad)" for bytes that do not decode
 }
 
 // Symbolizer names an address: the symbol and the address's offset in it;
@@ -37,6 +42,9 @@ const maxInsn = 15
 // next byte, as objdump does. A page that cannot be read ends the listing
 // with an error wrapping the *vmem.FaultError; the lines before it stand.
 func Range(mem vmem.Reader, arch string, start, end uint64, sym Symbolizer) ([]Line, error) {
+	if arch == "aarch64" {
+		return rangeArm64(mem, start, end, sym)
+	}
 	if arch != "x86_64" {
 		return nil, fmt.Errorf("%w: %q", ErrUnsupported, arch)
 	}
@@ -95,4 +103,51 @@ func readPrefix(mem vmem.Reader, buf []byte, addr uint64) (int, error) {
 		n += chunk
 	}
 	return n, nil
+}
+
+// rangeArm64 decodes fixed 4-byte A64 instructions from start (aligned
+// down to 4). A word that does not decode prints as ".inst 0x...", as
+// objdump does; a PC-relative operand becomes its target address with the
+// symbol in angle brackets.
+func rangeArm64(mem vmem.Reader, start, end uint64, sym Symbolizer) ([]Line, error) {
+	start &^= 3
+	if end <= start {
+		return nil, nil
+	}
+	if end-start > MaxBytes {
+		end = start + MaxBytes
+	}
+	buf := make([]byte, (end-start+3)&^3)
+	n, err := readPrefix(mem, buf, start)
+	var out []Line
+	for off := 0; off+4 <= n; off += 4 {
+		pc := start + uint64(off)
+		b := buf[off : off+4 : off+4]
+		inst, derr := arm64asm.Decode(b)
+		if derr != nil {
+			out = append(out, Line{PC: pc, Bytes: b, Text: fmt.Sprintf(".inst 0x%08x", binary.LittleEndian.Uint32(b))})
+			continue
+		}
+		text := arm64asm.GNUSyntax(inst)
+		for _, a := range inst.Args {
+			rel, ok := a.(arm64asm.PCRel)
+			if !ok {
+				continue
+			}
+			target := pc + uint64(int64(rel))
+			repl := fmt.Sprintf("%x", target)
+			if sym != nil {
+				if name, o, ok := sym(target); ok {
+					if o == 0 {
+						repl += " <" + name + ">"
+					} else {
+						repl += fmt.Sprintf(" <%s+0x%x>", name, o)
+					}
+				}
+			}
+			text = strings.Replace(text, strings.ToLower(rel.String()), repl, 1)
+		}
+		out = append(out, Line{PC: pc, Bytes: b, Text: text})
+	}
+	return out, err
 }

@@ -53,3 +53,46 @@ func TestRangeStopsAtUnreadable(t *testing.T) {
 		t.Errorf("riscv64: %v", err)
 	}
 }
+
+// TestRangeArm64: A64 words decode in GNU syntax; a BL names its target as
+// objdump does; a word that does not decode is ".inst".
+func TestRangeArm64(t *testing.T) {
+	const base = 0xffffc728ecf00000
+	words := []uint32{
+		0xa9bf7bfd, // stp x29, x30, [sp, #-16]!
+		0x910003fd, // mov x29, sp
+		0x94000004, // bl base+8+0x10
+		0x00000000, // udf #0 / not an instruction
+		0xd65f03c0, // ret
+	}
+	code := make([]byte, 4*len(words))
+	for i, w := range words {
+		code[4*i], code[4*i+1], code[4*i+2], code[4*i+3] = byte(w), byte(w>>8), byte(w>>16), byte(w>>24)
+	}
+	var m vmem.Fake
+	m.Map(base, code)
+	sym := func(a uint64) (string, uint64, bool) {
+		if a >= base+0x18 && a < base+0x40 {
+			return "vpanic", a - (base + 0x18), true
+		}
+		return "", 0, false
+	}
+	lines, err := Range(&m, "aarch64", base, base+uint64(len(code)), sym)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(lines) != 5 {
+		t.Fatalf("%d lines: %+v", len(lines), lines)
+	}
+	for i, want := range []string{"stp x29, x30, [sp,#-16]!", "mov x29, sp", "bl ffffc728ecf00018 <vpanic>", "", "ret"} {
+		if want != "" && lines[i].Text != want {
+			t.Errorf("line %d: %q, want %q", i, lines[i].Text, want)
+		}
+	}
+	if lines[2].PC != base+8 || len(lines[2].Bytes) != 4 {
+		t.Errorf("line 2: %+v", lines[2])
+	}
+	if _, err := Range(&m, "riscv64", base, base+4, nil); !errors.Is(err, ErrUnsupported) {
+		t.Errorf("riscv64: %v", err)
+	}
+}

@@ -17,6 +17,7 @@
 package kcore
 
 import (
+	"debug/elf"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -58,6 +59,7 @@ const (
 	elfData2LSB = 1
 	etCore      = 4
 	emX86_64    = 62
+	emAArch64   = 183
 	ptLoad      = 1
 	ptNote      = 4
 	// maxPhnum bounds e_phnum: kcore has one PT_LOAD per RAM range plus a
@@ -69,10 +71,11 @@ const (
 // File is an open /proc/kcore (or a file laid out like one). It is
 // immutable after Open and safe for concurrent use when r is.
 type File struct {
-	r     io.ReaderAt
-	segs  []Segment // sorted by VAddr
-	psegs []Segment // segments with a physical address, sorted by PAddr
-	notes []notes.Note
+	r       io.ReaderAt
+	machine elf.Machine
+	segs    []Segment // sorted by VAddr
+	psegs   []Segment // segments with a physical address, sorted by PAddr
+	notes   []notes.Note
 }
 
 // Open parses the ELF header, the program headers and the PT_NOTE segments
@@ -98,8 +101,8 @@ func Open(r io.ReaderAt, size int64) (*File, error) {
 		return nil, fmt.Errorf("%w: class %d data %d, want ELF64 little-endian", ErrNotKcore, eh[4], eh[5])
 	case le.Uint16(eh[16:]) != etCore:
 		return nil, fmt.Errorf("%w: e_type %d, want ET_CORE", ErrNotKcore, le.Uint16(eh[16:]))
-	case le.Uint16(eh[18:]) != emX86_64:
-		return nil, fmt.Errorf("%w: e_machine %d, want EM_X86_64", ErrNotKcore, le.Uint16(eh[18:]))
+	case le.Uint16(eh[18:]) != emX86_64 && le.Uint16(eh[18:]) != emAArch64:
+		return nil, fmt.Errorf("%w: e_machine %d, want EM_X86_64 or EM_AARCH64", ErrNotKcore, le.Uint16(eh[18:]))
 	}
 	phoff := le.Uint64(eh[32:])
 	phentsize := uint64(le.Uint16(eh[54:]))
@@ -120,7 +123,7 @@ func Open(r io.ReaderAt, size int64) (*File, error) {
 	if err := readFull(r, ph, phoff); err != nil {
 		return nil, fmt.Errorf("kcore: reading %d program headers: %w", phnum, err)
 	}
-	f := &File{r: r}
+	f := &File{r: r, machine: elf.Machine(le.Uint16(eh[18:]))}
 	var noteBytes uint64
 	for i := uint64(0); i < phnum; i++ {
 		p := ph[i*phentsize:]
@@ -184,6 +187,9 @@ func readFull(r io.ReaderAt, buf []byte, off uint64) error {
 	}
 	return err
 }
+
+// Machine is the core's e_machine (EM_X86_64 or EM_AARCH64).
+func (f *File) Machine() elf.Machine { return f.machine }
 
 // Segments returns the PT_LOADs sorted by virtual address.
 func (f *File) Segments() []Segment { return append([]Segment(nil), f.segs...) }

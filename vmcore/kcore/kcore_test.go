@@ -2,6 +2,7 @@ package kcore
 
 import (
 	"bytes"
+	"debug/elf"
 	"encoding/binary"
 	"errors"
 	"os"
@@ -139,6 +140,20 @@ func TestOpenSegmentsAndNote(t *testing.T) {
 	}
 }
 
+// TestMachine: x86_64 and arm64 cores open and say which they are.
+func TestMachine(t *testing.T) {
+	good, _ := testFile(t)
+	img, _ := os.ReadFile(good)
+	for _, m := range []elf.Machine{elf.EM_X86_64, elf.EM_AARCH64} {
+		b := append([]byte(nil), img...)
+		binary.LittleEndian.PutUint16(b[18:], uint16(m))
+		f, err := Open(bytes.NewReader(b), int64(len(b)))
+		if err != nil || f.Machine() != m {
+			t.Errorf("%v: %v", m, err)
+		}
+	}
+}
+
 func TestReadVirt(t *testing.T) {
 	f, _ := openTest(t)
 	buf := make([]byte, 16)
@@ -200,6 +215,9 @@ func TestOpenRejects(t *testing.T) {
 	exec := append([]byte(nil), img...)
 	binary.LittleEndian.PutUint16(exec[16:], 2) // ET_EXEC
 	cases["ET_EXEC"] = exec
+	riscv := append([]byte(nil), img...)
+	binary.LittleEndian.PutUint16(riscv[18:], 243) // EM_RISCV
+	cases["EM_RISCV"] = riscv
 	for name, b := range cases {
 		f, err := Open(bytes.NewReader(b), int64(len(b)))
 		if err == nil || f != nil {

@@ -77,8 +77,14 @@ func consoleAfterPanic(t *testing.T, f testfixtures.Fixture, panicLine string) [
 	return out
 }
 
-func TestRealDumps(t *testing.T) {
-	for _, f := range testfixtures.All(t) {
+func TestRealDumps(t *testing.T) { checkLogs(t, testfixtures.All(t)) }
+
+// TestRealDumpsArm64: the same on the arm64 fixtures (drgn's printk facts
+// and the console; crash cannot read them).
+func TestRealDumpsArm64(t *testing.T) { checkLogs(t, testfixtures.AllArm64(t)) }
+
+func checkLogs(t *testing.T, fixtures []testfixtures.Fixture) {
+	for _, f := range fixtures {
 		for _, file := range f.Meta.Files {
 			t.Run(f.Name+"/"+file.Name, func(t *testing.T) {
 				if testing.Short() && file.Name != "vmcore" {

@@ -433,7 +433,7 @@ func writeOptions(d *vmcore.Dump, src phys.Memory, res *Result) (diskdump.WriteO
 		if exists, err = m.ExistingRanges(); err != nil {
 			return wo, nil, fmt.Errorf("trim: %w", err)
 		}
-		res.SourcePages = m.DumpedPages()
+		res.SourcePages = m.DumpedPages() * uint64(m.BlockSize()/phys.PageSize)
 	case *elfcore.File:
 		for _, s := range m.Segments() {
 			if s.MemSize == 0 {
@@ -477,10 +477,13 @@ func writeOptions(d *vmcore.Dump, src phys.Memory, res *Result) (diskdump.WriteO
 // kdump-compressed source.
 func fromDiskdump(wo *diskdump.WriteOptions, res *Result, m *diskdump.File) error {
 	h := m.Header()
-	if m.BlockSize() != phys.PageSize {
-		return fmt.Errorf("trim: block size %d (only %d-byte pages are supported)", m.BlockSize(), phys.PageSize)
+	// QEMU's aarch64 kdump files use 64 KiB blocks whatever the guest's
+	// page size: the copy is written in 4 KiB pages.
+	bs := m.BlockSize()
+	if bs < phys.PageSize || bs%phys.PageSize != 0 {
+		return fmt.Errorf("trim: block size %d (only multiples of %d-byte pages are supported)", bs, phys.PageSize)
 	}
-	wo.MaxMapnr = min(h.MaxMapnr, m.MaxPFN())
+	wo.MaxMapnr = min(h.MaxMapnr, m.MaxPFN()) * uint64(bs/phys.PageSize)
 	wo.UTSName = h.UTSName
 	wo.Timestamp = h.Timestamp
 	wo.NrCPUs = h.NrCPUs

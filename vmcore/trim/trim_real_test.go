@@ -23,15 +23,27 @@ func TestTrimRealDumps(t *testing.T) {
 	for _, tc := range []struct {
 		fixture, file string
 		maxBytes      int64
+		arm64         bool
 	}{
-		{"qemu-6.1-lp-oops-pstore", "vmcore", 4 << 20},
-		{"kdump-6.1-lzo", "vmcore", 4 << 20},
-		{"kdump-6.1-zlib-postnotifiers", "vmcore.flat", 4 << 20},
-		{"qemu-6.1-novmcoreinfo", "vmcore", 4 << 20},
+		{"qemu-6.1-lp-oops-pstore", "vmcore", 4 << 20, false},
+		{"kdump-6.1-lzo", "vmcore", 4 << 20, false},
+		{"kdump-6.1-zlib-postnotifiers", "vmcore.flat", 4 << 20, false},
+		{"qemu-6.1-novmcoreinfo", "vmcore", 4 << 20, false},
+		// QEMU's 64 KiB blocks are written as 4 KiB pages.
+		{"qemu-arm64-6.12-sysrq", "vmcore", 4 << 20, true},
+		{"kdump-arm64-6.12-elf", "vmcore.elf.zst", 4 << 20, true},
 	} {
 		t.Run(tc.fixture+"/"+tc.file, func(t *testing.T) {
-			fx := testfixtures.Get(t, tc.fixture)
+			var fx testfixtures.Fixture
+			if tc.arm64 {
+				fx = testfixtures.GetArm64(t, tc.fixture)
+			} else {
+				fx = testfixtures.Get(t, tc.fixture)
+			}
 			src := filepath.Join(fx.Dir, tc.file)
+			if filepath.Ext(src) == ".zst" {
+				src = testfixtures.Decompressed(t, src)
+			}
 			out := filepath.Join(t.TempDir(), "trimmed")
 			res, err := File(context.Background(), src, out, Options{})
 			if err != nil {
@@ -74,7 +86,9 @@ func TestTrimRealDumps(t *testing.T) {
 			if id.VMCOREINFOSource != vmcore.InfoFromHeader {
 				t.Errorf("copy's VMCOREINFO from %q, want the kdump header", id.VMCOREINFOSource)
 			}
-			checkWithTools(t, src, out, *a.Kernel.Release)
+			if !tc.arm64 { // crash 8.0.2 on the host reads x86_64 dumps only
+				checkWithTools(t, src, out, *a.Kernel.Release)
+			}
 		})
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/cilium/ebpf/btf"
 
 	"github.com/panicscope/panicscope/vmcore/arch"
+	"github.com/panicscope/panicscope/vmcore/arm64"
 	"github.com/panicscope/panicscope/vmcore/finding"
 	"github.com/panicscope/panicscope/vmcore/kernel"
 	"github.com/panicscope/panicscope/vmcore/vmem"
@@ -32,11 +33,11 @@ type Kernel struct {
 
 // Machine is one architecture's side of a kernel stack walk: where its
 // stacks are, which task a CPU runs, and how a walk goes from saved
-// registers. x86_64 walks with ORC (orcMachine). arm64 fits the same
-// shape: frame records (x29/x30) from the saved pc/sp/x29, return
-// addresses stripped of PAC bits (arch.Translator.CodeAddress), exception frames
-// (struct pt_regs, arch.Arch.DecodePtRegs) crossed at el1h_64_* entries,
-// and IRQ, overflow and SDEI stacks from CPUStacks.
+// registers. x86_64 walks with ORC (orcMachine); arm64 with frame records
+// (frameRecordMachine, arm64.go): x29/x30 from the saved pc/sp/x29, return
+// addresses stripped of PAC bits (arch.Translator.CodeAddress), exception
+// frames (struct pt_regs, arch.Arch.DecodePtRegs) crossed at the entry
+// vectors, and IRQ, overflow and SDEI stacks from CPUStacks.
 type Machine interface {
 	// CPUStacks lists cpu's own stacks besides its task's (IRQ,
 	// exception, overflow, SDEI), and what could not be read.
@@ -79,7 +80,8 @@ func NewKernel(a arch.Arch, k *kernel.Kernel, syms Symbolizer, release string) (
 
 // machines builds each architecture's Machine, by arch.Arch.Name().
 var machines = map[string]func(u *Kernel, release string) Machine{
-	x86.Arch.Name(): newORCMachine,
+	x86.Arch.Name():   newORCMachine,
+	arm64.Arch.Name(): newFrameRecordMachine,
 }
 
 // newORCMachine loads the ORC tables (a missing table is a Problem, not an

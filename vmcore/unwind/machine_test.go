@@ -1,10 +1,12 @@
 package unwind
 
 import (
+	"debug/elf"
 	"errors"
 	"testing"
 
 	"github.com/panicscope/panicscope/vmcore/arch"
+	"github.com/panicscope/panicscope/vmcore/arm64"
 	"github.com/panicscope/panicscope/vmcore/kernel"
 	"github.com/panicscope/panicscope/vmcore/kernel/symbols"
 	"github.com/panicscope/panicscope/vmcore/notes"
@@ -14,7 +16,8 @@ import (
 
 type otherArch struct{ arch.Arch }
 
-func (otherArch) Name() string { return "aarch64" }
+func (otherArch) Name() string            { return "riscv64" }
+func (otherArch) ELFMachine() elf.Machine { return elf.EM_RISCV }
 
 type noSyms struct{}
 
@@ -28,6 +31,15 @@ func TestNewKernelArch(t *testing.T) {
 	}
 	if _, err := NewKernel(nil, k, noSyms{}, ""); err == nil {
 		t.Errorf("no architecture: no error")
+	}
+	// arm64 without BTF or symbols: problems (no pt_regs layout, no entry
+	// text), and a walk that finds no stack.
+	ua, err := NewKernel(arm64.Arch, k, noSyms{}, "")
+	if err != nil || len(ua.Problems) < 2 {
+		t.Fatalf("arm64: %v, %+v", err, ua)
+	}
+	if ct := ua.UnwindCPU(0, arm64.RegsFromWords([arm64.NumRegs]uint64{29: 0xffff800080004000, 31: 0xffff800080004000, 32: 0xffffc728ece26828, 33: 5})); ct.End != EndNoStack || len(ct.Problems) == 0 {
+		t.Errorf("arm64 walk with nothing in memory: %+v", ct)
 	}
 	// x86_64 without ORC symbols: a problem, not an error; the walk still
 	// runs (frame pointers, scanning).

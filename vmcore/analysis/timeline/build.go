@@ -17,6 +17,7 @@ func Build(in Inputs) (string, []Step) {
 		line, why = in.Line, "chosen by the caller"
 	}
 	f := featuresFor(line)
+	f.stop = stopNotesFor(in.Arch)
 	b := &builder{in: in, f: f, defs: model(f, in.PostNotifiers)}
 	b.scanLog()
 	steps := b.run()
@@ -593,7 +594,7 @@ func (b *builder) addEvidence(s *Step, d stepDef, i int, fr frontier) {
 		}
 		b.otherCPUs(s, func(nmi bool) bool { return !nmi || !b.kdumpFirst() })
 		if b.kdumpFirst() {
-			s.Note = joinNote(s.Note, "with kdump and crash_kexec_post_notifiers=N the other CPUs were stopped inside __crash_kexec(): machine_crash_shutdown() → crash_smp_send_stop() (NMI, crash_nmi_callback)")
+			s.Note = joinNote(s.Note, "with kdump and crash_kexec_post_notifiers=N the other CPUs were stopped inside __crash_kexec(): machine_crash_shutdown() → crash_smp_send_stop() ("+b.f.stop.crashHow+")")
 		}
 	case kPrintInfo, kPrintReplay, kPrint510:
 		if in.PanicPrint != nil {

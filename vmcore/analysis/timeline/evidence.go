@@ -169,8 +169,17 @@ func otherCPUState(c CPUEvidence) (state string, nmi bool) {
 	switch {
 	case has("crash_nmi_callback", "kdump_nmi_callback"):
 		return "stopped by the crash NMI shootdown (crash_smp_send_stop → nmi_shootdown_cpus, crash_nmi_callback)", true
+	case has("ipi_cpu_crash_stop") || has("crash_save_cpu") && has("ipi_handler", "do_handle_IPI"):
+		// arch/arm64/kernel/smp.c: crash_smp_send_stop() sends
+		// IPI_CPU_CRASH_STOP; do_handle_IPI() -> ipi_cpu_crash_stop()
+		// (inlined into ipi_handler() in Debian's 6.12) saves the
+		// registers with crash_save_cpu() and parks.
+		return "stopped by the crash-stop IPI (crash_smp_send_stop → IPI_CPU_CRASH_STOP, ipi_cpu_crash_stop)", true
 	case has("stop_this_cpu", "smp_stop_nmi_callback", "smp_reboot_interrupt", "sysvec_reboot"):
 		return "stopped by smp_send_stop() (stop_this_cpu)", false
+	case has("local_cpu_stop", "cpu_park_loop"):
+		// arch/arm64/kernel/smp.c: smp_send_stop() sends IPI_CPU_STOP.
+		return "stopped by smp_send_stop() (IPI_CPU_STOP, local_cpu_stop)", false
 	case has("panic_smp_self_stop", "nmi_panic_self_stop"):
 		return "entered panic() too and stopped itself (panic_smp_self_stop)", false
 	case len(ch) > 0 && (ch[0] == "native_halt" || ch[0] == "halt"):

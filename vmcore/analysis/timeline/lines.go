@@ -189,6 +189,35 @@ type features struct {
 	unblank      bool   // unblank_screen() under CONFIG_VT (5.10)
 	sysInfoBits  uint64 // panic_print bits acted on by the sys-info call
 	allCPUBTInfo bool   // PANIC_PRINT_ALL_CPU_BT handled after CPUs were stopped (6.1.0 bug)
+	stop         stopNotes
+}
+
+// stopNotes cite how the architecture stops the other CPUs.
+type stopNotes struct {
+	crashShutdown string // machine_crash_shutdown() inside __crash_kexec()
+	crashStop     string // crash_smp_send_stop()
+	stop          string // smp_send_stop()
+	crashHow      string // the crash stop in a few words
+}
+
+// stopNotesFor gives the x86_64 mechanisms for "" and "x86_64"
+// (arch/x86/kernel/crash.c, smp.c) and arm64's for "aarch64"
+// (arch/arm64/kernel/smp.c, machine_kexec.c).
+func stopNotesFor(arch string) stopNotes {
+	if arch == "aarch64" {
+		return stopNotes{
+			crashShutdown: "arch/arm64/kernel/machine_kexec.c machine_crash_shutdown() stops the other CPUs first: crash_smp_send_stop() → IPI_CPU_CRASH_STOP (ipi_cpu_crash_stop saves their registers)",
+			crashStop:     "arch/arm64/kernel/smp.c crash_smp_send_stop(): IPI_CPU_CRASH_STOP, other CPUs save their registers in ipi_cpu_crash_stop and park or power off",
+			stop:          "arch/arm64/kernel/smp.c smp_send_stop(): IPI_CPU_STOP (pseudo-NMI fallback), other CPUs park in local_cpu_stop → cpu_park_loop",
+			crashHow:      "IPI_CPU_CRASH_STOP, ipi_cpu_crash_stop",
+		}
+	}
+	return stopNotes{
+		crashShutdown: "arch/x86/kernel/crash.c native_machine_crash_shutdown() stops the other CPUs first: crash_smp_send_stop() → kdump_nmi_shootdown_cpus() (NMI, crash_nmi_callback)",
+		crashStop:     "arch/x86/kernel/crash.c crash_smp_send_stop() → kdump_nmi_shootdown_cpus(): NMI, other CPUs park in crash_nmi_callback",
+		stop:          "arch/x86/kernel/smp.c native_stop_other_cpus(): REBOOT_VECTOR IPI (NMI fallback), other CPUs halt in stop_this_cpu",
+		crashHow:      "NMI, crash_nmi_callback",
+	}
 }
 
 const (
@@ -241,6 +270,9 @@ type stepDef struct {
 // model lists the steps of panic() for a line in execution order. post picks
 // the CPU-stop function where the line's code depends on it.
 func model(f features, post *bool) []stepDef {
+	if f.stop == (stopNotes{}) {
+		f.stop = stopNotesFor("")
+	}
 	src := func(s string) string { return fmt.Sprintf("kernel/panic.c %s(): %s", f.fn, s) }
 	var d []stepDef
 
@@ -253,7 +285,7 @@ func model(f features, post *bool) []stepDef {
 	// kernel/kexec_core.c __crash_kexec(): if (kexec_crash_image) { machine_crash_shutdown(); machine_kexec(); }
 	pre := stepDef{kind: kCrashPre, step: StepCrashKexec, slot: SlotBeforeNotifiers, function: "__crash_kexec",
 		source: src("if (!_crash_kexec_post_notifiers) __crash_kexec(NULL)"),
-		note:   "arch/x86/kernel/crash.c native_machine_crash_shutdown() stops the other CPUs first: crash_smp_send_stop() → kdump_nmi_shootdown_cpus() (NMI, crash_nmi_callback)"}
+		note:   f.stop.crashShutdown}
 	if f.printkSafe {
 		pre.source = src("if (!_crash_kexec_post_notifiers) { printk_safe_flush_on_panic(); __crash_kexec(NULL); smp_send_stop(); }")
 	}
@@ -282,9 +314,9 @@ func model(f features, post *bool) []stepDef {
 		stop.source = src("!_crash_kexec_post_notifiers: smp_send_stop() after __crash_kexec(); else crash_smp_send_stop()")
 	}
 	if post != nil && *post {
-		stop.note = joinNote(stop.note, "arch/x86/kernel/crash.c crash_smp_send_stop() → kdump_nmi_shootdown_cpus(): NMI, other CPUs park in crash_nmi_callback")
+		stop.note = joinNote(stop.note, f.stop.crashStop)
 	} else if post != nil {
-		stop.note = joinNote(stop.note, "arch/x86/kernel/smp.c native_stop_other_cpus(): REBOOT_VECTOR IPI (NMI fallback), other CPUs halt in stop_this_cpu")
+		stop.note = joinNote(stop.note, f.stop.stop)
 	}
 	d = append(d, stop)
 

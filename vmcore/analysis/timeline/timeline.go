@@ -155,6 +155,7 @@ type CPUEvidence struct {
 // the fact is unknown; Build never guesses them.
 type Inputs struct {
 	Release           string            // "6.1.0-56-amd64", "5.10.0-32-amd64", "6.12.117+deb13-amd64"
+	Arch              string            // uname -m: "x86_64", "aarch64"; "" = x86_64 (how the other CPUs are stopped)
 	Line              string            // the kernel line's model to use; "" = choose it with Line(Release, HasSymbol)
 	HasSymbol         func(string) bool // symbol (or DWARF function) lookup; nil = unknown
 	PostNotifiers     *bool             // crash_kexec_post_notifiers

@@ -34,7 +34,8 @@ import (
 var ErrNotELFCore = errors.New("elfcore: not an ELF core file")
 
 // ErrUnsupported is wrapped by the error for ELF cores this reader does not
-// handle: ELFCLASS32, big-endian, or a machine other than EM_X86_64.
+// handle: ELFCLASS32, big-endian, or a machine other than EM_X86_64 and
+// EM_AARCH64.
 var ErrUnsupported = errors.New("elfcore: unsupported ELF core")
 
 // Style tells which tool wrote the core.
@@ -79,6 +80,7 @@ const (
 	elfData2LSB  = 1
 	etCore       = 4
 	emX86_64     = 62
+	emAArch64    = 183
 	ptLoad       = 1
 	ptNote       = 4
 	pnXNum       = 0xffff // e_phnum escape: the count is in section header 0's sh_info
@@ -156,8 +158,8 @@ func Open(r io.ReaderAt, size int64) (*File, error) {
 	if t := le.Uint16(eh[16:]); t != etCore {
 		return nil, fmt.Errorf("%w: e_type %d, want ET_CORE (%d)", ErrNotELFCore, t, etCore)
 	}
-	if m := le.Uint16(eh[18:]); m != emX86_64 {
-		return nil, fmt.Errorf("%w: e_machine %d (only EM_X86_64)", ErrUnsupported, m)
+	if m := le.Uint16(eh[18:]); m != emX86_64 && m != emAArch64 {
+		return nil, fmt.Errorf("%w: e_machine %d (only EM_X86_64, EM_AARCH64)", ErrUnsupported, m)
 	}
 	// e_ehsize is not checked: QEMU 7.2 writes 8 there (sizeof a pointer).
 	f := &File{r: r, size: uint64(size)}
