@@ -63,11 +63,15 @@ func readCPUs(t *target.Target, r *Report) {
 	unw := cpuUnwinder(t, r)
 	for i, c := range t.Dump.CPUs {
 		cs := CPUState{CPU: i, IP: ptr(hex(c.Regs.PC)), SP: ptr(hex(c.Regs.SP)), Role: RoleUnknown}
-		sym, _, _ := describeCode(t, c.Regs.PC)
+		// The IP's symbol, nil when no symbol holds it (or none were read):
+		// a bare address is not a symbol.
+		fn := ""
 		if t.Syms != nil {
-			sym = t.Syms.Format(c.Regs.PC)
+			if s, _, ok := t.Syms.ByAddr(c.Regs.PC); ok {
+				sym := t.Syms.Format(c.Regs.PC)
+				cs.IPSymbol, fn = &sym, s.Name
+			}
 		}
-		cs.IPSymbol = &sym
 		cs.Regs = registersOf(c.Regs)
 		subject := finding.About(finding.AreaCPU, strconv.Itoa(i))
 		if task, err := currentTask(t.Kernel, i); err == nil {
@@ -88,7 +92,7 @@ func readCPUs(t *target.Target, r *Report) {
 		}
 		stack := cpuStack(unw, r, i, c, &cs)
 		handler := cs.RoleWhy
-		cs.Role, cs.RoleWhy = cpuRole(r, i, c, funcName(sym), stack, isArm64(t))
+		cs.Role, cs.RoleWhy = cpuRole(r, i, c, fn, stack, handler, isArm64(t))
 		if handler != "" {
 			cs.RoleWhy += "; its " + handler
 		}
@@ -104,17 +108,27 @@ func readCPUs(t *target.Target, r *Report) {
 	}
 }
 
-func cpuRole(r *Report, i int, c vmcore.CPU, fn string, stack []string, arm64 bool) (role Role, why string) {
+func cpuRole(r *Report, i int, c vmcore.CPU, fn string, stack []string, handler string, arm64 bool) (role Role, why string) {
 	where := "instruction pointer in " + fn
+	if fn == "" {
+		where = "instruction pointer in no known symbol"
+	}
 	if len(stack) > 0 {
 		where = "stack: " + stackText(stack)
 	}
+	// A kdump's other CPUs saved their registers when the crash NMI/IPI
+	// stopped them; the CPU that entered the crash kernel saved its own.
+	// Which is which needs panic_cpu, or the stop handler on the stack.
+	otherStopped := r.Panic.CPU != nil || strings.Contains(handler, "crash_nmi_callback") ||
+		strings.Contains(handler, "ipi_cpu_crash_stop") || strings.Contains(handler, "crash_save_cpu")
 	switch {
 	case r.Panic.CPU != nil && i == *r.Panic.CPU:
 		// QEMU dumps catch panic() in its final delay loop (delay_tsc <-
 		// panic); kdump dumps hold the registers crash_setup_regs() took in
 		// __crash_kexec() <- panic() just before machine_kexec().
 		return RolePanicking, "panic_cpu = " + fmt.Sprint(i) + "; " + where
+	case r.Kernel.Capture == CaptureKdump && c.HasStatus && !otherStopped:
+		return RoleUnknown, "the panicking CPU is unknown (panic_cpu not read): this CPU either entered the crash kernel or was stopped by it; " + where
 	case r.Kernel.Capture == CaptureKdump && c.HasStatus && arm64:
 		// machine_crash_shutdown() -> crash_smp_send_stop(): each other
 		// CPU took IPI_CPU_CRASH_STOP and saved, in ipi_cpu_crash_stop()
@@ -134,6 +148,9 @@ func cpuRole(r *Report, i int, c vmcore.CPU, fn string, stack []string, arm64 bo
 		return RoleStopped, where
 	case len(stack) > 0 && contains(idleFunctions, stack[0]) || len(stack) == 0 && contains(idleFunctions, fn):
 		return RoleIdle, where
+	case fn != "" && r.Panic.CPU == nil && r.Kernel.Capture != CaptureLive:
+		// Not stopped, not idle: it may be the CPU that panicked.
+		return RoleUnknown, "the panicking CPU is unknown (panic_cpu not read), and this CPU is neither stopped nor idle; " + where
 	case fn != "":
 		return RoleRunning, where
 	}

@@ -169,7 +169,7 @@ func Plan(r *Report) PlanResult {
 		case kdumpUnknown && ps.Action == PlanRuns:
 			ps.Action, ps.Why = PlanDepends, "only if no crash kernel takes over earlier ("+ps.Why+")"
 		}
-		if s.Step == timeline.StepCrashKexec && ps.Action == PlanDepends && post != nil {
+		if s.Step == timeline.StepCrashKexec && ps.Action == PlanDepends {
 			kdumpUnknown = true
 		}
 		if ended == "" && ps.Action == PlanRuns {

@@ -134,8 +134,9 @@ func (b *builder) panicCPU() *CPUEvidence {
 
 // panicEvidence says whether anything shows that panic() ran at all.
 func (b *builder) panicEvidence() bool {
-	if b.msgLine != nil || b.in.PanicMessage != "" || b.in.PanicSeq != nil || b.endLine != nil ||
-		b.in.Capture == CaptureKdump {
+	// A kdump capture alone is not evidence: crash_kexec() is also called
+	// from oops_end()/die() without panic() (see directKexec).
+	if b.msgLine != nil || b.in.PanicMessage != "" || b.in.PanicSeq != nil || b.endLine != nil {
 		return true
 	}
 	if c := b.panicCPU(); c != nil {
@@ -401,12 +402,61 @@ type frontier struct {
 	running   string // reason of the running step
 	after     string // reason for the steps after it
 	member    string // member the CPU is in (notifiers / kmsg_dump)
+	// notCalled: the crash kernel was entered without panic() (every step
+	// not reached, this the reason); noPanic: the crash kernel was entered
+	// and nothing read says whether through panic() (every step unknown).
+	notCalled, noPanic string
+}
+
+// oopsFrames are the functions that call crash_kexec() themselves when
+// kexec_should_crash() (panic_on_oops, an oops in interrupt context or in
+// the idle or init task): x86 oops_end() (arch/x86/kernel/dumpstack.c),
+// arm64 die() (arch/arm64/kernel/traps.c), powerpc/s390 die paths.
+var oopsFrames = []string{"oops_end", "die", "__die", "die_addr", "arm64_notify_die", "do_kernel_fault"}
+
+// directKexec reports whether the panicking CPU's stack shows crash_kexec()
+// called from an oops path with no panic() frame: kexec_core.c crash_kexec()
+// claims panic_cpu too, so that CPU reads as the panicking one.
+func (b *builder) directKexec() (bool, *CPUEvidence) {
+	c := b.panicCPU()
+	if c == nil {
+		return false, nil
+	}
+	crash, oops := false, false
+	for _, s := range chain(*c) {
+		switch {
+		case s == "panic" || s == "vpanic" || s == "nmi_panic":
+			return false, nil
+		case s == "crash_kexec" || s == "__crash_kexec":
+			crash = true
+		case crash && contains(oopsFrames, s):
+			oops = true
+		}
+	}
+	return crash && oops, c
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
 }
 
 func (b *builder) frontier() frontier {
 	fr := frontier{r: -1, furthest: b.furthest()}
 	in := b.in
 	if in.Capture == CaptureKdump {
+		if direct, _ := b.directKexec(); direct {
+			fr.notCalled = "panic() was not called: oops_end()/die() called crash_kexec() directly (kexec_should_crash(): panic_on_oops or an oops in interrupt context or in the idle or init task, with a crash kernel loaded), and the crash kernel took the dump there"
+			return fr
+		}
+		if !b.panicEvidence() {
+			fr.noPanic = "the crash kernel took the dump (capture=kdump), but nothing read shows whether it was entered from panic(): crash_kexec() is also called from oops_end()/die() without panic() (no panic message in the log, no panic() frame on a readable stack)"
+			return fr
+		}
 		post := in.PostNotifiers
 		inferred := ""
 		if post == nil {
@@ -484,6 +534,14 @@ func (b *builder) run() []Step {
 		s.Condition = condition(c, reason)
 		inactiveCrash := (d.kind == kCrashPre || d.kind == kCrashPost) && c == condInactive
 		switch {
+		case fr.notCalled != "":
+			s.Status, s.Reason = NotReached, fr.notCalled
+		case fr.noPanic != "" && i > post:
+			// Whichever path entered the crash kernel, machine_kexec() did
+			// not return: nothing after the last __crash_kexec call ran.
+			s.Status, s.Reason = NotReached, "the crash kernel took the dump (capture=kdump): machine_kexec() does not return, whichever path called it"
+		case fr.noPanic != "":
+			s.Status, s.Reason = Unknown, fr.noPanic
 		case fr.ambiguous && i >= pre && i <= post:
 			s.Status = Unknown
 			if d.kind == kCrashPre || d.kind == kCrashPost {
@@ -508,6 +566,9 @@ func (b *builder) run() []Step {
 			s.Reason = fmt.Sprintf("no evidence that panic() got past %s (capture=%s)", b.defs[fr.furthest].step, capture(in.Capture))
 		}
 		b.addEvidence(&s, d, i, fr)
+		if _, c := b.directKexec(); fr.notCalled != "" && i == 0 && c != nil {
+			s.Evidence = append(s.Evidence, Evidence{Kind: EvCPU, Text: cpuText(*c)})
+		}
 		b.fillMembers(&s, fr)
 		steps[i] = s
 	}

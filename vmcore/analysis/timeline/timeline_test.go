@@ -743,3 +743,61 @@ func TestPartialLists(t *testing.T) {
 		t.Errorf("kmsg_dump: %q", k.Note)
 	}
 }
+
+// An oops with panic_on_oops and a crash kernel loaded, no post notifiers:
+// oops_end() calls crash_kexec() itself (kexec_should_crash()), so panic()
+// never ran and every one of its steps is "not reached", with the stack as
+// evidence.
+func TestOopsDirectKexec(t *testing.T) {
+	in := kdumpLzo()
+	in.PanicMessage, in.PanicSeq = "", nil
+	in.Log = []LogLine{{390, 4004411000, "Oops: 0002 [#1] PREEMPT SMP NOPTI"}}
+	in.CPUs[0] = CPUEvidence{CPU: 1, Panicking: true, IPSymbol: "machine_kexec", Frames: []string{
+		"machine_kexec", "__crash_kexec", "crash_kexec", "oops_end", "page_fault_oops", "exc_page_fault", "asm_exc_page_fault", "labpanic_do_oops"}}
+	for _, line := range allLines {
+		t.Run(line, func(t *testing.T) {
+			_, steps := Build(asLine(in, line))
+			for _, s := range steps {
+				if s.Status != NotReached || !strings.Contains(s.Reason, "panic() was not called: oops_end()/die() called crash_kexec() directly") {
+					t.Errorf("%s: %s %q", key(s), s.Status, s.Reason)
+				}
+			}
+			if !hasEvidence(steps[0], EvCPU, "crash_kexec < oops_end < page_fault_oops") {
+				t.Errorf("message: no oops_end stack as evidence: %+v", steps[0].Evidence)
+			}
+		})
+	}
+	// The same stack through panic() (panic_on_oops with post notifiers:
+	// oops_end -> panic("Fatal exception") -> __crash_kexec) is the panic path.
+	in.CPUs[0].Frames = []string{"machine_kexec", "__crash_kexec", "panic", "oops_end", "page_fault_oops"}
+	_, steps := Build(in)
+	if s := find(t, steps, kMsg); s.Status == NotReached {
+		t.Errorf("through panic(): message %s %q", s.Status, s.Reason)
+	}
+}
+
+// A kdump capture whose log and stacks could not be read (a truncated
+// dump) does not show that panic() ran: every step is unknown, none "ran".
+func TestKdumpWithoutPanicEvidence(t *testing.T) {
+	in := kdumpLzo()
+	in.PanicMessage, in.PanicSeq, in.Log, in.PostNotifiers = "", nil, nil, nil
+	in.CPUs = nil
+	_, steps := Build(in)
+	afterKexec := false
+	for _, s := range steps {
+		switch {
+		case afterKexec:
+			if s.Status != NotReached || !strings.Contains(s.Reason, "machine_kexec() does not return") {
+				t.Errorf("%s after the last crash_kexec: %s %q", key(s), s.Status, s.Reason)
+			}
+		case s.Status != Unknown || !strings.Contains(s.Reason, "nothing read shows whether it was entered from panic()"):
+			t.Errorf("%s: %s %q", key(s), s.Status, s.Reason)
+		}
+		if key(s) == kPost {
+			afterKexec = true
+		}
+	}
+	if !afterKexec {
+		t.Error("no crash_kexec after kmsg_dump in the model")
+	}
+}
