@@ -16,7 +16,10 @@
 #                                  virtio disk that becomes OUT (an ELF core, kdump style; LAB_CRASHKERNEL=192M)
 #
 # Environment: LAB_CACHE (default ${XDG_CACHE_HOME:-$HOME/.cache}/panicscope-lab; kernels and initramfs go
-# there, never into the repository), LAB_KERNEL_PKG (linux-image-6.1.0-56-amd64), LAB_ACCEL (tcg; "kvm"
+# there, never into the repository), LAB_KERNEL (a kernel line: 5.10 bullseye, 6.1 bookworm, 6.12 trixie,
+# 7.3 trixie-backports; the newest linux-image-LINE.*-amd64 of that suite, read through a private apt
+# configuration in LAB_CACHE/apt), LAB_KERNEL_PKG (one package by name, default linux-image-6.1.0-56-amd64;
+# LAB_APT_SUITE picks its suite), LAB_ACCEL (tcg; "kvm"
 # if /dev/kvm works), LAB_TIMEOUT (seconds per boot, 300), LAB_MEM (512), LAB_SMP (2), LAB_REUSE_INITRD=1
 # (boot the initramfs already built instead of rebuilding it), LAB_INITRD (where the initramfs goes; default
 # in LAB_CACHE).
@@ -29,7 +32,6 @@ shopt -s inherit_errexit
 LAB_DIR=$(cd "$(dirname "$0")" && pwd)
 REPO=$(cd "$LAB_DIR/.." && pwd)
 LAB_CACHE=${LAB_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/panicscope-lab}
-LAB_KERNEL_PKG=${LAB_KERNEL_PKG:-linux-image-6.1.0-56-amd64}
 LAB_ACCEL=${LAB_ACCEL:-tcg}
 LAB_TIMEOUT=${LAB_TIMEOUT:-300}
 LAB_MEM=${LAB_MEM:-512}
@@ -42,29 +44,112 @@ export PATH="$PATH:/usr/local/go/bin:/usr/sbin:/sbin"
 die() { echo "lab: $*" >&2; exit 1; }
 missing() { echo "lab: missing prerequisite: $*" >&2; exit 3; }
 
-cmd_kernel() {
-  local dir="$LAB_CACHE/$LAB_KERNEL_PKG"
-  local vmlinuz
-  vmlinuz=$(ls "$dir"/root/boot/vmlinuz-* 2>/dev/null | head -n1 || true)
-  if [ -n "$vmlinuz" ]; then echo "$vmlinuz"; return; fi
-  command -v apt-get >/dev/null || missing "apt-get (to download $LAB_KERNEL_PKG)"
-  command -v dpkg-deb >/dev/null || missing "dpkg-deb"
-  mkdir -p "$dir"
-  local deb
-  deb=$(ls "$dir"/*.deb 2>/dev/null | head -n1 || true)
-  if [ -z "$deb" ]; then
-    if ! (cd "$dir" && apt-get download "$LAB_KERNEL_PKG" >&2); then
-      echo "lab: apt-get download $LAB_KERNEL_PKG failed; trying apt-get update once" >&2
-      apt-get update >&2 || true
-      (cd "$dir" && apt-get download "$LAB_KERNEL_PKG" >&2) || missing "Debian package $LAB_KERNEL_PKG (apt-cache policy $LAB_KERNEL_PKG)"
-    fi
-    deb=$(ls "$dir"/*.deb | head -n1)
+# The Debian suite and package of a kernel line (LAB_KERNEL): the newest
+# linux-image-LINE.*-amd64 of that suite. LAB_KERNEL_PKG names one package
+# exactly (in LAB_APT_SUITE, or the host's own sources when that is empty).
+kernel_line() {
+  case "$1" in
+  5.10) echo "bullseye linux-image-5.10.*-amd64" ;;
+  6.1) echo "bookworm linux-image-6.1.*-amd64" ;;
+  6.12) echo "trixie linux-image-6.12.*-amd64" ;;
+  7.3) echo "trixie-backports linux-image-7.3.*-amd64" ;;
+  *) die "LAB_KERNEL=$1: known lines are 5.10 6.1 6.12 7.3 (or set LAB_KERNEL_PKG and LAB_APT_SUITE)" ;;
+  esac
+}
+
+# apt_private SUITE: apt options for a private configuration in the cache
+# (its own sources.list, lists and archives), so a suite the host does not
+# use is read without touching the host's sources.
+APT=()
+apt_private() {
+  local suite=$1 dir="$LAB_CACHE/apt/$1" mirror=${LAB_APT_MIRROR:-http://deb.debian.org/debian}
+  mkdir -p "$dir/lists/partial" "$dir/cache/archives/partial" "$dir/etc/sources.list.d" "$dir/etc/preferences.d"
+  echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $mirror $suite main" > "$dir/etc/sources.list"
+  APT=(-o "Dir::Etc::SourceList=$dir/etc/sources.list" -o "Dir::Etc::SourceParts=$dir/etc/sources.list.d"
+    -o "Dir::Etc::Preferences=$dir/etc/preferences" -o "Dir::Etc::PreferencesParts=$dir/etc/preferences.d"
+    -o "Dir::State::Lists=$dir/lists" -o "Dir::Cache=$dir/cache" -o "Dir::State::status=/dev/null"
+    -o "APT::Sandbox::User=root")
+  if ! ls "$dir"/lists/*Packages* >/dev/null 2>&1 || [ -n "$(find "$dir/lists" -maxdepth 1 -name '*Packages*' -mtime +1)" ]; then
+    apt-get "${APT[@]}" update >&2 || missing "apt-get update of $suite ($mirror)"
   fi
+}
+
+# resolve_pkg PATTERN: the newest package of the suite whose name matches the
+# glob (the plain flavour: no -dbg, -unsigned, cloud or rt).
+resolve_pkg() {
+  local pat=$1
+  case "$pat" in *'*'*) ;; *) echo "$pat"; return ;; esac
+  local re
+  re="^$(echo "$pat" | sed 's/\./\\./g; s/\*/[^-]*/g')\$"
+  apt-cache "${APT[@]}" pkgnames linux-image- 2>/dev/null | grep -E "$re" | sort -V | tail -n1
+}
+
+cmd_kernel() {
+  command -v apt-get >/dev/null || missing "apt-get (to download a Debian kernel)"
+  command -v dpkg-deb >/dev/null || missing "dpkg-deb"
+  local suite=${LAB_APT_SUITE:-} pkg=${LAB_KERNEL_PKG:-}
+  if [ -n "${LAB_KERNEL:-}" ] && [ -z "$pkg" ]; then
+    read -r suite pkg <<<"$(kernel_line "$LAB_KERNEL")"
+  fi
+  [ -n "$pkg" ] || pkg=linux-image-6.1.0-56-amd64
+  # A package named exactly is looked up in the cache before any apt call.
+  local vmlinuz
+  case "$pkg" in
+  *'*'*) ;;
+  *) vmlinuz=$(find_vmlinuz "$LAB_CACHE/$pkg/root"); if [ -n "$vmlinuz" ]; then echo "$vmlinuz"; return; fi ;;
+  esac
+  if [ -n "$suite" ]; then apt_private "$suite"; fi
+  pkg=$(resolve_pkg "$pkg")
+  [ -n "$pkg" ] || missing "a Debian package matching ${LAB_KERNEL_PKG:-LAB_KERNEL=$LAB_KERNEL} in ${suite:-the host sources}"
+  local dir="$LAB_CACHE/$pkg"
+  vmlinuz=$(find_vmlinuz "$dir/root")
+  if [ -n "$vmlinuz" ]; then echo "$vmlinuz"; return; fi
+  mkdir -p "$dir"
+  if ! ls "$dir/$pkg"_*.deb >/dev/null 2>&1; then
+    if ! (cd "$dir" && apt-get "${APT[@]}" download "$pkg" >&2); then
+      if [ -z "$suite" ]; then
+        echo "lab: apt-get download $pkg failed; trying apt-get update once" >&2
+        apt-get update >&2 || true
+      fi
+      (cd "$dir" && apt-get "${APT[@]}" download "$pkg" >&2) || missing "Debian package $pkg (apt-cache policy $pkg)"
+    fi
+  fi
+  # Since 7.x Debian splits the image: linux-image-ABI is empty and depends on
+  # linux-binary-ABI (vmlinuz), linux-modules-ABI and linux-base-ABI (config).
+  local abi=${pkg#linux-image-} dep
+  for dep in $(dpkg-deb -f "$(ls "$dir/$pkg"_*.deb | head -n1)" Depends | tr ',|' '\n\n' | sed 's/(.*//; s/ //g' |
+    grep -E "^linux-(binary|modules|base)-$abi\$" || true); do
+    ls "$dir/$dep"_*.deb >/dev/null 2>&1 || (cd "$dir" && apt-get "${APT[@]}" download "$dep" >&2) || missing "Debian package $dep"
+  done
   rm -rf "$dir/root"
-  dpkg-deb -x "$deb" "$dir/root" || die "dpkg-deb -x $deb failed"
-  vmlinuz=$(ls "$dir"/root/boot/vmlinuz-* 2>/dev/null | head -n1 || true)
-  [ -n "$vmlinuz" ] || die "no /boot/vmlinuz-* in $deb"
+  local deb
+  for deb in "$dir"/*.deb; do dpkg-deb -x "$deb" "$dir/root" || die "dpkg-deb -x $deb failed"; done
+  vmlinuz=$(find_vmlinuz "$dir/root")
+  [ -n "$vmlinuz" ] || die "no vmlinuz in $dir/*.deb"
   echo "$vmlinuz"
+}
+
+# find_vmlinuz ROOT: /boot/vmlinuz-* (up to 6.x) or /usr/lib/modules/*/vmlinuz (7.x).
+find_vmlinuz() {
+  ls "$1"/boot/vmlinuz-* "$1"/usr/lib/modules/*/vmlinuz 2>/dev/null | head -n1 || true
+}
+
+# module_dir VMLINUZ: the kernel/ folder of the package's modules.
+module_dir() {
+  local root
+  root=$(dirname "$1")
+  case "$1" in */boot/vmlinuz-*) root=$(dirname "$root") ;; *) root=$(dirname "$(dirname "$(dirname "$(dirname "$1")")")") ;; esac
+  ls -d "$root"/lib/modules/*/kernel "$root"/usr/lib/modules/*/kernel 2>/dev/null | head -n1 || true
+}
+
+# copy_module SRC.ko[.xz|.zst] DST.ko: busybox insmod wants the plain ELF.
+copy_module() {
+  local m=$1 dst=$2
+  if [ -f "$m.ko" ]; then cp "$m.ko" "$dst"
+  elif [ -f "$m.ko.xz" ]; then xz -dc "$m.ko.xz" > "$dst"
+  elif [ -f "$m.ko.zst" ]; then zstd -qdc "$m.ko.zst" > "$dst"
+  elif [ -f "$m.ko.gz" ]; then gzip -dc "$m.ko.gz" > "$dst"
+  fi
 }
 
 static_busybox() {
@@ -81,7 +166,10 @@ cmd_initramfs() {
   vmlinuz=$(cmd_kernel)
   bb=$(static_busybox)
   command -v go >/dev/null || missing "go"
-  out="${LAB_INITRD:-$LAB_CACHE/initramfs.cpio.gz}"
+  # One initramfs per kernel: it holds that kernel's modules.
+  local kpkg=${vmlinuz#"$LAB_CACHE"/}
+  kpkg=${kpkg%%/*}
+  out="${LAB_INITRD:-$LAB_CACHE/initramfs-$kpkg.cpio.gz}"
   root="$out.d"
   # LAB_REUSE_INITRD=1: a caller that just built it boots it again as is.
   if [ "${LAB_REUSE_INITRD:-}" = 1 ] && [ -s "$out" ]; then echo "$out"; return; fi
@@ -98,12 +186,12 @@ cmd_initramfs() {
   # ramoops (over the memmap= hole lab.sh reserves) registers pstore and its
   # kmsg dumper.
   local kdir i=0 m f
-  kdir=$(ls -d "$(dirname "$vmlinuz")"/../lib/modules/*/kernel | head -n1)
+  kdir=$(module_dir "$vmlinuz")
+  [ -n "$kdir" ] || die "no modules next to $vmlinuz"
   for m in drivers/firmware/qemu_fw_cfg drivers/misc/pvpanic/pvpanic drivers/misc/pvpanic/pvpanic-mmio \
     lib/reed_solomon/reed_solomon fs/pstore/ramoops; do
     i=$((i + 1))
-    f="$kdir/$m.ko"
-    if [ -f "$f" ]; then cp "$f" "$root/lib/modules/$(printf %02d $i)-$(basename "$f")"; fi
+    copy_module "$kdir/$m" "$root/lib/modules/$(printf %02d $i)-$(basename "$m").ko"
   done
   # The crash kernel's modules (lab.mode=capture writes /proc/vmcore to a virtio disk).
   mkdir -p "$root/lib/modules/capture"
@@ -111,8 +199,7 @@ cmd_initramfs() {
   for m in drivers/virtio/virtio_ring drivers/virtio/virtio drivers/virtio/virtio_pci_modern_dev \
     drivers/virtio/virtio_pci_legacy_dev drivers/virtio/virtio_pci drivers/block/virtio_blk; do
     i=$((i + 1))
-    f="$kdir/$m.ko"
-    if [ -f "$f" ]; then cp "$f" "$root/lib/modules/capture/$(printf %02d $i)-$(basename "$f")"; fi
+    copy_module "$kdir/$m" "$root/lib/modules/capture/$(printf %02d $i)-$(basename "$m").ko"
   done
   # For lab.kdump=1: the guest's own kernel and this same tree (less /boot)
   # as the crash kernel's initramfs.
