@@ -231,8 +231,11 @@ func textBlock(begin, next uint64, sizeBits uint, ws uint64) (kind int, off, siz
 			return blkEmpty, 0, 0
 		}
 		return blkFailed, 0, 0
-	case begin < next && !wrapped(begin, next):
-		off, size = begin&(ringSize-1), next-begin
+	case !wrapped(begin, next):
+		// next - begin in unsigned long arithmetic: the first blocks sit
+		// just below 2^BITS_PER_LONG (BLK0_LPOS() is -size), and one that
+		// ends at the end of the ring has next = 0.
+		off, size = begin&(ringSize-1), (next-begin)&wmask
 	case !wrapped(begin+ringSize, next):
 		off, size = 0, next&(ringSize-1)
 	default:
