@@ -1,0 +1,115 @@
+package lab
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/panicscope/panicscope/vmcore"
+	"github.com/panicscope/panicscope/vmcore/printk"
+)
+
+// labCache is lab.sh's LAB_CACHE.
+func labCache() string {
+	if d := os.Getenv("LAB_CACHE"); d != "" {
+		return d
+	}
+	base := os.Getenv("XDG_CACHE_HOME")
+	if base == "" {
+		home, err := os.UserHomeDir()
+		if err != nil {
+			return ""
+		}
+		base = filepath.Join(home, ".cache")
+	}
+	return filepath.Join(base, "panicscope-lab")
+}
+
+// cachedDumps are the dumps `lab.sh dump|kdump` left in LAB_CACHE/dumps,
+// each with the guest's console next to it (OUT.console.log). They live in
+// the cache, never in the repository: the test skips when there is none.
+// Make one with, e.g.:
+//
+//	LAB_KERNEL=7.3 lab/lab.sh dump ~/.cache/panicscope-lab/dumps/qemu-7.3/vmcore
+func cachedDumps(t *testing.T) []string {
+	t.Helper()
+	dir := labCache()
+	paths, _ := filepath.Glob(filepath.Join(dir, "dumps", "*", "vmcore"))
+	var out []string
+	for _, p := range paths {
+		if _, err := os.Stat(p + ".console.log"); err == nil {
+			out = append(out, p)
+		}
+	}
+	if len(out) == 0 {
+		t.Skipf("no lab dump with a console log in %s/dumps (make one: LAB_KERNEL=7.3 lab/lab.sh dump %s/dumps/qemu-7.3/vmcore)", dir, dir)
+	}
+	return out
+}
+
+// consoleFromPanic is the guest's serial console from the first
+// "Kernel panic - not syncing" line on: panic() calls console_verbose(), so
+// from there on every record reaches the console whatever loglevel= said.
+func consoleFromPanic(raw string) []string {
+	raw = strings.ReplaceAll(raw, "\r", "")
+	var out []string
+	started := false
+	for _, ln := range strings.Split(raw, "\n") {
+		if !started && strings.Contains(ln, "Kernel panic - not syncing: ") {
+			started = true
+		}
+		if started && ln != "" {
+			out = append(out, ln)
+		}
+	}
+	return out
+}
+
+// TestCachedDumpLogMatchesConsole: on every cached lab dump, the kernel log
+// read from the dump equals, from the panic on, what the guest printed on its
+// console.
+func TestCachedDumpLogMatchesConsole(t *testing.T) {
+	for _, path := range cachedDumps(t) {
+		name := filepath.Base(filepath.Dir(path))
+		t.Run(name, func(t *testing.T) {
+			raw, err := os.ReadFile(path + ".console.log")
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := consoleFromPanic(string(raw))
+			if len(want) == 0 {
+				t.Skip("the console has no panic line")
+			}
+			d, err := vmcore.Open(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer d.Close()
+			l, err := printk.Read(d, d.VMCOREINFO())
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			started := false
+			for _, ln := range l.Lines() {
+				if !started && strings.Contains(ln.Text, "Kernel panic - not syncing: ") {
+					started = true
+				}
+				if started && ln.Text != "" {
+					got = append(got, ln.String())
+				}
+			}
+			if len(got) != len(want) {
+				t.Errorf("%s: %d log lines from the panic on, the console has %d", d.VMCOREINFO().OSRelease(), len(got), len(want))
+			}
+			for i := range min(len(got), len(want)) {
+				if got[i] != want[i] {
+					t.Errorf("line %d:\n log     %q\n console %q", i, got[i], want[i])
+					break
+				}
+			}
+			t.Logf("%s: %d records (%s), %d lines from the panic on equal the console", d.VMCOREINFO().OSRelease(), len(l.Records), l.Numbering, len(got))
+		})
+	}
+}
