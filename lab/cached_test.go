@@ -7,7 +7,10 @@ import (
 	"testing"
 
 	"github.com/panicscope/panicscope/vmcore"
+	"github.com/panicscope/panicscope/vmcore/analysis"
+	"github.com/panicscope/panicscope/vmcore/analysis/timeline"
 	"github.com/panicscope/panicscope/vmcore/printk"
+	"github.com/panicscope/panicscope/vmcore/target"
 )
 
 // labCache is lab.sh's LAB_CACHE.
@@ -110,6 +113,43 @@ func TestCachedDumpLogMatchesConsole(t *testing.T) {
 				}
 			}
 			t.Logf("%s: %d records (%s), %d lines from the panic on equal the console", d.VMCOREINFO().OSRelease(), len(l.Records), l.Numbering, len(got))
+		})
+	}
+}
+
+// TestCachedDumpModel: every cached lab dump is read with its own kernel
+// line's panic() model, and the panic message is the one the console shows.
+func TestCachedDumpModel(t *testing.T) {
+	for _, path := range cachedDumps(t) {
+		name := filepath.Base(filepath.Dir(path))
+		t.Run(name, func(t *testing.T) {
+			raw, err := os.ReadFile(path + ".console.log")
+			if err != nil {
+				t.Fatal(err)
+			}
+			con := consoleFromPanic(string(raw))
+			if len(con) == 0 {
+				t.Skip("the console has no panic line")
+			}
+			_, wantMsg, _ := strings.Cut(con[0], "Kernel panic - not syncing: ")
+			tg, err := target.Open(path, target.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer tg.Close()
+			r := analysis.Build(tg)
+			rel := tg.Dump.VMCOREINFO().OSRelease()
+			want := map[string]string{"5.10": timeline.Line510, "6.1.": timeline.Line61Stable,
+				"6.12": timeline.Line612, "7.3.": timeline.Line73}
+			for prefix, line := range want {
+				if strings.HasPrefix(rel, prefix) && r.Line != line {
+					t.Errorf("%s: model %s (%s), want %s", rel, r.Line, r.LineWhy, line)
+				}
+			}
+			if r.Panic.Message != wantMsg {
+				t.Errorf("%s: panic message %q, console %q", rel, r.Panic.Message, wantMsg)
+			}
+			t.Logf("%s: model %s: %s", rel, r.Line, r.LineWhy)
 		})
 	}
 }
