@@ -149,6 +149,21 @@ func TestCachedDumpModel(t *testing.T) {
 			if r.Panic.Message != wantMsg {
 				t.Errorf("%s: panic message %q, console %q", rel, r.Panic.Message, wantMsg)
 			}
+			// The panicking CPU unwinds (reliably, no stack scan) from the
+			// panic through the syscall that wrote to /proc/sysrq-trigger.
+			if strings.Contains(wantMsg, "sysrq triggered crash") {
+				var stack []string
+				for _, c := range r.CPUs {
+					if c.Role == analysis.RolePanicking {
+						stack = c.Stack
+					}
+				}
+				joined := strings.Join(stack, " < ")
+				if len(stack) == 0 || strings.Contains(joined, "? ") || !strings.Contains(joined, "sysrq_handle_crash") ||
+					!strings.HasPrefix(stack[len(stack)-1], "entry_SYSCALL_64") {
+					t.Errorf("%s: panicking CPU stack %s", rel, joined)
+				}
+			}
 			t.Logf("%s: model %s: %s", rel, r.Line, r.LineWhy)
 		})
 	}
