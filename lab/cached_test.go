@@ -54,17 +54,27 @@ func cachedDumps(t *testing.T) []string {
 // consoleFromPanic is the guest's serial console from the first
 // "Kernel panic - not syncing" line on: panic() calls console_verbose(), so
 // from there on every record reaches the console whatever loglevel= said.
+// It ends where the panicked kernel's records end: at the first line that is
+// not a timestamped record, or whose time goes back (a kdump console goes on
+// into the crash kernel).
 func consoleFromPanic(raw string) []string {
 	raw = strings.ReplaceAll(raw, "\r", "")
 	var out []string
 	started := false
+	last := ""
 	for _, ln := range strings.Split(raw, "\n") {
 		if !started && strings.Contains(ln, "Kernel panic - not syncing: ") {
 			started = true
 		}
-		if started && ln != "" {
-			out = append(out, ln)
+		if !started || ln == "" {
+			continue
 		}
+		ts, _, ok := strings.Cut(ln, "] ")
+		if !ok || !strings.HasPrefix(ts, "[") || ts < last { // "[%5lu.%06lu]": fixed width
+			break
+		}
+		last = ts
+		out = append(out, ln)
 	}
 	return out
 }
