@@ -4,6 +4,11 @@
 # a real guest and to regenerate QEMU dumps from the repository alone.
 #
 #   lab/lab.sh kernel              fetch Debian's kernel package into the cache; print the vmlinuz path
+#   lab/lab.sh labpanic            build lab/labpanic for the kernel in a chroot of its Debian suite (its
+#                                  compiler); print the .ko path. The initramfs carries it when built:
+#                                  lab.trigger=oops|panic|warn|bug on the command line crashes through it
+#                                  instead of sysrq-c; lab.notifier=hang|fault adds a panic notifier that
+#                                  never returns or faults.
 #   lab/lab.sh initramfs           build the initramfs (busybox + static panicscope); print its path
 #   lab/lab.sh live [ARG...]       boot, run `panicscope report --live --json` (and plan, and a non-root
 #                                  attempt) in the guest, print the guest's own /proc and /sys values,
@@ -11,7 +16,8 @@
 #                                  With lab.kdump=1 crashkernel=128M the guest first loads its own kernel as
 #                                  the crash kernel (kexec_file_load), so kdump is armed.
 #   lab/lab.sh dump OUT [ARG...]   boot, panic the guest (echo c > /proc/sysrq-trigger) and write OUT with
-#                                  QMP dump-guest-memory (format kdump-zlib); OUT.console.log is the console
+#                                  QMP dump-guest-memory (format kdump-zlib); OUT.console.log is the console,
+#                                  OUT.facts what the guest said just before crashing (key=value)
 #   lab/lab.sh kdump OUT [ARG...]  arm kdump in the guest, panic it; the crash kernel copies /proc/vmcore to a
 #                                  virtio disk that becomes OUT (an ELF core, kdump style; LAB_CRASHKERNEL=192M)
 #
@@ -152,6 +158,57 @@ copy_module() {
   fi
 }
 
+# kernel_cache_dir VMLINUZ: the kernel package's folder in the cache.
+kernel_cache_dir() {
+  local p=${1#"$LAB_CACHE"/}
+  echo "$LAB_CACHE/${p%%/*}"
+}
+
+# kernel_abi VMLINUZ: the kernel release its package was built for (the
+# folder under lib/modules).
+kernel_abi() {
+  basename "$(dirname "$(module_dir "$1")")"
+}
+
+# cmd_labpanic: build lab/labpanic (crash triggers) for the lab's kernel in a
+# chroot of the kernel's Debian suite, whose linux-headers package pulls the
+# compiler the kernel was built with; print the module's path. The chroot and
+# the module live in the cache.
+cmd_labpanic() {
+  local vmlinuz abi suite base dir ko root
+  vmlinuz=$(cmd_kernel)
+  abi=$(kernel_abi "$vmlinuz")
+  ko="$(kernel_cache_dir "$vmlinuz")/labpanic.ko"
+  if [ -s "$ko" ] && [ "$ko" -nt "$LAB_DIR/labpanic/labpanic.c" ]; then echo "$ko"; return; fi
+  command -v debootstrap >/dev/null || missing "debootstrap (apt-get install -y debootstrap) to build labpanic"
+  [ "$(id -u)" = 0 ] || missing "root (chroot) to build labpanic"
+  suite=${LAB_APT_SUITE:-}
+  if [ -n "${LAB_KERNEL:-}" ] && [ -z "$suite" ]; then read -r suite _ <<<"$(kernel_line "$LAB_KERNEL")"; fi
+  [ -n "$suite" ] || suite=$(. /etc/os-release && echo "$VERSION_CODENAME")
+  base=${suite%-backports}
+  root="$LAB_CACHE/chroot/$base"
+  local mirror=${LAB_APT_MIRROR:-http://deb.debian.org/debian}
+  if ! [ -x "$root/usr/bin/apt-get" ]; then
+    rm -rf "$root"
+    mkdir -p "$(dirname "$root")"
+    debootstrap --variant=minbase "$base" "$root" "$mirror" >&2 || die "debootstrap $base failed"
+  fi
+  echo "deb $mirror $suite main" > "$root/etc/apt/sources.list.d/lab.list"
+  mount -t proc proc "$root/proc" || die "mount proc in $root"
+  local rc=0
+  {
+    chroot "$root" apt-get update -q >&2 &&
+      DEBIAN_FRONTEND=noninteractive chroot "$root" apt-get install -y -q --no-install-recommends -t "$suite" \
+        make binutils "linux-headers-$abi" >&2 &&
+      rm -rf "$root/build" && mkdir -p "$root/build" && cp -r "$LAB_DIR/labpanic" "$root/build/" &&
+      chroot "$root" make -C "/usr/src/linux-headers-$abi" M=/build/labpanic modules >&2
+  } || rc=$?
+  umount "$root/proc"
+  [ "$rc" = 0 ] || die "building labpanic for $abi in $root failed"
+  cp "$root/build/labpanic/labpanic.ko" "$ko"
+  echo "$ko"
+}
+
 static_busybox() {
   local bb
   for bb in "${LAB_BUSYBOX:-}" /bin/busybox /usr/bin/busybox "$(command -v busybox 2>/dev/null || true)"; do
@@ -167,9 +224,7 @@ cmd_initramfs() {
   bb=$(static_busybox)
   command -v go >/dev/null || missing "go"
   # One initramfs per kernel: it holds that kernel's modules.
-  local kpkg=${vmlinuz#"$LAB_CACHE"/}
-  kpkg=${kpkg%%/*}
-  out="${LAB_INITRD:-$LAB_CACHE/initramfs-$kpkg.cpio.gz}"
+  out="${LAB_INITRD:-$LAB_CACHE/initramfs-$(basename "$(kernel_cache_dir "$vmlinuz")").cpio.gz}"
   root="$out.d"
   # LAB_REUSE_INITRD=1: a caller that just built it boots it again as is.
   if [ "${LAB_REUSE_INITRD:-}" = 1 ] && [ -s "$out" ]; then echo "$out"; return; fi
@@ -193,6 +248,10 @@ cmd_initramfs() {
     i=$((i + 1))
     copy_module "$kdir/$m" "$root/lib/modules/$(printf %02d $i)-$(basename "$m").ko"
   done
+  # labpanic (crash triggers, lab.trigger=), when built for this kernel (lab.sh labpanic).
+  local lp
+  lp="$(kernel_cache_dir "$vmlinuz")/labpanic.ko"
+  if [ -s "$lp" ]; then cp "$lp" "$root/lib/labpanic.ko"; fi
   # The crash kernel's modules (lab.mode=capture writes /proc/vmcore to a virtio disk).
   mkdir -p "$root/lib/modules/capture"
   i=0
@@ -279,6 +338,8 @@ cmd_dump() {
     '{"execute":"quit"}') || { kill "$qpid" 2>/dev/null; die "QMP dump-guest-memory failed"; }
   wait "$qpid" || true
   cp "$work/console.log" "$out.console.log"
+  # The guest's own facts at the crash (init writes them before crashing).
+  tr -d '\r' < "$work/data.log" | sed -n '/^=====PANICSCOPE-FACTS-BEGIN=====$/,/^=====PANICSCOPE-FACTS-END=====$/p' > "$out.facts"
   rm -rf "$work"
   echo "lab: wrote $out ($(stat -c %s "$out") bytes) after $((SECONDS - start)) s; console in $out.console.log"
 }
@@ -309,6 +370,8 @@ cmd_kdump() {
   truncate -s "$size" "$work/disk.img"
   mv "$work/disk.img" "$out"
   cp "$work/console.log" "$out.console.log"
+  # The guest's own facts at the crash (init writes them before crashing).
+  tr -d '\r' < "$work/data.log" | sed -n '/^=====PANICSCOPE-FACTS-BEGIN=====$/,/^=====PANICSCOPE-FACTS-END=====$/p' > "$out.facts"
   rm -rf "$work"
   echo "lab: wrote $out ($size bytes, /proc/vmcore of the crash kernel) after $((SECONDS - start)) s; console in $out.console.log"
   echo "lab: a small kdump-compressed copy: panicscope trim $out $out.kdump"
@@ -316,6 +379,7 @@ cmd_kdump() {
 
 case "${1:-}" in
   kernel) shift; cmd_kernel "$@" ;;
+  labpanic) shift; cmd_labpanic "$@" ;;
   initramfs) shift; cmd_initramfs "$@" ;;
   live) shift; cmd_live "$@" ;;
   dump) shift; cmd_dump "$@" ;;
