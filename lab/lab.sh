@@ -28,7 +28,8 @@
 # LAB_APT_SUITE picks its suite), LAB_ACCEL (tcg; "kvm"
 # if /dev/kvm works), LAB_TIMEOUT (seconds per boot, 300), LAB_MEM (512), LAB_SMP (2), LAB_REUSE_INITRD=1
 # (boot the initramfs already built instead of rebuilding it), LAB_INITRD (where the initramfs goes; default
-# in LAB_CACHE).
+# in LAB_CACHE), LAB_DUMP_AFTER (dump: the console line, an extended regexp, after which the dump is taken;
+# default the end of panic(), "---[ end Kernel panic").
 #
 # Exit status 3 means a prerequisite is missing (qemu, a static busybox, the kernel package): the e2e test
 # skips on it and says why.
@@ -325,8 +326,11 @@ cmd_dump() {
   QEMU+=(-qmp "unix:$sock,server=on,wait=off")
   "${QEMU[@]}" </dev/null >"$work/qemu.out" 2>&1 &
   local qpid=$! start=$SECONDS
-  # Wait for the end of panic() on the console ("---[ end Kernel panic").
-  until grep -q -- '---\[ end Kernel panic' "$work/console.log" 2>/dev/null; do
+  # Wait for the end of panic() on the console ("---[ end Kernel panic"), or
+  # for LAB_DUMP_AFTER (an extended regexp) when panic() never gets there (a
+  # hanging notifier).
+  local after=${LAB_DUMP_AFTER:-'---\[ end Kernel panic'}
+  until grep -Eq -- "$after" "$work/console.log" 2>/dev/null; do
     if ! kill -0 "$qpid" 2>/dev/null; then cat "$work/console.log" "$work/qemu.out" >&2; die "qemu exited before the guest panicked"; fi
     if [ $((SECONDS - start)) -gt "$LAB_TIMEOUT" ]; then kill "$qpid"; die "no panic within $LAB_TIMEOUT s"; fi
     sleep 1
