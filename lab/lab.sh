@@ -87,8 +87,11 @@ resolve_pkg() {
   local pat=$1
   case "$pat" in *'*'*) ;; *) echo "$pat"; return ;; esac
   local re
-  re="^$(echo "$pat" | sed 's/\./\\./g; s/\*/[^-]*/g')\$"
-  apt-cache "${APT[@]}" pkgnames linux-image- 2>/dev/null | grep -E "$re" | sort -V | tail -n1
+  re="^$(echo "$pat" | sed 's/\./\\./g; s/\*/.*/g')\$"
+  # Debian names the plain flavour linux-image-6.1.0-56-amd64 or
+  # linux-image-7.3.4+deb13-amd64; drop cloud, rt and unsigned.
+  apt-cache "${APT[@]}" pkgnames linux-image- 2>/dev/null | grep -E "$re" | grep -Ev -- '-(cloud|rt|unsigned)-|-unsigned$' |
+    sort -V | tail -n1
 }
 
 cmd_kernel() {
