@@ -29,20 +29,33 @@ func labCache() string {
 	return filepath.Join(base, "panicscope-lab")
 }
 
-// cachedDumps are the dumps `lab.sh dump|kdump` left in LAB_CACHE/dumps,
-// each with the guest's console next to it (OUT.console.log). They live in
-// the cache, never in the repository: the test skips when there is none.
-// Make one with, e.g.:
+// cachedDump is one dump file `lab.sh dump|kdump|compress` left in
+// LAB_CACHE/dumps, with the guest console recorded at its capture.
+type cachedDump struct {
+	name, path, console string
+}
+
+// cachedDumps are the dumps in LAB_CACHE/dumps/*/: vmcore (QMP or the kdump
+// ELF core) and its makedumpfile copies vmcore.lzo, .zstd, .zlib, each read
+// against vmcore.console.log. They live in the cache, never in the
+// repository: the test skips when there is none. Make one with, e.g.:
 //
 //	LAB_KERNEL=7.3 lab/lab.sh dump ~/.cache/panicscope-lab/dumps/qemu-7.3/vmcore
-func cachedDumps(t *testing.T) []string {
+func cachedDumps(t *testing.T) []cachedDump {
 	t.Helper()
 	dir := labCache()
 	paths, _ := filepath.Glob(filepath.Join(dir, "dumps", "*", "vmcore"))
-	var out []string
+	var out []cachedDump
 	for _, p := range paths {
-		if _, err := os.Stat(p + ".console.log"); err == nil {
-			out = append(out, p)
+		console := p + ".console.log"
+		if _, err := os.Stat(console); err != nil {
+			continue
+		}
+		base := filepath.Base(filepath.Dir(p))
+		for _, ext := range []string{"", ".lzo", ".zstd", ".zlib"} {
+			if _, err := os.Stat(p + ext); err == nil {
+				out = append(out, cachedDump{name: base + ext, path: p + ext, console: console})
+			}
 		}
 	}
 	if len(out) == 0 {
@@ -97,10 +110,10 @@ func consoleFromPanic(raw string) []string {
 // read from the dump equals, from the first line of the crash on, what the
 // guest printed on its console.
 func TestCachedDumpLogMatchesConsole(t *testing.T) {
-	for _, path := range cachedDumps(t) {
-		name := filepath.Base(filepath.Dir(path))
-		t.Run(name, func(t *testing.T) {
-			raw, err := os.ReadFile(path + ".console.log")
+	for _, cd := range cachedDumps(t) {
+		path := cd.path
+		t.Run(cd.name, func(t *testing.T) {
+			raw, err := os.ReadFile(cd.console)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -144,10 +157,10 @@ func TestCachedDumpLogMatchesConsole(t *testing.T) {
 // TestCachedDumpModel: every cached lab dump is read with its own kernel
 // line's panic() model, and the panic message is the one the console shows.
 func TestCachedDumpModel(t *testing.T) {
-	for _, path := range cachedDumps(t) {
-		name := filepath.Base(filepath.Dir(path))
-		t.Run(name, func(t *testing.T) {
-			raw, err := os.ReadFile(path + ".console.log")
+	for _, cd := range cachedDumps(t) {
+		path := cd.path
+		t.Run(cd.name, func(t *testing.T) {
+			raw, err := os.ReadFile(cd.console)
 			if err != nil {
 				t.Fatal(err)
 			}

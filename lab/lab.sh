@@ -20,6 +20,8 @@
 #                                  OUT.facts what the guest said just before crashing (key=value)
 #   lab/lab.sh kdump OUT [ARG...]  arm kdump in the guest, panic it; the crash kernel copies /proc/vmcore to a
 #                                  virtio disk that becomes OUT (an ELF core, kdump style; LAB_CRASHKERNEL=192M)
+#   lab/lab.sh compress OUT        OUT.lzo, OUT.zstd, OUT.zlib: makedumpfile -l/-z/-c -d 1 of the kdump ELF core
+#                                  (-d 1: makedumpfile does not know 7.x page flags; LAB_DUMP_LEVEL)
 #
 # Environment: LAB_CACHE (default ${XDG_CACHE_HOME:-$HOME/.cache}/panicscope-lab; kernels and initramfs go
 # there, never into the repository), LAB_KERNEL (a kernel line: 5.10 bullseye, 6.1 bookworm, 6.12 trixie,
@@ -384,6 +386,28 @@ cmd_kdump() {
   echo "lab: a small kdump-compressed copy: panicscope trim $out $out.kdump"
 }
 
+# compress OUT: kdump-compressed copies of the ELF core `kdump` wrote, made by
+# the host's makedumpfile: OUT.lzo (-l), OUT.zstd (-z), OUT.zlib (-c). The dump
+# level is 1 (zero pages only): makedumpfile up to 1.7.6 does not know the
+# page flags of 7.x, and at -d 31 it drops live kernel pages (on 7.3.4 the
+# panicking task's task_struct), so LAB_DUMP_LEVEL=31 is for older kernels.
+cmd_compress() {
+  [ $# -ge 1 ] || die "usage: lab.sh compress OUT"
+  local out=$1 level=${LAB_DUMP_LEVEL:-1} f ext
+  command -v makedumpfile >/dev/null || missing "makedumpfile (apt-get install -y makedumpfile)"
+  [ -s "$out" ] || die "no $out (lab.sh kdump OUT first)"
+  for f in l:lzo z:zstd c:zlib; do
+    ext=${f#*:}
+    rm -f "$out.$ext"
+    if makedumpfile "-${f%%:*}" -d "$level" "$out" "$out.$ext" >&2; then
+      echo "lab: wrote $out.$ext (makedumpfile -${f%%:*} -d $level, $(stat -c %s "$out.$ext") bytes)"
+    else
+      echo "lab: makedumpfile -${f%%:*} failed (this makedumpfile may lack it)" >&2
+      rm -f "$out.$ext"
+    fi
+  done
+}
+
 case "${1:-}" in
   kernel) shift; cmd_kernel "$@" ;;
   labpanic) shift; cmd_labpanic "$@" ;;
@@ -391,5 +415,6 @@ case "${1:-}" in
   live) shift; cmd_live "$@" ;;
   dump) shift; cmd_dump "$@" ;;
   kdump) shift; cmd_kdump "$@" ;;
+  compress) shift; cmd_compress "$@" ;;
   *) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac
