@@ -192,8 +192,8 @@ func TestCachedDumpModel(t *testing.T) {
 					t.Errorf("%s: model %s (%s), want %s", rel, r.Line, r.LineWhy, line)
 				}
 			}
-			if r.Panic.Message != wantMsg {
-				t.Errorf("%s: panic message %q, console %q", rel, r.Panic.Message, wantMsg)
+			if m := r.Panic.Message; m == nil || *m != wantMsg {
+				t.Errorf("%s: panic message %v, console %q", rel, m, wantMsg)
 			}
 			// The panicking CPU unwinds (reliably, no stack scan) from the
 			// panic through the syscall that wrote to /proc/sysrq-trigger.
