@@ -255,6 +255,8 @@ const (
 //	     bit 0x80; nbcon_atomic_flush_unsafe() after the end line.
 //	6.19: body in vpanic(); sys_info(panic_print) (sys_info(0) may use kernel_si_mask);
 //	     replay if bit 0x20 or panic_console_replay.
+//	7.3 (Debian 7.3.4): 6.19's order; panic_try_force_cpu() (panic_force_cpu=) may hand the
+//	     panic to another CPU before panic_try_start() claims panic_cpu.
 type features struct {
 	line         string
 	fn           string // function holding the body: "panic" or "vpanic"
