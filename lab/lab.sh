@@ -6,7 +6,7 @@
 #   lab/lab.sh kernel              fetch Debian's kernel package into the cache; print the vmlinuz path
 #   lab/lab.sh labpanic            build lab/labpanic for the kernel in a chroot of its Debian suite (its
 #                                  compiler); print the .ko path. The initramfs carries it when built:
-#                                  lab.trigger=oops|panic|warn|bug on the command line crashes through it
+#                                  lab.trigger=oops|panic|panic2|warn|bug on the command line crashes through it
 #                                  instead of sysrq-c; lab.notifier=hang|fault adds a panic notifier that
 #                                  never returns or faults.
 #   lab/lab.sh initramfs           build the initramfs (busybox + static panicscope); print its path

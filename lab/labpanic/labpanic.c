@@ -10,6 +10,9 @@
  *   panic  panic() from the module
  *   warn   WARN_ON(1): panics with panic_on_warn
  *   bug    BUG()
+ *   panic2 panic() on every CPU at once: an IPI makes the others call panic()
+ *          while this one does; one wins panic_cpu, the others stop
+ *          (panic_smp_self_stop())
  *
  * notifier=hang registers a panic notifier that never returns, notifier=fault
  * one that writes through a NULL pointer; by default there is none.
@@ -33,6 +36,17 @@ static noinline void labpanic_do_oops(void)
 static noinline void labpanic_do_panic(void)
 {
 	panic("labpanic: deliberate panic from %s", __func__);
+}
+
+static void labpanic_ipi_panic(void *unused)
+{
+	panic("labpanic: panic from CPU %d (IPI)", smp_processor_id());
+}
+
+static noinline void labpanic_do_panic2(void)
+{
+	smp_call_function(labpanic_ipi_panic, NULL, 0);
+	panic("labpanic: panic from CPU %d (trigger)", raw_smp_processor_id());
 }
 
 static noinline void labpanic_do_warn(void)
@@ -74,6 +88,8 @@ static noinline ssize_t labpanic_trigger(struct file *file, const char __user *b
 		labpanic_do_oops();
 	else if (!strcmp(cmd, "panic"))
 		labpanic_do_panic();
+	else if (!strcmp(cmd, "panic2"))
+		labpanic_do_panic2();
 	else if (!strcmp(cmd, "warn"))
 		labpanic_do_warn();
 	else if (!strcmp(cmd, "bug"))
