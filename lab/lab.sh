@@ -4,6 +4,11 @@
 # a real guest and to regenerate QEMU dumps from the repository alone.
 #
 #   lab/lab.sh kernel              fetch Debian's kernel package into the cache; print the vmlinuz path
+#   lab/lab.sh labpanic            build lab/labpanic for the kernel in a chroot of its Debian suite (its
+#                                  compiler); print the .ko path. The initramfs carries it when built:
+#                                  lab.trigger=oops|panic|panic2|warn|bug on the command line crashes through it
+#                                  instead of sysrq-c; lab.notifier=hang|fault adds a panic notifier that
+#                                  never returns or faults.
 #   lab/lab.sh initramfs           build the initramfs (busybox + static panicscope); print its path
 #   lab/lab.sh live [ARG...]       boot, run `panicscope report --live --json` (and plan, and a non-root
 #                                  attempt) in the guest, print the guest's own /proc and /sys values,
@@ -11,15 +16,22 @@
 #                                  With lab.kdump=1 crashkernel=128M the guest first loads its own kernel as
 #                                  the crash kernel (kexec_file_load), so kdump is armed.
 #   lab/lab.sh dump OUT [ARG...]   boot, panic the guest (echo c > /proc/sysrq-trigger) and write OUT with
-#                                  QMP dump-guest-memory (format kdump-zlib); OUT.console.log is the console
+#                                  QMP dump-guest-memory (format kdump-zlib); OUT.console.log is the console,
+#                                  OUT.facts what the guest said just before crashing (key=value)
 #   lab/lab.sh kdump OUT [ARG...]  arm kdump in the guest, panic it; the crash kernel copies /proc/vmcore to a
 #                                  virtio disk that becomes OUT (an ELF core, kdump style; LAB_CRASHKERNEL=192M)
+#   lab/lab.sh compress OUT        OUT.lzo, OUT.zstd, OUT.zlib: makedumpfile -l/-z/-c -d 1 of the kdump ELF core
+#                                  (-d 1: makedumpfile does not know 7.x page flags; LAB_DUMP_LEVEL)
 #
 # Environment: LAB_CACHE (default ${XDG_CACHE_HOME:-$HOME/.cache}/panicscope-lab; kernels and initramfs go
-# there, never into the repository), LAB_KERNEL_PKG (linux-image-6.1.0-56-amd64), LAB_ACCEL (tcg; "kvm"
+# there, never into the repository), LAB_KERNEL (a kernel line: 5.10 bullseye, 6.1 bookworm, 6.12 trixie,
+# 7.3 trixie-backports; the newest linux-image-LINE.*-amd64 of that suite, read through a private apt
+# configuration in LAB_CACHE/apt), LAB_KERNEL_PKG (one package by name, default linux-image-6.1.0-56-amd64;
+# LAB_APT_SUITE picks its suite), LAB_ACCEL (tcg; "kvm"
 # if /dev/kvm works), LAB_TIMEOUT (seconds per boot, 300), LAB_MEM (512), LAB_SMP (2), LAB_REUSE_INITRD=1
 # (boot the initramfs already built instead of rebuilding it), LAB_INITRD (where the initramfs goes; default
-# in LAB_CACHE).
+# in LAB_CACHE), LAB_DUMP_AFTER (dump: the console line, an extended regexp, after which the dump is taken;
+# default the end of panic(), "---[ end Kernel panic").
 #
 # Exit status 3 means a prerequisite is missing (qemu, a static busybox, the kernel package): the e2e test
 # skips on it and says why.
@@ -29,7 +41,6 @@ shopt -s inherit_errexit
 LAB_DIR=$(cd "$(dirname "$0")" && pwd)
 REPO=$(cd "$LAB_DIR/.." && pwd)
 LAB_CACHE=${LAB_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/panicscope-lab}
-LAB_KERNEL_PKG=${LAB_KERNEL_PKG:-linux-image-6.1.0-56-amd64}
 LAB_ACCEL=${LAB_ACCEL:-tcg}
 LAB_TIMEOUT=${LAB_TIMEOUT:-300}
 LAB_MEM=${LAB_MEM:-512}
@@ -42,29 +53,166 @@ export PATH="$PATH:/usr/local/go/bin:/usr/sbin:/sbin"
 die() { echo "lab: $*" >&2; exit 1; }
 missing() { echo "lab: missing prerequisite: $*" >&2; exit 3; }
 
-cmd_kernel() {
-  local dir="$LAB_CACHE/$LAB_KERNEL_PKG"
-  local vmlinuz
-  vmlinuz=$(ls "$dir"/root/boot/vmlinuz-* 2>/dev/null | head -n1 || true)
-  if [ -n "$vmlinuz" ]; then echo "$vmlinuz"; return; fi
-  command -v apt-get >/dev/null || missing "apt-get (to download $LAB_KERNEL_PKG)"
-  command -v dpkg-deb >/dev/null || missing "dpkg-deb"
-  mkdir -p "$dir"
-  local deb
-  deb=$(ls "$dir"/*.deb 2>/dev/null | head -n1 || true)
-  if [ -z "$deb" ]; then
-    if ! (cd "$dir" && apt-get download "$LAB_KERNEL_PKG" >&2); then
-      echo "lab: apt-get download $LAB_KERNEL_PKG failed; trying apt-get update once" >&2
-      apt-get update >&2 || true
-      (cd "$dir" && apt-get download "$LAB_KERNEL_PKG" >&2) || missing "Debian package $LAB_KERNEL_PKG (apt-cache policy $LAB_KERNEL_PKG)"
-    fi
-    deb=$(ls "$dir"/*.deb | head -n1)
+# The Debian suite and package of a kernel line (LAB_KERNEL): the newest
+# linux-image-LINE.*-amd64 of that suite. LAB_KERNEL_PKG names one package
+# exactly (in LAB_APT_SUITE, or the host's own sources when that is empty).
+kernel_line() {
+  case "$1" in
+  5.10) echo "bullseye linux-image-5.10.*-amd64" ;;
+  6.1) echo "bookworm linux-image-6.1.*-amd64" ;;
+  6.12) echo "trixie linux-image-6.12.*-amd64" ;;
+  7.3) echo "trixie-backports linux-image-7.3.*-amd64" ;;
+  *) die "LAB_KERNEL=$1: known lines are 5.10 6.1 6.12 7.3 (or set LAB_KERNEL_PKG and LAB_APT_SUITE)" ;;
+  esac
+}
+
+# apt_private SUITE: apt options for a private configuration in the cache
+# (its own sources.list, lists and archives), so a suite the host does not
+# use is read without touching the host's sources.
+APT=()
+apt_private() {
+  local suite=$1 dir="$LAB_CACHE/apt/$1" mirror=${LAB_APT_MIRROR:-http://deb.debian.org/debian}
+  mkdir -p "$dir/lists/partial" "$dir/cache/archives/partial" "$dir/etc/sources.list.d" "$dir/etc/preferences.d"
+  echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $mirror $suite main" > "$dir/etc/sources.list"
+  APT=(-o "Dir::Etc::SourceList=$dir/etc/sources.list" -o "Dir::Etc::SourceParts=$dir/etc/sources.list.d"
+    -o "Dir::Etc::Preferences=$dir/etc/preferences" -o "Dir::Etc::PreferencesParts=$dir/etc/preferences.d"
+    -o "Dir::State::Lists=$dir/lists" -o "Dir::Cache=$dir/cache" -o "Dir::State::status=/dev/null"
+    -o "APT::Sandbox::User=root")
+  if ! ls "$dir"/lists/*Packages* >/dev/null 2>&1 || [ -n "$(find "$dir/lists" -maxdepth 1 -name '*Packages*' -mtime +1)" ]; then
+    apt-get "${APT[@]}" update >&2 || missing "apt-get update of $suite ($mirror)"
   fi
+}
+
+# resolve_pkg PATTERN: the newest package of the suite whose name matches the
+# glob (the plain flavour: no -dbg, -unsigned, cloud or rt).
+resolve_pkg() {
+  local pat=$1
+  case "$pat" in *'*'*) ;; *) echo "$pat"; return ;; esac
+  local re
+  re="^$(echo "$pat" | sed 's/\./\\./g; s/\*/.*/g')\$"
+  # Debian names the plain flavour linux-image-6.1.0-56-amd64 or
+  # linux-image-7.3.4+deb13-amd64; drop cloud, rt and unsigned.
+  apt-cache "${APT[@]}" pkgnames linux-image- 2>/dev/null | grep -E "$re" | grep -Ev -- '-(cloud|rt|unsigned)-|-unsigned$' |
+    sort -V | tail -n1
+}
+
+cmd_kernel() {
+  command -v apt-get >/dev/null || missing "apt-get (to download a Debian kernel)"
+  command -v dpkg-deb >/dev/null || missing "dpkg-deb"
+  local suite=${LAB_APT_SUITE:-} pkg=${LAB_KERNEL_PKG:-}
+  if [ -n "${LAB_KERNEL:-}" ] && [ -z "$pkg" ]; then
+    read -r suite pkg <<<"$(kernel_line "$LAB_KERNEL")"
+  fi
+  [ -n "$pkg" ] || pkg=linux-image-6.1.0-56-amd64
+  # A package named exactly is looked up in the cache before any apt call.
+  local vmlinuz
+  case "$pkg" in
+  *'*'*) ;;
+  *) vmlinuz=$(find_vmlinuz "$LAB_CACHE/$pkg/root"); if [ -n "$vmlinuz" ]; then echo "$vmlinuz"; return; fi ;;
+  esac
+  if [ -n "$suite" ]; then apt_private "$suite"; fi
+  pkg=$(resolve_pkg "$pkg")
+  [ -n "$pkg" ] || missing "a Debian package matching ${LAB_KERNEL_PKG:-LAB_KERNEL=$LAB_KERNEL} in ${suite:-the host sources}"
+  local dir="$LAB_CACHE/$pkg"
+  vmlinuz=$(find_vmlinuz "$dir/root")
+  if [ -n "$vmlinuz" ]; then echo "$vmlinuz"; return; fi
+  mkdir -p "$dir"
+  if ! ls "$dir/$pkg"_*.deb >/dev/null 2>&1; then
+    if ! (cd "$dir" && apt-get "${APT[@]}" download "$pkg" >&2); then
+      if [ -z "$suite" ]; then
+        echo "lab: apt-get download $pkg failed; trying apt-get update once" >&2
+        apt-get update >&2 || true
+      fi
+      (cd "$dir" && apt-get "${APT[@]}" download "$pkg" >&2) || missing "Debian package $pkg (apt-cache policy $pkg)"
+    fi
+  fi
+  # Since 7.x Debian splits the image: linux-image-ABI is empty and depends on
+  # linux-binary-ABI (vmlinuz), linux-modules-ABI and linux-base-ABI (config).
+  local abi=${pkg#linux-image-} dep
+  for dep in $(dpkg-deb -f "$(ls "$dir/$pkg"_*.deb | head -n1)" Depends | tr ',|' '\n\n' | sed 's/(.*//; s/ //g' |
+    grep -E "^linux-(binary|modules|base)-$abi\$" || true); do
+    ls "$dir/$dep"_*.deb >/dev/null 2>&1 || (cd "$dir" && apt-get "${APT[@]}" download "$dep" >&2) || missing "Debian package $dep"
+  done
   rm -rf "$dir/root"
-  dpkg-deb -x "$deb" "$dir/root" || die "dpkg-deb -x $deb failed"
-  vmlinuz=$(ls "$dir"/root/boot/vmlinuz-* 2>/dev/null | head -n1 || true)
-  [ -n "$vmlinuz" ] || die "no /boot/vmlinuz-* in $deb"
+  local deb
+  for deb in "$dir"/*.deb; do dpkg-deb -x "$deb" "$dir/root" || die "dpkg-deb -x $deb failed"; done
+  vmlinuz=$(find_vmlinuz "$dir/root")
+  [ -n "$vmlinuz" ] || die "no vmlinuz in $dir/*.deb"
   echo "$vmlinuz"
+}
+
+# find_vmlinuz ROOT: /boot/vmlinuz-* (up to 6.x) or /usr/lib/modules/*/vmlinuz (7.x).
+find_vmlinuz() {
+  ls "$1"/boot/vmlinuz-* "$1"/usr/lib/modules/*/vmlinuz 2>/dev/null | head -n1 || true
+}
+
+# module_dir VMLINUZ: the kernel/ folder of the package's modules.
+module_dir() {
+  local root
+  root=$(dirname "$1")
+  case "$1" in */boot/vmlinuz-*) root=$(dirname "$root") ;; *) root=$(dirname "$(dirname "$(dirname "$(dirname "$1")")")") ;; esac
+  ls -d "$root"/lib/modules/*/kernel "$root"/usr/lib/modules/*/kernel 2>/dev/null | head -n1 || true
+}
+
+# copy_module SRC.ko[.xz|.zst] DST.ko: busybox insmod wants the plain ELF.
+copy_module() {
+  local m=$1 dst=$2
+  if [ -f "$m.ko" ]; then cp "$m.ko" "$dst"
+  elif [ -f "$m.ko.xz" ]; then xz -dc "$m.ko.xz" > "$dst"
+  elif [ -f "$m.ko.zst" ]; then zstd -qdc "$m.ko.zst" > "$dst"
+  elif [ -f "$m.ko.gz" ]; then gzip -dc "$m.ko.gz" > "$dst"
+  fi
+}
+
+# kernel_cache_dir VMLINUZ: the kernel package's folder in the cache.
+kernel_cache_dir() {
+  local p=${1#"$LAB_CACHE"/}
+  echo "$LAB_CACHE/${p%%/*}"
+}
+
+# kernel_abi VMLINUZ: the kernel release its package was built for (the
+# folder under lib/modules).
+kernel_abi() {
+  basename "$(dirname "$(module_dir "$1")")"
+}
+
+# cmd_labpanic: build lab/labpanic (crash triggers) for the lab's kernel in a
+# chroot of the kernel's Debian suite, whose linux-headers package pulls the
+# compiler the kernel was built with; print the module's path. The chroot and
+# the module live in the cache.
+cmd_labpanic() {
+  local vmlinuz abi suite base dir ko root
+  vmlinuz=$(cmd_kernel)
+  abi=$(kernel_abi "$vmlinuz")
+  ko="$(kernel_cache_dir "$vmlinuz")/labpanic.ko"
+  if [ -s "$ko" ] && [ "$ko" -nt "$LAB_DIR/labpanic/labpanic.c" ]; then echo "$ko"; return; fi
+  command -v debootstrap >/dev/null || missing "debootstrap (apt-get install -y debootstrap) to build labpanic"
+  [ "$(id -u)" = 0 ] || missing "root (chroot) to build labpanic"
+  suite=${LAB_APT_SUITE:-}
+  if [ -n "${LAB_KERNEL:-}" ] && [ -z "$suite" ]; then read -r suite _ <<<"$(kernel_line "$LAB_KERNEL")"; fi
+  [ -n "$suite" ] || suite=$(. /etc/os-release && echo "$VERSION_CODENAME")
+  base=${suite%-backports}
+  root="$LAB_CACHE/chroot/$base"
+  local mirror=${LAB_APT_MIRROR:-http://deb.debian.org/debian}
+  if ! [ -x "$root/usr/bin/apt-get" ]; then
+    rm -rf "$root"
+    mkdir -p "$(dirname "$root")"
+    debootstrap --variant=minbase "$base" "$root" "$mirror" >&2 || die "debootstrap $base failed"
+  fi
+  echo "deb $mirror $suite main" > "$root/etc/apt/sources.list.d/lab.list"
+  mount -t proc proc "$root/proc" || die "mount proc in $root"
+  local rc=0
+  {
+    chroot "$root" apt-get update -q >&2 &&
+      DEBIAN_FRONTEND=noninteractive chroot "$root" apt-get install -y -q --no-install-recommends -t "$suite" \
+        make binutils "linux-headers-$abi" >&2 &&
+      rm -rf "$root/build" && mkdir -p "$root/build" && cp -r "$LAB_DIR/labpanic" "$root/build/" &&
+      chroot "$root" make -C "/usr/src/linux-headers-$abi" M=/build/labpanic modules >&2
+  } || rc=$?
+  umount "$root/proc"
+  [ "$rc" = 0 ] || die "building labpanic for $abi in $root failed"
+  cp "$root/build/labpanic/labpanic.ko" "$ko"
+  echo "$ko"
 }
 
 static_busybox() {
@@ -81,7 +229,8 @@ cmd_initramfs() {
   vmlinuz=$(cmd_kernel)
   bb=$(static_busybox)
   command -v go >/dev/null || missing "go"
-  out="${LAB_INITRD:-$LAB_CACHE/initramfs.cpio.gz}"
+  # One initramfs per kernel: it holds that kernel's modules.
+  out="${LAB_INITRD:-$LAB_CACHE/initramfs-$(basename "$(kernel_cache_dir "$vmlinuz")").cpio.gz}"
   root="$out.d"
   # LAB_REUSE_INITRD=1: a caller that just built it boots it again as is.
   if [ "${LAB_REUSE_INITRD:-}" = 1 ] && [ -s "$out" ]; then echo "$out"; return; fi
@@ -98,21 +247,24 @@ cmd_initramfs() {
   # ramoops (over the memmap= hole lab.sh reserves) registers pstore and its
   # kmsg dumper.
   local kdir i=0 m f
-  kdir=$(ls -d "$(dirname "$vmlinuz")"/../lib/modules/*/kernel | head -n1)
+  kdir=$(module_dir "$vmlinuz")
+  [ -n "$kdir" ] || die "no modules next to $vmlinuz"
   for m in drivers/firmware/qemu_fw_cfg drivers/misc/pvpanic/pvpanic drivers/misc/pvpanic/pvpanic-mmio \
     lib/reed_solomon/reed_solomon fs/pstore/ramoops; do
     i=$((i + 1))
-    f="$kdir/$m.ko"
-    if [ -f "$f" ]; then cp "$f" "$root/lib/modules/$(printf %02d $i)-$(basename "$f")"; fi
+    copy_module "$kdir/$m" "$root/lib/modules/$(printf %02d $i)-$(basename "$m").ko"
   done
+  # labpanic (crash triggers, lab.trigger=), when built for this kernel (lab.sh labpanic).
+  local lp
+  lp="$(kernel_cache_dir "$vmlinuz")/labpanic.ko"
+  if [ -s "$lp" ]; then cp "$lp" "$root/lib/labpanic.ko"; fi
   # The crash kernel's modules (lab.mode=capture writes /proc/vmcore to a virtio disk).
   mkdir -p "$root/lib/modules/capture"
   i=0
   for m in drivers/virtio/virtio_ring drivers/virtio/virtio drivers/virtio/virtio_pci_modern_dev \
     drivers/virtio/virtio_pci_legacy_dev drivers/virtio/virtio_pci drivers/block/virtio_blk; do
     i=$((i + 1))
-    f="$kdir/$m.ko"
-    if [ -f "$f" ]; then cp "$f" "$root/lib/modules/capture/$(printf %02d $i)-$(basename "$f")"; fi
+    copy_module "$kdir/$m" "$root/lib/modules/capture/$(printf %02d $i)-$(basename "$m").ko"
   done
   # For lab.kdump=1: the guest's own kernel and this same tree (less /boot)
   # as the crash kernel's initramfs.
@@ -179,8 +331,11 @@ cmd_dump() {
   QEMU+=(-qmp "unix:$sock,server=on,wait=off")
   "${QEMU[@]}" </dev/null >"$work/qemu.out" 2>&1 &
   local qpid=$! start=$SECONDS
-  # Wait for the end of panic() on the console ("---[ end Kernel panic").
-  until grep -q -- '---\[ end Kernel panic' "$work/console.log" 2>/dev/null; do
+  # Wait for the end of panic() on the console ("---[ end Kernel panic"), or
+  # for LAB_DUMP_AFTER (an extended regexp) when panic() never gets there (a
+  # hanging notifier).
+  local after=${LAB_DUMP_AFTER:-'---\[ end Kernel panic'}
+  until grep -Eq -- "$after" "$work/console.log" 2>/dev/null; do
     if ! kill -0 "$qpid" 2>/dev/null; then cat "$work/console.log" "$work/qemu.out" >&2; die "qemu exited before the guest panicked"; fi
     if [ $((SECONDS - start)) -gt "$LAB_TIMEOUT" ]; then kill "$qpid"; die "no panic within $LAB_TIMEOUT s"; fi
     sleep 1
@@ -192,6 +347,8 @@ cmd_dump() {
     '{"execute":"quit"}') || { kill "$qpid" 2>/dev/null; die "QMP dump-guest-memory failed"; }
   wait "$qpid" || true
   cp "$work/console.log" "$out.console.log"
+  # The guest's own facts at the crash (init writes them before crashing).
+  tr -d '\r' < "$work/data.log" | sed -n '/^=====PANICSCOPE-FACTS-BEGIN=====$/,/^=====PANICSCOPE-FACTS-END=====$/p' > "$out.facts"
   rm -rf "$work"
   echo "lab: wrote $out ($(stat -c %s "$out") bytes) after $((SECONDS - start)) s; console in $out.console.log"
 }
@@ -222,16 +379,42 @@ cmd_kdump() {
   truncate -s "$size" "$work/disk.img"
   mv "$work/disk.img" "$out"
   cp "$work/console.log" "$out.console.log"
+  # The guest's own facts at the crash (init writes them before crashing).
+  tr -d '\r' < "$work/data.log" | sed -n '/^=====PANICSCOPE-FACTS-BEGIN=====$/,/^=====PANICSCOPE-FACTS-END=====$/p' > "$out.facts"
   rm -rf "$work"
   echo "lab: wrote $out ($size bytes, /proc/vmcore of the crash kernel) after $((SECONDS - start)) s; console in $out.console.log"
   echo "lab: a small kdump-compressed copy: panicscope trim $out $out.kdump"
 }
 
+# compress OUT: kdump-compressed copies of the ELF core `kdump` wrote, made by
+# the host's makedumpfile: OUT.lzo (-l), OUT.zstd (-z), OUT.zlib (-c). The dump
+# level is 1 (zero pages only): makedumpfile up to 1.7.6 does not know the
+# page flags of 7.x, and at -d 31 it drops live kernel pages (on 7.3.4 the
+# panicking task's task_struct), so LAB_DUMP_LEVEL=31 is for older kernels.
+cmd_compress() {
+  [ $# -ge 1 ] || die "usage: lab.sh compress OUT"
+  local out=$1 level=${LAB_DUMP_LEVEL:-1} f ext
+  command -v makedumpfile >/dev/null || missing "makedumpfile (apt-get install -y makedumpfile)"
+  [ -s "$out" ] || die "no $out (lab.sh kdump OUT first)"
+  for f in l:lzo z:zstd c:zlib; do
+    ext=${f#*:}
+    rm -f "$out.$ext"
+    if makedumpfile "-${f%%:*}" -d "$level" "$out" "$out.$ext" >&2; then
+      echo "lab: wrote $out.$ext (makedumpfile -${f%%:*} -d $level, $(stat -c %s "$out.$ext") bytes)"
+    else
+      echo "lab: makedumpfile -${f%%:*} failed (this makedumpfile may lack it)" >&2
+      rm -f "$out.$ext"
+    fi
+  done
+}
+
 case "${1:-}" in
   kernel) shift; cmd_kernel "$@" ;;
+  labpanic) shift; cmd_labpanic "$@" ;;
   initramfs) shift; cmd_initramfs "$@" ;;
   live) shift; cmd_live "$@" ;;
   dump) shift; cmd_dump "$@" ;;
   kdump) shift; cmd_kdump "$@" ;;
+  compress) shift; cmd_compress "$@" ;;
   *) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac

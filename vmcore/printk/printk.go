@@ -80,6 +80,9 @@ type Log struct {
 	DescCount         uint64 // descriptors in the ring; 0 for log_buf
 	Fail              uint64 // printk_ringbuffer.fail: reservations that failed outright
 	Source            string
+	// Numbering is how the ring numbers its descriptors and how that was
+	// recognized (ringbuffer only; see idNumbering).
+	Numbering string
 }
 
 // Read reads the kernel log. It prefers the lockless ringbuffer (SYMBOL(prb))

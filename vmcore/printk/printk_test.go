@@ -14,10 +14,15 @@ import (
 
 // buildRing writes a log with every kind of record the reader must handle
 // into a ring small enough (2 KiB of text) that its data wraps.
-func buildRing(t *testing.T, v510 bool) (*testRing, map[string]uint64) {
+func buildRing(t *testing.T, line string) (*testRing, map[string]uint64) {
 	t.Helper()
 	r := newTestRing(5, 11)
-	r.v510 = v510
+	switch line {
+	case "5.10":
+		r.v510 = true
+	case "7.3":
+		r = newTestRing7(5, 11)
+	}
 	seqs := map[string]uint64{}
 	ts := uint64(0)
 	add := func(name string, rc tRec) {
@@ -62,9 +67,9 @@ func recordBySeq(l *Log, seq uint64) (Record, bool) {
 }
 
 func TestRingbufferSynthetic(t *testing.T) {
-	for _, v510 := range []bool{false, true} {
-		t.Run(fmt.Sprintf("v510=%v", v510), func(t *testing.T) {
-			r, seqs := buildRing(t, v510)
+	for _, line := range []string{"6.1", "5.10", "7.3"} {
+		t.Run(line, func(t *testing.T) {
+			r, seqs := buildRing(t, line)
 			r.clearSeq = 2
 			l, err := Read(r.fake(nil, nil), r.info())
 			if err != nil {
@@ -275,7 +280,7 @@ func TestRingbufferMissingPages(t *testing.T) {
 }
 
 func TestRingbufferHostile(t *testing.T) {
-	r, _ := buildRing(t, false)
+	r, _ := buildRing(t, "6.1")
 	info := r.info()
 	mutate := func(f func(rb []byte)) *vmem.Fake {
 		fk := &vmem.Fake{}
@@ -335,6 +340,8 @@ func TestTextBlock(t *testing.T) {
 		{1024 + 1000, 2048 + 40, blkData, 0, 40}, // wrapped: data at index 0
 		{^uint64(1023), ^uint64(1023) + 24, blkData, 0, 24},
 		{1024 - 8, 1024 + 32, blkData, 0, 32}, // ends exactly at the wrap
+		{1024 - 16, 1024, blkData, 1008, 16},  // 7.x: ends at the end of the ring, kept there
+		{2048 - 128, 2048, blkData, 896, 128},
 		{noLpos, noLpos, blkEmpty, 0, 0},
 		{failedLpos, failedLpos, blkFailed, 0, 0},
 		{16, 16, blkIllegal, 0, 0},

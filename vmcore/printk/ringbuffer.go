@@ -157,7 +157,7 @@ func ringLayout(info *vmcoreinfo.Info) (*prbLayout, error) {
 	}
 	l.facility, l.flags = infoFlagOffsets(l.textLen)
 	if l.callerID >= 0 && l.callerID != l.textLen+4 {
-		return nil, fmt.Errorf("printk: unexpected printk_info layout (text_len at %d, caller_id at %d)", l.textLen, l.callerID)
+		return nil, layoutErrorf("printk_info.caller_id at %d is not 4 bytes after text_len (%d): facility and the flags/level byte cannot be placed", l.callerID, l.textLen)
 	}
 	if l.subsysLen < 0 {
 		l.subsysLen = 16 // PRINTK_INFO_SUBSYSTEM_LEN
@@ -195,7 +195,7 @@ func ringLayout(info *vmcoreinfo.Info) (*prbLayout, error) {
 		{"printk_info.text_len..level", l.textLen, 4, l.infoSize},
 	} {
 		if f.off < 0 || f.size <= 0 || f.off+f.size > f.in {
-			return nil, fmt.Errorf("printk: VMCOREINFO %s at %d+%d does not fit in %d bytes", f.name, f.off, f.size, f.in)
+			return nil, layoutErrorf("VMCOREINFO %s at %d+%d does not fit in %d bytes", f.name, f.off, f.size, f.in)
 		}
 	}
 	if l.fail >= 0 && l.fail+l.counter+ws > l.rbSize {
@@ -230,23 +230,33 @@ const (
 // get_data() (kernel/printk/printk_ringbuffer.c) does. off is the ring index
 // of the block (its ID word) and size the block bytes including the ID. A
 // block that would run past the end of the ring is stored whole at index 0,
-// with @begin still pointing at its ID before the wrap: then DATA_WRAPS
-// differ and the size is DATA_INDEX(next).
+// with @begin still pointing at its ID before the wrap: then the block is
+// wrapped and the size is DATA_INDEX(next).
+//
+// Wrapped is is_blk_wrapped() of 7.x: DATA_WRAPS(begin) !=
+// DATA_WRAPS(next - 1), so a block ending exactly at the end of the ring
+// stays in place. 6.x compared DATA_WRAPS(next) and its get_next_lpos()
+// moved such a block to index 0 instead; every block a 6.x kernel writes
+// reads the same under both rules.
 func textBlock(begin, next uint64, sizeBits uint, ws uint64) (kind int, off, size uint64) {
 	wmask := ^uint64(0) >> (64 - 8*ws)
 	begin &= wmask
 	next &= wmask
 	ringSize := uint64(1) << sizeBits
 	wraps := func(lpos uint64) uint64 { return lpos >> sizeBits } // DATA_WRAPS()
+	wrapped := func(b, n uint64) bool { return wraps(b&wmask) != wraps((n-1)&wmask) }
 	switch {
 	case begin&1 == 1 && next&1 == 1: // BLK_DATALESS()
 		if begin == noLpos && next == noLpos {
 			return blkEmpty, 0, 0
 		}
 		return blkFailed, 0, 0
-	case wraps(begin) == wraps(next) && begin < next:
-		off, size = begin&(ringSize-1), next-begin
-	case wraps((begin+ringSize)&wmask) == wraps(next):
+	case !wrapped(begin, next):
+		// next - begin in unsigned long arithmetic: the first blocks sit
+		// just below 2^BITS_PER_LONG (BLK0_LPOS() is -size), and one that
+		// ends at the end of the ring has next = 0.
+		off, size = begin&(ringSize-1), (next-begin)&wmask
+	case !wrapped(begin+ringSize, next):
 		off, size = 0, next&(ringSize-1)
 	default:
 		return blkIllegal, 0, 0
@@ -302,12 +312,13 @@ func readRingbuffer(mem vmem.Reader, info *vmcoreinfo.Info) (*Log, error) {
 	clearSeq, haveClear := readClearSeq(mem, info)
 	out.ClearSeq = clearSeq
 
-	// Every id, from the first one reserved on, gets the next sequence
-	// number (prb_reserve()): seq = id - id0. The first id is DESC0_ID + 1,
-	// and DESC0_ID(ct_bits) is DESC_ID(-(_DESCS_COUNT(ct_bits) + 1)) where
-	// _DESCS_COUNT() is an unsigned int: the negation happens in 32 bits,
-	// so id0 = 2^32 - count, not -count (prb_init() uses the same macro).
-	id0 := (1<<32 - count) & idMask
+	// seq = id - first, first depending on the kernel's DESC0_ID (descid.go).
+	numbering, err := l.detectNumbering(mem, descsAddr, infosAddr, headID, tailID, count, idMask)
+	if err != nil {
+		return nil, err
+	}
+	out.Numbering = numbering.name + ": " + numbering.how
+	id0 := numbering.first
 	seqOf := func(id uint64) uint64 { return (id - id0) & idMask }
 	out.NextSeq = (seqOf(headID) + 1) & idMask
 

@@ -12,12 +12,12 @@ import (
 // This file is a small printk_ringbuffer writer following
 // kernel/printk/printk_ringbuffer.c (prb_reserve(), desc_reserve(),
 // desc_push_tail(), data_alloc(), data_push_tail(), get_next_lpos()) with the
-// 6.1 / 5.10 x86_64 struct layouts, so tests can build rings in a vmem.Fake.
+// 6.1 / 5.10 x86_64 struct layouts, and the 7.3 one (newTestRing7), so tests
+// can build rings in a vmem.Fake.
 
 const (
 	tIDMask   = 1<<62 - 1
 	tDescSize = 24
-	tInfoSize = 88
 )
 
 // Addresses where the synthetic ring lives.
@@ -56,19 +56,37 @@ type testRing struct {
 	headLpos, tailLpos  uint64
 	blocks              []tBlock
 	v510                bool
-	clearSeq            uint64
-	wrapped             []uint64 // seqs whose block wrapped
-	fail                uint64
+	// v7 is Debian 7.3.4's ring: DESC0_ID from an unsigned long
+	// _DESCS_COUNT, is_blk_wrapped() on next - 1, and a 112-byte
+	// printk_info (CONFIG_PRINTK_EXECUTION_CTX: caller_id2 and comm before
+	// dev_info at 44).
+	v7                bool
+	infoSize, devInfo int
+	clearSeq          uint64
+	wrapped           []uint64 // seqs whose block wrapped
+	fail              uint64
 }
 
-func newTestRing(countBits, sizeBits uint) *testRing {
+func newTestRing(countBits, sizeBits uint) *testRing { return newRing(countBits, sizeBits, false) }
+
+// newTestRing7 is a ring as Debian's 7.3.4 writes it.
+func newTestRing7(countBits, sizeBits uint) *testRing { return newRing(countBits, sizeBits, true) }
+
+func newRing(countBits, sizeBits uint, v7 bool) *testRing {
 	count := uint64(1) << countBits
 	size := uint64(1) << sizeBits
-	r := &testRing{countBits: countBits, sizeBits: sizeBits,
-		descs: make([]byte, count*tDescSize), infos: make([]byte, count*tInfoSize), data: make([]byte, size)}
+	infoSize, devInfo := 88, 24
+	if v7 {
+		infoSize, devInfo = 112, 44
+	}
+	r := &testRing{countBits: countBits, sizeBits: sizeBits, v7: v7, infoSize: infoSize, devInfo: devInfo,
+		descs: make([]byte, count*tDescSize), infos: make([]byte, count*uint64(infoSize)), data: make([]byte, size)}
 	// _DEFINE_PRINTKRB(): the last descriptor is the initial head and tail,
 	// reusable and data-less; infos[0].seq = -count so that it becomes 0.
-	desc0 := uint64(-uint32(count+1)) & tIDMask // DESC0_ID(): 32-bit negation
+	desc0 := uint64(-uint32(count+1)) & tIDMask // DESC0_ID(): 32-bit negation (1U << ct_bits)
+	if v7 {
+		desc0 = -(count + 1) & tIDMask // 7.x: (1UL << ct_bits)
+	}
 	r.headID, r.tailID = desc0, desc0
 	r.setSV(count-1, desc0, descReusable)
 	r.setLpos(count-1, failedLpos, failedLpos)
@@ -101,10 +119,20 @@ func (r *testRing) makeReusable(id uint64) {
 // getNextLpos is get_next_lpos().
 func (r *testRing) getNextLpos(begin, size uint64) uint64 {
 	next := begin + size
-	if begin>>r.sizeBits == next>>r.sizeBits {
+	if !r.isBlkWrapped(begin, next) {
 		return next
 	}
 	return next&^(r.size()-1) + size
+}
+
+// isBlkWrapped is is_blk_wrapped() of 7.x (DATA_WRAPS of next - 1: a block
+// ending at the end of the ring stays there), the inline DATA_WRAPS(next)
+// comparison before.
+func (r *testRing) isBlkWrapped(begin, next uint64) bool {
+	if r.v7 {
+		next--
+	}
+	return begin>>r.sizeBits != next>>r.sizeBits
 }
 
 // add reserves, fills and commits one record, returning its seq.
@@ -125,7 +153,8 @@ func (r *testRing) add(rc tRec) uint64 {
 	r.headID = id
 	r.setSV(idx, id, descReserved)
 	// prb_reserve(): seq bootstraps from the index, then advances by count.
-	info := r.infos[idx*tInfoSize : (idx+1)*tInfoSize]
+	is := uint64(r.infoSize)
+	info := r.infos[idx*is : (idx+1)*is]
 	seq := binary.LittleEndian.Uint64(info)
 	if seq == 0 && idx != 0 {
 		seq = idx
@@ -150,7 +179,7 @@ func (r *testRing) add(rc tRec) uint64 {
 		}
 		at := begin & (r.size() - 1)
 		binary.LittleEndian.PutUint64(r.data[at:], id)
-		if begin>>r.sizeBits != next>>r.sizeBits {
+		if r.isBlkWrapped(begin, next) {
 			// Wrapping block: the whole block goes to index 0.
 			at = 0
 			binary.LittleEndian.PutUint64(r.data[0:], id)
@@ -170,8 +199,14 @@ func (r *testRing) add(rc tRec) uint64 {
 	info[18] = byte(rc.facility)
 	info[19] = rc.flags&0x1f | byte(rc.level)<<5
 	binary.LittleEndian.PutUint32(info[20:], rc.caller)
-	copy(info[24:24+15], rc.subsys)
-	copy(info[40:40+47], rc.device)
+	if r.v7 {
+		// printk_info.caller_id2 (the complement: a CPU for a task id, or
+		// the task for a CPU) and comm.
+		binary.LittleEndian.PutUint32(info[24:], rc.caller^0x80000000)
+		copy(info[28:28+15], "sh")
+	}
+	copy(info[r.devInfo:r.devInfo+15], rc.subsys)
+	copy(info[r.devInfo+16:r.devInfo+16+47], rc.device)
 	state := uint64(descFinalized)
 	if rc.setState {
 		state = rc.state
@@ -208,6 +243,9 @@ func (r *testRing) vmcoreinfo() string {
 	if r.v510 {
 		rel, tr, fail, rbSize, ringSize = "5.10.0-32-amd64", 40, 72, 80, 40
 	}
+	if r.v7 {
+		rel = "7.3.4+deb13-amd64"
+	}
 	s := fmt.Sprintf(`OSRELEASE=%s
 PAGESIZE=4096
 SYMBOL(prb)=%x
@@ -229,12 +267,12 @@ OFFSET(prb_desc.text_blk_lpos)=8
 SIZE(prb_data_blk_lpos)=16
 OFFSET(prb_data_blk_lpos.begin)=0
 OFFSET(prb_data_blk_lpos.next)=8
-SIZE(printk_info)=88
+SIZE(printk_info)=%d
 OFFSET(printk_info.seq)=0
 OFFSET(printk_info.ts_nsec)=8
 OFFSET(printk_info.text_len)=16
 OFFSET(printk_info.caller_id)=20
-OFFSET(printk_info.dev_info)=24
+OFFSET(printk_info.dev_info)=%d
 SIZE(dev_printk_info)=64
 OFFSET(dev_printk_info.subsystem)=0
 LENGTH(printk_info_subsystem)=16
@@ -247,7 +285,7 @@ OFFSET(prb_data_ring.head_lpos)=16
 OFFSET(prb_data_ring.tail_lpos)=24
 SIZE(atomic_long_t)=8
 OFFSET(atomic_long_t.counter)=0
-`, rel, uint64(tPrbSym), uint64(tRB), uint64(tClearSeq), rbSize, dr, tr, fail, ringSize)
+`, rel, uint64(tPrbSym), uint64(tRB), uint64(tClearSeq), rbSize, dr, tr, fail, ringSize, r.infoSize, r.devInfo)
 	if !r.v510 {
 		s += "SIZE(latched_seq)=24\nOFFSET(latched_seq.val)=8\n"
 	}

@@ -12,8 +12,10 @@ import (
 	"github.com/panicscope/panicscope/vmcore/vmem"
 )
 
-// ORC base registers (arch/x86/include/asm/orc_types.h, identical in 5.10,
-// 6.1 and 6.12).
+// ORC base registers in the numbering of 4.14 … 6.x (RegsV1,
+// arch/x86/include/asm/orc_types.h, identical in 5.10, 6.1 and 6.12). Entries
+// of a kernel that numbers them otherwise are converted to it when decoded
+// (RegNumbering).
 const (
 	RegUndefined  = 0
 	RegPrevSP     = 1
@@ -25,7 +27,51 @@ const (
 	RegR13        = 7
 	RegBPIndirect = 8
 	RegSPIndirect = 9
+	RegAX         = 10 // ORC_REG_AX: 10 where backported to RegsV1, 1 in RegsV2
+	regUnknown    = 15 // a number the kernel's numbering does not define
 )
+
+// RegNumbering is how a kernel numbers the ORC base registers (ORC_REG_*).
+//
+//	RegsV1 (4.14 … 6.x): UNDEFINED 0, PREV_SP 1, DX 2, DI 3, BP 4, SP 5,
+//	    R10 6, R13 7, BP_INDIRECT 8, SP_INDIRECT 9 (AX 10 where backported).
+//	RegsV2 (Debian 7.3.4 arch/x86/include/asm/orc_types.h): UNDEFINED 0,
+//	    AX 1, DX 2, SP 3, BP 4, DI 5, R10 6, R13 7, PREV_SP 8,
+//	    SP_INDIRECT 9, BP_INDIRECT 10.
+//
+// The kernel's own constant entries tell them apart (detectRegs):
+// null_orc_entry's sp_reg is ORC_REG_SP, orc_fp_entry's sp_reg ORC_REG_BP and
+// its bp_reg ORC_REG_PREV_SP (unwind_orc.c).
+type RegNumbering int
+
+// Register numberings.
+const (
+	RegsV1 RegNumbering = 1
+	RegsV2 RegNumbering = 2
+)
+
+func (n RegNumbering) String() string {
+	switch n {
+	case RegsV1:
+		return "v1 (PREV_SP 1, SP 5: Linux 4.14 … 6.x)"
+	case RegsV2:
+		return "v2 (AX 1, SP 3, PREV_SP 8: Linux 7.x)"
+	}
+	return fmt.Sprintf("numbering(%d)", int(n))
+}
+
+// regsV2 maps RegsV2 numbers to the RegsV1 ones the walker uses.
+var regsV2 = [16]uint8{0: RegUndefined, 1: RegAX, 2: RegDX, 3: RegSP, 4: RegBP, 5: RegDI, 6: RegR10, 7: RegR13,
+	8: RegPrevSP, 9: RegSPIndirect, 10: RegBPIndirect, 11: regUnknown, 12: regUnknown, 13: regUnknown,
+	14: regUnknown, 15: regUnknown}
+
+// toV1 converts an entry's registers from numbering n.
+func (n RegNumbering) toV1(e Entry) Entry {
+	if n == RegsV2 {
+		e.SPReg, e.BPReg = regsV2[e.SPReg&0xf], regsV2[e.BPReg&0xf]
+	}
+	return e
+}
 
 // Entry types, in the numbering of Linux >= 6.4 (ORC_TYPE_* in
 // arch/x86/include/asm/orc_types.h). Older layouts are converted to it when
@@ -174,6 +220,9 @@ type ModuleORC struct {
 type Table struct {
 	Mem    vmem.Reader
 	Layout Layout
+	// Regs is the kernel's register numbering; entries are returned in
+	// RegsV1's.
+	Regs RegNumbering
 
 	IPStart  uint64 // __start_orc_unwind_ip
 	ORCStart uint64 // __start_orc_unwind
@@ -244,12 +293,59 @@ func LoadTable(k *kernel.Kernel, release string) (*Table, []string, error) {
 	}
 	t.Layout = detectLayout(k, release)
 	var problems []string
+	regs, note, err := detectRegs(k, t.Layout, release)
+	if err != nil {
+		return nil, nil, err
+	}
+	t.Regs = regs
+	if note != "" {
+		problems = append(problems, note)
+	}
 	if k.Types != nil {
 		problems = t.loadModules(k)
 	} else {
 		problems = append(problems, "no kernel types: module ORC tables not read")
 	}
 	return t, problems, nil
+}
+
+// detectRegs reads the register numbering from the kernel's constant
+// entries null_orc_entry ({.sp_reg = ORC_REG_SP, .bp_reg = ORC_REG_UNDEFINED})
+// and orc_fp_entry ({.sp_reg = ORC_REG_BP, .bp_reg = ORC_REG_PREV_SP}) in
+// arch/x86/kernel/unwind_orc.c. Without them (a kernel built without
+// CONFIG_KALLSYMS_ALL has no static data symbols) the release decides and
+// note says so. A numbering that is neither known one is an error wrapping
+// ErrNoORC: reading entries with the wrong registers gives garbage frames.
+func detectRegs(k *kernel.Kernel, l Layout, release string) (RegNumbering, string, error) {
+	read := func(name string) (Entry, error) {
+		a, err := k.Symbol(name)
+		if err != nil {
+			return Entry{}, err
+		}
+		var b [EntrySize]byte
+		if err := k.Mem.ReadVirt(b[:], a); err != nil {
+			return Entry{}, err
+		}
+		return DecodeEntry(b[:], l), nil
+	}
+	null, err1 := read("null_orc_entry")
+	fp, err2 := read("orc_fp_entry")
+	if err := errors.Join(err1, err2); err != nil {
+		n := RegsV1
+		if major, _, ok := parseRelease(release); ok && major >= 7 {
+			n = RegsV2
+		}
+		return n, fmt.Sprintf("ORC register numbering %s assumed from the release %q (null_orc_entry / orc_fp_entry unreadable: %v)", n, release, err), nil
+	}
+	sp, bp, prevSP := null.SPReg, fp.SPReg, fp.BPReg
+	switch {
+	case sp == 5 && bp == 4 && prevSP == 1:
+		return RegsV1, "", nil
+	case sp == 3 && bp == 4 && prevSP == 8:
+		return RegsV2, "", nil
+	}
+	return 0, "", fmt.Errorf("%w: unknown ORC register numbering (ORC_REG_SP %d, ORC_REG_BP %d, ORC_REG_PREV_SP %d in null_orc_entry / orc_fp_entry)",
+		ErrNoORC, sp, bp, prevSP)
 }
 
 // detectLayout tells the struct orc_entry layout from its BTF members
@@ -485,5 +581,5 @@ func (t *Table) search(ipTable, orcTable, n, ip uint64) (Entry, bool, error) {
 	if err := t.Mem.ReadVirt(b[:], orcTable+EntrySize*found); err != nil {
 		return Entry{}, false, fmt.Errorf("orc_unwind[%d]: %w", found, err)
 	}
-	return DecodeEntry(b[:], t.Layout), true, nil
+	return t.Regs.toV1(DecodeEntry(b[:], t.Layout)), true, nil
 }

@@ -70,6 +70,7 @@ type orcAt struct {
 type synth struct {
 	mem     *vmem.Fake
 	layout  Layout
+	regs    RegNumbering // the kernel's register numbering; entries are given in RegsV1's
 	entries []orcAt
 	text    []byte
 	nfuncs  int
@@ -99,13 +100,13 @@ func (s *synth) build() (*Table, *symbols.Table) {
 	for i, x := range s.entries {
 		at := uint64(synthORC) + 4*uint64(i)
 		binary.LittleEndian.PutUint32(ipTab[4*i:], uint32(int32(int64(x.ip-at))))
-		copy(orcTab[EntrySize*i:], encodeEntry(x.e, s.layout))
+		copy(orcTab[EntrySize*i:], encodeEntry(fromV1(x.e, s.regs), s.layout))
 	}
 	orcStart := uint64(synthORC) + uint64(len(ipTab)) + 16
 	s.mem.Map(synthText, s.text)
 	s.mem.Map(synthORC, ipTab)
 	s.mem.Map(orcStart, orcTab)
-	t := &Table{Mem: s.mem, Layout: s.layout, IPStart: synthORC, ORCStart: orcStart, Num: uint64(n),
+	t := &Table{Mem: s.mem, Layout: s.layout, Regs: s.regs, IPStart: synthORC, ORCStart: orcStart, Num: uint64(n),
 		TextStart: synthText, TextEnd: synthText + synthTextLen}
 	if s.lookup && n > 0 {
 		// unwind_init(): orc_lookup[i] is the entry for _stext + 256*i.
@@ -127,6 +128,26 @@ func (s *synth) build() (*Table, *symbols.Table) {
 		syms = append(syms, symbols.Symbol{Name: funcName(i), Addr: fn(i), Size: funcSize, Type: 't'})
 	}
 	return t, symbols.New("synthetic", syms)
+}
+
+// fromV1 writes an entry's registers in numbering n (the inverse of toV1).
+func fromV1(e Entry, n RegNumbering) Entry {
+	if n != RegsV2 {
+		return e
+	}
+	for v2, v1 := range regsV2 {
+		if v1 == e.SPReg && v1 != regUnknown {
+			e.SPReg = uint8(v2)
+			break
+		}
+	}
+	for v2, v1 := range regsV2 {
+		if v1 == e.BPReg && v1 != regUnknown {
+			e.BPReg = uint8(v2)
+			break
+		}
+	}
+	return e
 }
 
 func funcName(i int) string { return "f" + string(rune('a'+i%26)) + string(rune('0'+i/26%10)) }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"regexp"
 	"strconv"
+	"strings"
 )
 
 // Kernel lines with a panic() model.
@@ -13,6 +14,7 @@ const (
 	Line61Stable = "6.1-stable" // 6.1.16+ (panic_other_cpus_shutdown backport), e.g. Debian 6.1.192 (6.1.0-56)
 	Line612      = "6.12"       // Debian 6.12.117
 	Line619      = "6.19"       // vpanic(), sys_info()
+	Line73       = "7.3"        // Debian 7.3.4: + panic_try_force_cpu() (panic_force_cpu=)
 	LineUnknown  = "unknown"
 )
 
@@ -60,6 +62,80 @@ func (v version) less(major, minor int) bool {
 	return v.major < major || (v.major == major && v.minor < minor)
 }
 
+// newestLine is the newest kernel line with a model: a newer release is
+// read with it, and Line says so and which of its assumptions held.
+var newestLine = version{major: 7, minor: 3}
+
+// assumption is a symbol a model relies on: present (or, with absent, not
+// in the symbol table) in the kernels it was read from.
+type assumption struct {
+	symbol string
+	absent bool
+	means  string
+}
+
+// assumptions are what the 7.3 model takes from Debian 7.3.4's
+// kernel/panic.c and checks in the dump's symbols. Static functions may be
+// inlined: the global panic_redirect_cpu is the reliable mark of
+// panic_force_cpu=.
+var assumptions73 = []assumption{
+	{symbol: "vpanic", means: "the body is vpanic()"},
+	{symbol: "panic_redirect_cpu", means: "panic_try_force_cpu() may hand the panic to the panic_force_cpu= CPU"},
+	{symbol: "sys_info", means: "panic_print acted on by sys_info()"},
+	{symbol: "kmsg_dump_desc", means: "kmsg_dump_desc(KMSG_DUMP_PANIC, buf)"},
+	{symbol: "printk_legacy_allow_panic_sync", means: "legacy consoles print synchronously once the CPUs are stopped"},
+	{symbol: "nbcon_atomic_flush_unsafe", means: "nbcon consoles flushed after the end line"},
+	{symbol: "panic_print_sys_info", absent: true, means: "no panic_print_sys_info() (6.18 and older)"},
+}
+
+// checkAssumptions says which of a model's assumptions the symbols confirm
+// and which they contradict; "not checked" without a symbol table.
+func checkAssumptions(as []assumption, hasSymbol func(string) bool) (summary string, contradicted int) {
+	if hasSymbol == nil {
+		return "assumptions not checked (no symbol table)", 0
+	}
+	var held, broken []string
+	for _, a := range as {
+		present := hasSymbol(a.symbol)
+		state := map[bool]string{true: a.symbol + " present", false: a.symbol + " absent"}[present]
+		if present != a.absent {
+			held = append(held, state)
+		} else {
+			broken = append(broken, state+" (the model assumes "+a.means+")")
+		}
+	}
+	summary = "checked: " + strings.Join(held, ", ")
+	if len(held) == 0 {
+		summary = "checked: none held"
+	}
+	if len(broken) > 0 {
+		summary += "; contradicted: " + strings.Join(broken, ", ")
+	}
+	return summary, len(broken)
+}
+
+// line73 is the 7.3 model for a release at or past 7.3, or one that has
+// panic_redirect_cpu.
+func line73(v version, parsed bool, hasSymbol func(string) bool) (string, string) {
+	checked, _ := checkAssumptions(assumptions73, hasSymbol)
+	const src = "Debian 7.3.4 kernel/panic.c vpanic()"
+	vs := fmt.Sprintf("%d.%d", v.major, v.minor)
+	switch {
+	case !parsed:
+		return Line73, "release not parsed; panic_redirect_cpu present: the 7.3 model (" + src + "); " + checked
+	case v.major == newestLine.major && v.minor == newestLine.minor:
+		// The model's own line: only a contradiction is worth a word.
+		why := "release 7.3 (" + src + ")"
+		if _, broken := checkAssumptions(assumptions73, hasSymbol); broken > 0 {
+			why += "; " + checked
+		}
+		return Line73, why
+	case newestLine.less(v.major, v.minor):
+		return Line73, vs + " is newer than every model: the 7.3 model (" + src + ") is used; " + checked
+	}
+	return Line73, vs + " with panic_redirect_cpu: approximated by the 7.3 model (" + src + "); " + checked
+}
+
 // Line picks the panic() model for a kernel release, confirmed by symbols
 // (hasSymbol may be nil). why says how the choice was made.
 func Line(release string, hasSymbol func(string) bool) (line string, why string) {
@@ -67,6 +143,8 @@ func Line(release string, hasSymbol func(string) bool) (line string, why string)
 	v, ok := parseRelease(release)
 	if !ok {
 		switch {
+		case has("panic_redirect_cpu"):
+			return line73(v, false, hasSymbol)
 		case has("vpanic"):
 			return Line619, fmt.Sprintf("release %q not parsed; vpanic present", release)
 		case has("kmsg_dump_desc"):
@@ -97,6 +175,8 @@ func Line(release string, hasSymbol func(string) bool) (line string, why string)
 		return Line61, "6.2: approximated by the 6.1 model (panic_other_cpus_shutdown came in v6.3-rc1)"
 	case v.less(6, 12):
 		return Line61Stable, vs + ": approximated by the 6.1-stable model"
+	case !v.less(newestLine.major, newestLine.minor), has("panic_redirect_cpu"):
+		return line73(v, true, hasSymbol)
 	case v.less(6, 19):
 		if has("vpanic") && has("sys_info") {
 			return Line619, vs + " with vpanic and sys_info: approximated by the 6.19 model"
@@ -175,9 +255,12 @@ const (
 //	     bit 0x80; nbcon_atomic_flush_unsafe() after the end line.
 //	6.19: body in vpanic(); sys_info(panic_print) (sys_info(0) may use kernel_si_mask);
 //	     replay if bit 0x20 or panic_console_replay.
+//	7.3 (Debian 7.3.4): 6.19's order; panic_try_force_cpu() (panic_force_cpu=) may hand the
+//	     panic to another CPU before panic_try_start() claims panic_cpu.
 type features struct {
 	line         string
 	fn           string // function holding the body: "panic" or "vpanic"
+	forceCPU     bool   // panic_try_force_cpu(): panic_force_cpu= may move the panic to another CPU (7.3)
 	otherCPUs    bool   // panic_other_cpus_shutdown(): ALL_CPU_BT backtrace, then stop
 	printInfo    bool   // panic_print_sys_info(false) before kmsg_dump (6.1+)
 	sysInfo      bool   // sys_info(panic_print) (6.19)
@@ -251,6 +334,12 @@ func featuresFor(line string) features {
 		return features{line: line, fn: "vpanic", otherCPUs: true, printInfo: true, sysInfo: true,
 			kmsgDesc: true, legacySync: true, finalFlush: true, nbconFlush: true,
 			sysInfoBits: ppTasks | ppMem | ppTimers | ppLocks | ppFtrace | ppAllBT | ppBlocked}
+	case Line73:
+		// Debian 7.3.4 kernel/panic.c vpanic(): the 6.19 order, with
+		// panic_try_force_cpu() before panic_try_start().
+		return features{line: line, fn: "vpanic", forceCPU: true, otherCPUs: true, printInfo: true, sysInfo: true,
+			kmsgDesc: true, legacySync: true, finalFlush: true, nbconFlush: true,
+			sysInfoBits: ppTasks | ppMem | ppTimers | ppLocks | ppFtrace | ppAllBT | ppBlocked}
 	}
 	// Line61Stable (and LineUnknown, which uses its order): Debian 6.1.192 kernel/panic.c
 	return features{line: line, fn: "panic", otherCPUs: true, printInfo: true, finalFlush: true,
@@ -278,8 +367,18 @@ func model(f features, post *bool) []stepDef {
 
 	// kernel/panic.c panic(): pr_emerg("Kernel panic - not syncing: %s\n", buf);
 	// dump_stack() unless TAINT_DIE / nested oops; kgdb_panic(buf).
-	d = append(d, stepDef{kind: kMessage, step: StepMessage, function: "pr_emerg+dump_stack",
-		source: src(`pr_emerg("Kernel panic - not syncing: %s\n", buf); dump_stack(); kgdb_panic(buf)`)})
+	msg := stepDef{kind: kMessage, step: StepMessage, function: "pr_emerg+dump_stack",
+		source: src(`pr_emerg("Kernel panic - not syncing: %s\n", buf); dump_stack(); kgdb_panic(buf)`)}
+	if f.forceCPU {
+		// Debian 7.3.4 kernel/panic.c vpanic(): if (panic_try_force_cpu(fmt, args))
+		// { set_cpu_online(cpu, false); panic_smp_self_stop(); } then
+		// panic_try_start() claims panic_cpu (else panic_smp_self_stop()).
+		msg.source = src(`panic_try_force_cpu(fmt, args); panic_try_start(); pr_emerg("Kernel panic - not syncing: %s\n", buf); dump_stack(); kgdb_panic(buf)`)
+		msg.note = "with panic_force_cpu=N a panic on another CPU first prints \"panic: Redirecting from CPU A to CPU N for crash kernel.\" " +
+			"and its stack, hands the panic to CPU N (panic_smp_redirect_cpu(): an IPI calling panic()) and stops itself; " +
+			"CPU N prints the message with \"panic: Redirected from CPU A, skipping stack dump.\""
+	}
+	d = append(d, msg)
 
 	// kernel/panic.c panic(): if (!_crash_kexec_post_notifiers) __crash_kexec(NULL);
 	// kernel/kexec_core.c __crash_kexec(): if (kexec_crash_image) { machine_crash_shutdown(); machine_kexec(); }

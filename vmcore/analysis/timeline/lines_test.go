@@ -1,6 +1,7 @@
 package timeline
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -38,6 +39,16 @@ func TestLine(t *testing.T) {
 		{"6.19.3", nil, false, Line619, "vpanic not found"},
 		{"7.2.0", []string{"vpanic"}, false, Line619, "approximated by the 6.19 model"},
 		{"", []string{"vpanic"}, false, Line619, "vpanic present"},
+		// 7.3: chosen by version and confirmed by symbols; a newer kernel
+		// names the model and the assumptions it could check.
+		{"7.3.4+deb13-amd64", syms73, false, Line73, "release 7.3 (Debian 7.3.4 kernel/panic.c vpanic())"},
+		{"7.3.4+deb13-amd64", []string{"vpanic", "sys_info"}, false, Line73, "contradicted: panic_redirect_cpu absent"},
+		{"7.3.4+deb13-amd64", nil, true, Line73, "release 7.3"},
+		{"7.4.0", syms73, false, Line73, "7.4 is newer than every model: the 7.3 model (Debian 7.3.4 kernel/panic.c vpanic()) is used; checked: vpanic present, panic_redirect_cpu present"},
+		{"8.1.0-1-amd64", nil, true, Line73, "8.1 is newer than every model: the 7.3 model (Debian 7.3.4 kernel/panic.c vpanic()) is used; assumptions not checked (no symbol table)"},
+		{"7.5.0", append([]string{"panic_print_sys_info"}, syms73[1:]...), false, Line73, "contradicted: vpanic absent (the model assumes the body is vpanic()), panic_print_sys_info present"},
+		{"6.19.3", []string{"vpanic", "panic_redirect_cpu"}, false, Line73, "6.19 with panic_redirect_cpu: approximated by the 7.3 model"},
+		{"garbage", []string{"vpanic", "panic_redirect_cpu"}, false, Line73, "panic_redirect_cpu present: the 7.3 model"},
 		{"garbage", []string{"kmsg_dump_desc"}, false, Line612, ""},
 		{"garbage", []string{"panic_other_cpus_shutdown"}, false, Line61Stable, ""},
 		{"garbage", []string{"printk_safe_flush_on_panic"}, false, Line510, ""},
@@ -54,6 +65,10 @@ func TestLine(t *testing.T) {
 		}
 	}
 }
+
+// syms73 are the symbols Debian 7.3.4's panic path has (its kallsyms).
+var syms73 = []string{"vpanic", "panic_redirect_cpu", "sys_info", "kmsg_dump_desc",
+	"printk_legacy_allow_panic_sync", "nbcon_atomic_flush_unsafe"}
 
 // The per-line differences in panic() that the model encodes.
 func TestLineDifferences(t *testing.T) {
@@ -105,6 +120,23 @@ func TestLineDifferences(t *testing.T) {
 	}
 	if s := get(Line619, nil, kMessage).source; !strings.HasPrefix(s, "kernel/panic.c vpanic(): ") {
 		t.Errorf("6.19 source %q", s)
+	}
+	// 7.3: panic_try_force_cpu() before the message; otherwise 6.19's order.
+	if s := get(Line73, nil, kMessage).source; !strings.HasPrefix(s, "kernel/panic.c vpanic(): panic_try_force_cpu(fmt, args); panic_try_start(); pr_emerg(") {
+		t.Errorf("7.3 message source %q", s)
+	}
+	if s := get(Line619, nil, kMessage).source; strings.Contains(s, "panic_try_force_cpu") {
+		t.Errorf("6.19 message source %q", s)
+	}
+	var kinds73, kinds619 []kind
+	for _, d := range model(featuresFor(Line73), nil) {
+		kinds73 = append(kinds73, d.kind)
+	}
+	for _, d := range model(featuresFor(Line619), nil) {
+		kinds619 = append(kinds619, d.kind)
+	}
+	if fmt.Sprint(kinds73) != fmt.Sprint(kinds619) {
+		t.Errorf("7.3 steps %v, 6.19 steps %v", kinds73, kinds619)
 	}
 	if n := get(Line61, nil, kPrintInfo).note; !strings.Contains(n, "after the CPUs were stopped") {
 		t.Errorf("6.1 sys info note %q", n)
