@@ -104,6 +104,9 @@ func panicFromLog(r *Report, log *printk.Log) {
 	}
 	p, ok := log.Panic()
 	if !ok {
+		// No panic() message: the report that started the crash, if any
+		// (an oops that called crash_kexec() itself).
+		r.Panic.FirstReport = firstReport(log, log.NextSeq)
 		if r.Kernel.Capture != CaptureLive {
 			r.problemf(finding.NoSource, finding.About(finding.AreaPanic), "no \"Kernel panic - not syncing\" message in the kernel log")
 		}
@@ -156,6 +159,9 @@ func buildTimeline(t *target.Target, r *Report, log *printk.Log) []timeline.Step
 		in.PanicTimeout = &v
 	}
 	in.PanicSeq, in.Log = panicWindow(log, r.Panic)
+	if r.Panic.Seq == nil && log != nil {
+		in.Oops, in.LogWhole = oopsWithoutPanic(log)
+	}
 	if c := findChain(r, "panic_notifier_list"); c != nil {
 		in.Notifiers = []timeline.Member{}
 		for _, e := range c.Entries {
@@ -235,4 +241,30 @@ func archName(t *target.Target) string {
 		return a.Name()
 	}
 	return ""
+}
+
+// oopsWithoutPanic is the last oops report (Oops:/BUG:/kernel BUG at/general
+// protection fault) of a log with no panic message, and whether every record
+// from it to the end of the ring was read: then a line panic() printed
+// after it would be there.
+func oopsWithoutPanic(log *printk.Log) (*timeline.LogLine, bool) {
+	prefixes := []string{"Oops: ", "BUG: ", "kernel BUG at ", "general protection fault"}
+	var oops *timeline.LogLine
+	for _, rec := range log.Records {
+		for _, p := range prefixes {
+			if strings.HasPrefix(rec.Text, p) {
+				oops = &timeline.LogLine{Seq: rec.Seq, TimestampNS: rec.TimestampNS, Text: firstLine(rec.Text)}
+			}
+		}
+	}
+	if oops == nil || len(log.Records) == 0 {
+		return oops, false
+	}
+	whole := log.Records[len(log.Records)-1].Seq+1 == log.NextSeq
+	for _, g := range log.Gaps {
+		if g.LastSeq >= oops.Seq {
+			whole = false
+		}
+	}
+	return oops, whole
 }

@@ -453,6 +453,13 @@ func (b *builder) frontier() frontier {
 			fr.notCalled = "panic() was not called: oops_end()/die() called crash_kexec() directly (kexec_should_crash(): panic_on_oops or an oops in interrupt context or in the idle or init task, with a crash kernel loaded), and the crash kernel took the dump there"
 			return fr
 		}
+		if !b.panicEvidence() && in.Oops != nil && in.LogWhole {
+			// panic() prints "Kernel panic - not syncing" (pr_emerg) before
+			// either __crash_kexec() call: a whole log without it, after an
+			// oops, means oops_end()/die() called crash_kexec() itself.
+			fr.notCalled = "panic() was not called: after the oops, the log (read whole) has no \"Kernel panic - not syncing\" line, which panic() prints before __crash_kexec(): oops_end()/die() called crash_kexec() directly (kexec_should_crash(): panic_on_oops or an oops in interrupt context or in the idle or init task, with a crash kernel loaded)"
+			return fr
+		}
 		if !b.panicEvidence() {
 			fr.noPanic = "the crash kernel took the dump (capture=kdump), but nothing read shows whether it was entered from panic(): crash_kexec() is also called from oops_end()/die() without panic() (no panic message in the log, no panic() frame on a readable stack)"
 			return fr
@@ -566,8 +573,13 @@ func (b *builder) run() []Step {
 			s.Reason = fmt.Sprintf("no evidence that panic() got past %s (capture=%s)", b.defs[fr.furthest].step, capture(in.Capture))
 		}
 		b.addEvidence(&s, d, i, fr)
-		if _, c := b.directKexec(); fr.notCalled != "" && i == 0 && c != nil {
-			s.Evidence = append(s.Evidence, Evidence{Kind: EvCPU, Text: cpuText(*c)})
+		if fr.notCalled != "" && i == 0 {
+			if in.Oops != nil {
+				s.Evidence = append(s.Evidence, logEvidence(*in.Oops))
+			}
+			if c := b.panicCPU(); c != nil {
+				s.Evidence = append(s.Evidence, Evidence{Kind: EvCPU, Text: cpuText(*c)})
+			}
 		}
 		b.fillMembers(&s, fr)
 		steps[i] = s

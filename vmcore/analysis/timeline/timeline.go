@@ -179,6 +179,11 @@ type Inputs struct {
 	// the members given are the first ones, not all.
 	NotifiersPartial, DumpersPartial bool
 	CPUs                             []CPUEvidence
+	// Oops is the last oops report of a log with no panic message, nil
+	// when there is none; LogWhole says every record from it to the end of
+	// the ring was read (so a line panic() printed would be there).
+	Oops     *LogLine
+	LogWhole bool
 	Extra                            map[string]string // free-form facts; not used by the model
 }
 

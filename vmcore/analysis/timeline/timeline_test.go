@@ -801,3 +801,28 @@ func TestKdumpWithoutPanicEvidence(t *testing.T) {
 		t.Error("no crash_kexec after kmsg_dump in the model")
 	}
 }
+
+// The same oops path read from the log alone (the saved registers are the
+// oops site, so the stack has no crash_kexec frame): a whole log with an
+// oops and no panic message. A log with a gap after the oops tells nothing.
+func TestOopsDirectKexecFromLog(t *testing.T) {
+	in := kdumpLzo()
+	in.PanicMessage, in.PanicSeq, in.Log = "", nil, nil
+	in.CPUs[0] = CPUEvidence{CPU: 0, Panicking: true, IPSymbol: "labpanic_do_oops", Frames: []string{"labpanic_do_oops", "labpanic_trigger", "vfs_write"}}
+	in.Oops = &LogLine{409, 30404891000, "Oops: Oops: 0002 [#1] SMP NOPTI"}
+	in.LogWhole = true
+	_, steps := Build(in)
+	for _, s := range steps {
+		if s.Status != NotReached || !strings.Contains(s.Reason, "has no \"Kernel panic - not syncing\" line") {
+			t.Errorf("%s: %s %q", key(s), s.Status, s.Reason)
+		}
+	}
+	if !hasEvidence(steps[0], EvLog, "Oops: Oops: 0002") || !hasEvidence(steps[0], EvCPU, "labpanic_do_oops") {
+		t.Errorf("message evidence: %+v", steps[0].Evidence)
+	}
+	in.LogWhole = false
+	_, steps = Build(in)
+	if s := steps[0]; s.Status != Unknown {
+		t.Errorf("a log with a gap after the oops: message %s %q", s.Status, s.Reason)
+	}
+}
