@@ -184,7 +184,7 @@ type Inputs struct {
 	// the ring was read (so a line panic() printed would be there).
 	Oops     *LogLine
 	LogWhole bool
-	Extra                            map[string]string // free-form facts; not used by the model
+	Extra    map[string]string // free-form facts; not used by the model
 }
 
 func onOff(b bool) string {
