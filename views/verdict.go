@@ -108,12 +108,17 @@ func whatRan(notifiers, dumpers *timeline.Step) string {
 		timeline.NotReached: "never ran", timeline.Unknown: "may or may not have run",
 	}
 	var order []timeline.Status
+	var empty []string // lists read and empty: nothing was called
 	groups := map[timeline.Status][]string{}
 	for _, g := range []struct {
 		s    *timeline.Step
 		name string
 	}{{notifiers, "notifiers"}, {dumpers, "kmsg dumpers"}} {
 		if g.s == nil {
+			continue
+		}
+		if g.s.EmptyList {
+			empty = append(empty, g.name)
 			continue
 		}
 		st := g.s.Status
@@ -128,6 +133,9 @@ func whatRan(notifiers, dumpers *timeline.Step) string {
 	var parts []string
 	for _, st := range order {
 		parts = append(parts, strings.Join(groups[st], " and ")+" "+verb[st])
+	}
+	if len(empty) > 0 {
+		parts = append(parts, "no "+strings.Join(empty, " or ")+" registered")
 	}
 	return strings.Join(parts, ", ")
 }

@@ -44,6 +44,9 @@ func TestVerdict(t *testing.T) {
 	endRunning[6].Status = R
 	inNotifier := panicOrder(S, G, []tl.Status{R, G, N}, N, rep(N, 2), N, N)
 	inNotifier[2].Status = R // stop_cpus
+	emptyDumpList := panicOrder(S, R, rep(R, 4), R, nil, S, G)
+	emptyDumpList[6].Status = R
+	emptyDumpList[4].EmptyList = true
 	restarting := panicOrder(S, R, rep(R, 2), R, nil, S, N)
 	restarting[7].Status = G
 	cases := []struct {
@@ -60,6 +63,8 @@ func TestVerdict(t *testing.T) {
 			"kdump ran after the panic notifiers and kmsg dumpers; 4 notifiers and 2 kmsg dumpers ran first"},
 		{"no crash kernel", endRunning,
 			"no crash kernel: notifiers and kmsg dumpers ran; the CPU spun in panic()'s final loop"},
+		{"dump_list read and empty", emptyDumpList,
+			"no crash kernel: notifiers ran, no kmsg dumpers registered; the CPU spun in panic()'s final loop"},
 		{"stuck in a notifier", inNotifier,
 			"kdump did not run: notifiers were running, kmsg dumpers never ran; the dump was taken inside the panic notifiers, in notifiers_cbb"},
 		{"restart", restarting,

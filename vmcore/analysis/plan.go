@@ -252,7 +252,7 @@ func stepAction(s timeline.Step, r *Report, notifiers *Chain) (PlanAction, strin
 		case len(r.Dumpers) == 0:
 			return PlanRuns, "dump_list is empty: nothing to call"
 		}
-		why = fmt.Sprintf("%d kmsg dumpers, each if KMSG_DUMP_PANIC <= its max_reason", len(r.Dumpers))
+		why = plural(len(r.Dumpers), "kmsg dumper") + ", each if KMSG_DUMP_PANIC <= its max_reason"
 		if !r.DumpersComplete {
 			why += " (dump_list read only in part)"
 		}
@@ -374,7 +374,7 @@ func planWarnings(r *Report, notifiers *Chain) []PlanWarning {
 	}
 	switch {
 	case isTrue(loaded) && isTrue(post):
-		text := fmt.Sprintf("kdump loaded but crash_kexec_post_notifiers=Y: %d notifiers and %d dumpers run before the crash kernel", len(nNames), len(dNames))
+		text := fmt.Sprintf("kdump loaded but crash_kexec_post_notifiers=Y: %s and %s run before the crash kernel", plural(len(nNames), "notifier"), plural(len(dNames), "kmsg dumper"))
 		var all []string
 		all = append(all, nNames...)
 		all = append(all, dNames...)
@@ -392,7 +392,7 @@ func planWarnings(r *Report, notifiers *Chain) []PlanWarning {
 		add(WarnCrashKernelUnknown, "kexec_crash_image could not be read: whether a crash kernel would capture a vmcore is unknown")
 	}
 	if isTrue(loaded) && isFalse(post) && len(dNames) > 0 {
-		add(WarnDumpersSkippedByKdump, "crash_kexec_post_notifiers=N: the crash kernel starts before kmsg_dump, so %d kmsg dumpers (%s) do not run when kdump succeeds", len(dNames), memberList(dNames))
+		add(WarnDumpersSkippedByKdump, "crash_kexec_post_notifiers=N: the crash kernel starts before kmsg_dump, so %s (%s) %s not run when kdump succeeds", plural(len(dNames), "kmsg dumper"), memberList(dNames), map[bool]string{true: "does", false: "do"}[len(dNames) == 1])
 	}
 	if ps := r.Pstore; ps != nil {
 		name := str(ps.Backend)
@@ -587,4 +587,12 @@ func liveChecks(s *target.LiveState, r *Report) []PlanCheck {
 		add("tainted_mask", "tainted", strconv.FormatUint(*r.Panic.TaintMask, 10), nil)
 	}
 	return out
+}
+
+// plural is "1 kmsg dumper", "2 kmsg dumpers".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }

@@ -103,7 +103,7 @@ func TestPlanKdumpAfterNotifiers(t *testing.T) {
 		}
 	}
 	w := warning(p, WarnPostNotifiersBeforeKdump)
-	if w == nil || !strings.Contains(w.Text, "kdump loaded but crash_kexec_post_notifiers=Y: 2 notifiers and 1 dumpers run before the crash kernel") {
+	if w == nil || !strings.Contains(w.Text, "kdump loaded but crash_kexec_post_notifiers=Y: 2 notifiers and 1 kmsg dumper run before the crash kernel") {
 		t.Errorf("post-notifier warning: %+v", p.Warnings)
 	}
 	if w := warning(p, WarnModuleNotifierFirst); w == nil || !strings.Contains(w.Text, "labpanic_notify_first from module labpanic (taint OE: out-of-tree, unsigned)") {
@@ -129,7 +129,7 @@ func TestPlanKdumpFirst(t *testing.T) {
 	if warning(p, WarnPostNotifiersBeforeKdump) != nil || warning(p, WarnModuleNotifierFirst) != nil {
 		t.Errorf("kdump first, yet warned about notifiers before kdump: %+v", p.Warnings)
 	}
-	if w := warning(p, WarnDumpersSkippedByKdump); w == nil || !strings.Contains(w.Text, "1 kmsg dumpers (labpanic_kmsg_dump [labpanic]) do not run") {
+	if w := warning(p, WarnDumpersSkippedByKdump); w == nil || !strings.Contains(w.Text, "1 kmsg dumper (labpanic_kmsg_dump [labpanic]) does not run") {
 		t.Errorf("dumpers warning: %+v", p.Warnings)
 	}
 	if w := warning(p, WarnPanicPrint); w == nil || !strings.Contains(w.Text, "crash kernel starts before it is acted on") {

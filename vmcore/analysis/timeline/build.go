@@ -761,6 +761,7 @@ func (b *builder) fillMembers(s *Step, fr frontier) {
 	}
 	if len(ms) == 0 {
 		s.Note = joinNote(s.Note, list+" is empty: nothing to call")
+		s.EmptyList = true
 		return
 	}
 	out := make([]Member, len(ms))

@@ -117,6 +117,9 @@ type Step struct {
 	// crash_kexec_post_notifiers, panic_print bits, panic_timeout), whether
 	// or not panic() got there: what the plan of a live system is made of.
 	Condition Condition `json:"-"`
+	// EmptyList: the step calls a list (notifiers, kmsg dumpers) that was
+	// read and is empty, so "it ran" called nothing.
+	EmptyList bool `json:"empty_list,omitempty"`
 }
 
 // CondState is whether a step does its work when reached.
