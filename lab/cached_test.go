@@ -6,7 +6,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/panicscope/panicscope/vmcore"
 	"github.com/panicscope/panicscope/vmcore/analysis"
 	"github.com/panicscope/panicscope/vmcore/analysis/timeline"
 	"github.com/panicscope/panicscope/vmcore/printk"
@@ -121,12 +120,12 @@ func TestCachedDumpLogMatchesConsole(t *testing.T) {
 			if len(want) == 0 {
 				t.Skip("the console has no crash line")
 			}
-			d, err := vmcore.Open(path)
+			tg, err := target.Open(path, target.Options{})
 			if err != nil {
 				t.Fatal(err)
 			}
-			defer d.Close()
-			l, err := printk.Read(d, d.VMCOREINFO())
+			defer tg.Close()
+			l, err := tg.Log()
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -141,7 +140,7 @@ func TestCachedDumpLogMatchesConsole(t *testing.T) {
 				}
 			}
 			if len(got) != len(want) {
-				t.Errorf("%s: %d log lines from the crash on, the console has %d", d.VMCOREINFO().OSRelease(), len(got), len(want))
+				t.Errorf("%s: %d log lines from the crash on, the console has %d", tg.Dump.VMCOREINFO().OSRelease(), len(got), len(want))
 			}
 			for i := range min(len(got), len(want)) {
 				if got[i] != want[i] {
@@ -149,7 +148,7 @@ func TestCachedDumpLogMatchesConsole(t *testing.T) {
 					break
 				}
 			}
-			t.Logf("%s: %d records (%s), %d lines from the crash on equal the console", d.VMCOREINFO().OSRelease(), len(l.Records), l.Numbering, len(got))
+			t.Logf("%s: %d records (%s), %d lines from the crash on equal the console", tg.Dump.VMCOREINFO().OSRelease(), len(l.Records), l.Numbering, len(got))
 		})
 	}
 }

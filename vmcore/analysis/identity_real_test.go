@@ -8,6 +8,7 @@ import (
 	"github.com/panicscope/panicscope/internal/testfixtures"
 	"github.com/panicscope/panicscope/vmcore"
 	"github.com/panicscope/panicscope/vmcore/analysis"
+	"github.com/panicscope/panicscope/vmcore/target"
 )
 
 // TestIdentifyEveryDump opens every dump file of every fixture and checks
@@ -20,12 +21,12 @@ func TestIdentifyEveryDump(t *testing.T) {
 				if strings.HasSuffix(p, ".zst") {
 					p = testfixtures.Decompressed(t, p)
 				}
-				d, err := vmcore.Open(p)
+				tg, err := target.Open(p, target.Options{})
 				if err != nil {
 					t.Fatal(err)
 				}
-				defer d.Close()
-				id := analysis.Identify(d)
+				defer tg.Close()
+				id := analysis.Identify(tg.Dump)
 				if id.Release == nil || *id.Release != fx.Meta.KernelRelease {
 					t.Errorf("release %v, want %q", id.Release, fx.Meta.KernelRelease)
 				}
