@@ -8,7 +8,6 @@ import (
 
 	"github.com/panicscope/panicscope/vmcore/analysis"
 	"github.com/panicscope/panicscope/vmcore/analysis/timeline"
-	"github.com/panicscope/panicscope/vmcore/printk"
 	"github.com/panicscope/panicscope/vmcore/target"
 )
 
