@@ -2,11 +2,14 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 
 	"github.com/panicscope/panicscope/vmcore/analysis"
 	"github.com/panicscope/panicscope/vmcore/arch"
+	"github.com/panicscope/panicscope/vmcore/kernel"
+	"github.com/panicscope/panicscope/vmcore/phys"
 	"github.com/panicscope/panicscope/vmcore/target"
 	"github.com/panicscope/panicscope/vmcore/unwind"
 )
@@ -89,7 +92,11 @@ func runBt(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintln(stderr, "panicscope: bt --live: stacks of tasks that are not running, read while the system runs")
 	}
 	traces, err := btTraces(t, u, *cpu, *pid, *all)
-	if err != nil {
+	var incomplete errIncompleteTasks
+	if errors.As(err, &incomplete) {
+		// Printed at the end too, where a reader of --all looks last.
+		defer fmt.Fprintln(stderr, "panicscope: warning: bt --all:", incomplete.msg)
+	} else if err != nil {
 		return err
 	}
 	if *asJSON {
@@ -159,9 +166,11 @@ func btTraces(t *target.Target, u *unwind.Kernel, cpu, pid int, all bool) ([]btT
 			}
 		}
 		if err != nil {
-			return nil, fmt.Errorf("pid %d not found (task list: %v)", pid, err)
+			// The list could not be walked whole: "not found" would claim
+			// an absence the dump cannot show.
+			return nil, fmt.Errorf("pid %d is not among the %d tasks read, and the task list is incomplete (%s): whether it exists is unknown", pid, len(tasks), walkCause(err))
 		}
-		return nil, fmt.Errorf("pid %d not found", pid)
+		return nil, fmt.Errorf("pid %d not found (the task list was walked whole: %d tasks)", pid, len(tasks))
 	}
 	for i := range t.Dump.CPUs {
 		out = append(out, cpuTrace(i))
@@ -177,9 +186,31 @@ func btTraces(t *target.Target, u *unwind.Kernel, cpu, pid int, all bool) ([]btT
 		out = append(out, newBt(u.UnwindTask(task), task, -1, "saved context"))
 	}
 	if err != nil {
-		out[0].Problems = append(out[0].Problems, fmt.Sprintf("task list: %v", err))
+		taskErr := fmt.Sprintf("the task list is incomplete (%s): only %s read, other tasks may exist", walkCause(err), countText(len(tasks), "task was", "tasks were"))
+		out[0].Problems = append(out[0].Problems, taskErr)
+		return out, errIncompleteTasks{taskErr}
 	}
 	return out, nil
+}
+
+// errIncompleteTasks: bt --all printed what it could; the task list broke.
+type errIncompleteTasks struct{ msg string }
+
+func (e errIncompleteTasks) Error() string { return e.msg }
+
+// walkCause says in a few words where and why a list walk stopped: "the
+// walk broke after 0 entries at 0xffff8b93011f8890: excluded from the dump".
+func walkCause(err error) string {
+	var le *kernel.ListError
+	if !errors.As(err, &le) {
+		return err.Error()
+	}
+	why := le.Reason
+	var me *phys.MissingError
+	if errors.As(err, &me) {
+		why = fmt.Sprint(me.Reason)
+	}
+	return fmt.Sprintf("the walk broke after %d entries at %#x: %s", le.Count, le.At, why)
 }
 
 func newBt(tr *unwind.Trace, task unwind.Task, cpu int, start string) btTrace {
@@ -191,4 +222,11 @@ func newBt(tr *unwind.Trace, task unwind.Task, cpu int, start string) btTrace {
 			Method: f.Method, Regs: f.Regs})
 	}
 	return bt
+}
+
+func countText(n int, one, several string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, several)
 }

@@ -158,3 +158,25 @@ func TestSymExpression(t *testing.T) {
 		}
 	}
 }
+
+// TestBtOnTrimmedDump: a trimmed copy holds no task list beyond what the
+// analysis read: bt --pid says the pid's existence is unknown (not "not
+// found"), and bt --all warns that the task list is incomplete.
+func TestBtOnTrimmedDump(t *testing.T) {
+	fx := testfixtures.Get(t, "kdump-6.1-lzo")
+	out := filepath.Join(t.TempDir(), "trimmed")
+	runOK(t, "trim", filepath.Join(fx.Dir, "vmcore"), out)
+	var stdout, stderr bytes.Buffer
+	err := run([]string{"bt", out, "--pid", "1"}, &stdout, &stderr)
+	if err == nil || !strings.Contains(err.Error(), "whether it exists is unknown") || strings.Contains(err.Error(), "not found") {
+		t.Errorf("bt --pid 1: %v", err)
+	}
+	stdout.Reset()
+	stderr.Reset()
+	if err := run([]string{"bt", out, "--all"}, &stdout, &stderr); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(stderr.String(), "the task list is incomplete") {
+		t.Errorf("bt --all on a trimmed dump: no warning on stderr:\n%s", stderr.String())
+	}
+}
