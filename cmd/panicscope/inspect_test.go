@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/panicscope/panicscope/internal/testfixtures"
 )
@@ -178,5 +179,35 @@ func TestBtOnTrimmedDump(t *testing.T) {
 	}
 	if !strings.Contains(stderr.String(), "the task list is incomplete") {
 		t.Errorf("bt --all on a trimmed dump: no warning on stderr:\n%s", stderr.String())
+	}
+}
+
+// TestLogWallClock: log -T reads the timekeeper; on a kdump its time for the
+// last record agrees (to 2 s) with VMCOREINFO's CRASHTIME, a second source.
+func TestLogWallClock(t *testing.T) {
+	fx := testfixtures.Get(t, "kdump-6.1-lzo")
+	dump := filepath.Join(fx.Dir, "vmcore")
+	var out, errb bytes.Buffer
+	if err := run([]string{"log", "-T", dump}, &out, &errb); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(errb.String(), "tk_core.timekeeper.offs_real") {
+		t.Errorf("source: %s", errb.String())
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	last := lines[len(lines)-1]
+	end := strings.Index(last, "]")
+	got, err := time.Parse("Mon Jan _2 15:04:05 MST 2006", last[1:end])
+	if err != nil {
+		t.Fatalf("%q: %v", last, err)
+	}
+	var id struct {
+		CrashTime time.Time `json:"crash_time"`
+	}
+	if err := json.Unmarshal([]byte(runOK(t, "info", dump, "--json")), &id); err != nil {
+		t.Fatal(err)
+	}
+	if d := got.Sub(id.CrashTime); d < -2*time.Second || d > 2*time.Second {
+		t.Errorf("last record at %s, crash time %s", got, id.CrashTime)
 	}
 }

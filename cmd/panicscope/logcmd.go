@@ -6,6 +6,9 @@ import (
 	"io"
 	"strconv"
 	"strings"
+
+	"github.com/panicscope/panicscope/internal/termsafe"
+	"github.com/panicscope/panicscope/vmcore/analysis"
 )
 
 // levelNames are the kernel's log levels (include/linux/kern_levels.h).
@@ -39,6 +42,7 @@ func runLog(args []string, stdout, stderr io.Writer) error {
 	asJSON := fs.Bool("json", false, "print JSON lines")
 	panicOnly := fs.Bool("panic", false, "start at the panic message")
 	dmesgStyle := fs.Bool("dmesg", false, "repeat the timestamp on every line of a multi-line record, as dmesg does (default: as crash's log)")
+	ctime := fs.Bool("T", false, "print wall-clock times instead of seconds since boot (crash's log -T; from the timekeeper in memory, else the crash time)")
 	var tf targetFlags
 	tf.register(fs)
 	dump, _, err := tf.parse(fs, args, 0, 0, "usage: panicscope log DUMP|--live [--level L] [--since-seq N] [--caller T123|C1] [--panic] [--json]")
@@ -64,6 +68,19 @@ func runLog(args []string, stdout, stderr io.Writer) error {
 	log, err := t.Log()
 	if err != nil {
 		return err
+	}
+	var clock *analysis.WallClock
+	if *ctime && !*asJSON {
+		var lastTS uint64
+		if n := len(log.Records); n > 0 {
+			lastTS = log.Records[n-1].TimestampNS
+		}
+		w, err := analysis.ReadWallClock(t, lastTS)
+		if err != nil {
+			return fmt.Errorf("log -T: %w", err)
+		}
+		fmt.Fprintf(stderr, "panicscope: wall-clock times from %s\n", w.Source)
+		clock = &w
 	}
 	from := *since
 	if *panicOnly {
@@ -103,7 +120,9 @@ func runLog(args []string, stdout, stderr io.Writer) error {
 			}
 			continue
 		}
-		if *dmesgStyle {
+		if clock != nil {
+			fmt.Fprintf(stdout, "[%s] %s\n", clock.Time(l.TS).Format("Mon Jan _2 15:04:05 MST 2006"), termsafe.String(l.Text))
+		} else if *dmesgStyle {
 			fmt.Fprintln(stdout, l.String())
 		} else {
 			fmt.Fprintln(stdout, l.CrashString())
