@@ -3,15 +3,13 @@ package kernel
 import (
 	"fmt"
 
-	"github.com/cilium/ebpf/btf"
-
 	"github.com/panicscope/panicscope/vmcore/kernel/btfmem"
 )
 
 // LoadBTF reads vmlinux BTF from __start_BTF..__stop_BTF
 // (kernel/bpf/sysfs_btf.c, CONFIG_DEBUG_INFO_BTF). It does not change
 // k.Types: set it to btfmem.NewTypes(spec, modules...).
-func (k *Kernel) LoadBTF() (*btf.Spec, error) {
+func (k *Kernel) LoadBTF() (*btfmem.Spec, error) {
 	start, err := k.Symbol("__start_BTF")
 	if err != nil {
 		return nil, err
@@ -27,7 +25,7 @@ func (k *Kernel) LoadBTF() (*btf.Spec, error) {
 type ModuleBTF struct {
 	Name string
 	Addr uint64 // struct btf
-	Spec *btf.Spec
+	Spec *btfmem.Spec
 	Err  error
 }
 
@@ -37,7 +35,7 @@ type ModuleBTF struct {
 // struct module.btf_data itself is cleared by do_init_module(). It needs k.Types
 // to describe struct btf_module and struct btf (vmlinux BTF has them). A
 // module whose BTF is unreadable gets Err set; the walk goes on.
-func (k *Kernel) ModuleBTFs(base *btf.Spec, max int) ([]ModuleBTF, error) {
+func (k *Kernel) ModuleBTFs(base *btfmem.Spec, max int) ([]ModuleBTF, error) {
 	head, err := k.Symbol("btf_modules")
 	if err != nil {
 		return nil, err

@@ -11,8 +11,6 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/cilium/ebpf/btf"
-
 	"github.com/panicscope/panicscope/internal/testfixtures"
 	"github.com/panicscope/panicscope/vmcore"
 	"github.com/panicscope/panicscope/vmcore/kernel"
@@ -25,7 +23,7 @@ type realDump struct {
 	dump *vmcore.Dump
 	syms *symbols.Table
 	k    *kernel.Kernel
-	spec *btf.Spec
+	spec *btfmem.Spec
 	mods []kernel.ModuleBTF
 }
 
@@ -88,7 +86,7 @@ func (rd *realDump) open() error {
 	if rd.mods, err = rd.k.ModuleBTFs(rd.spec, 0); err != nil && !errors.Is(err, kernel.ErrAbsent) {
 		return fmt.Errorf("module BTF: %w", err)
 	}
-	var specs []*btf.Spec
+	var specs []*btfmem.Spec
 	for _, m := range rd.mods {
 		specs = append(specs, m.Spec)
 	}

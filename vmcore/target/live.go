@@ -10,8 +10,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/cilium/ebpf/btf"
-
 	"github.com/panicscope/panicscope/vmcore"
 	"github.com/panicscope/panicscope/vmcore/finding"
 	"github.com/panicscope/panicscope/vmcore/kernel/btfmem"
@@ -218,7 +216,7 @@ func (t *Target) liveTypes(dir string) error {
 		}
 	}
 	sort.Strings(names)
-	var mods []*btf.Spec
+	var mods []*btfmem.Spec
 	for _, n := range names {
 		p := filepath.Join(dir, n)
 		b, err := readSmall(p, btfmem.MaxBlob)

@@ -17,8 +17,6 @@ import (
 	"os"
 	"sync"
 
-	"github.com/cilium/ebpf/btf"
-
 	"github.com/panicscope/panicscope/vmcore"
 	"github.com/panicscope/panicscope/vmcore/finding"
 	"github.com/panicscope/panicscope/vmcore/kernel"
@@ -344,7 +342,7 @@ func (t *Target) memoryBTF() error {
 		t.problemf(kind, finding.AreaTypes, "module BTF: %w", err)
 		return nil
 	}
-	var specs []*btf.Spec
+	var specs []*btfmem.Spec
 	for _, m := range mods {
 		switch {
 		case m.Err != nil:

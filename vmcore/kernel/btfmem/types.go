@@ -14,11 +14,11 @@ var ErrNotFound = errors.New("no such type in BTF")
 // Types resolves C type names in vmlinux BTF, then in module BTF. It
 // implements kernel.TypeSource. Safe for concurrent use once built.
 type Types struct {
-	specs []*btf.Spec
+	specs []*Spec
 }
 
 // NewTypes searches base first, then each module Spec in order.
-func NewTypes(base *btf.Spec, modules ...*btf.Spec) *Types {
+func NewTypes(base *Spec, modules ...*Spec) *Types {
 	t := &Types{}
 	if base != nil {
 		t.specs = append(t.specs, base)
@@ -49,14 +49,7 @@ func (t *Types) AnyType(name string) (btf.Type, error) {
 	}
 	best, bestRank := btf.Type(nil), 1<<30
 	for _, s := range t.specs {
-		cands, err := s.AnyTypesByName(name)
-		if err != nil {
-			if errors.Is(err, btf.ErrNotFound) {
-				continue
-			}
-			return nil, err
-		}
-		for _, c := range cands {
+		for _, c := range s.AnyTypesByName(name) {
 			if r := rank(c, want); r < bestRank {
 				best, bestRank = c, r
 			}

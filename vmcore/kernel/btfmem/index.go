@@ -1,0 +1,77 @@
+package btfmem
+
+import (
+	"hash/maphash"
+	"math/bits"
+	"slices"
+
+	"github.com/cilium/ebpf/btf"
+)
+
+// nameIndex finds the types of one name: an open-addressing hash table of
+// type indexes (linear probing), with a hash fragment beside each to skip
+// most string comparisons. Built in one pass without a per-name allocation.
+type nameIndex struct {
+	seed  maphash.Seed
+	mask  uint32
+	slots []uint32 // type index + 1; 0 is empty
+	frags []uint32 // high half of the name's hash
+}
+
+// index builds s.names once; s.mu is held.
+func (s *Spec) index() *nameIndex {
+	if s.names != nil {
+		return s.names
+	}
+	named := 0
+	for _, off := range s.offs {
+		if s.bo.Uint32(s.types[off:]) != 0 {
+			named++
+		}
+	}
+	size := uint32(1) << bits.Len32(uint32(2*named+1)) // load factor at most 1/2
+	ix := &nameIndex{seed: maphash.MakeSeed(), mask: size - 1, slots: make([]uint32, size), frags: make([]uint32, size)}
+	for i, off := range s.offs {
+		r := s.types[off:]
+		nameOff := s.bo.Uint32(r)
+		if nameOff == 0 || s.bo.Uint32(r[4:])>>24&0x1f == kindDeclTag {
+			continue
+		}
+		h := maphash.String(ix.seed, s.str(nameOff))
+		j := uint32(h) & ix.mask
+		for ix.slots[j] != 0 {
+			j = (j + 1) & ix.mask
+		}
+		ix.slots[j], ix.frags[j] = uint32(i)+1, uint32(h>>32)
+	}
+	s.names = ix
+	return ix
+}
+
+// AnyTypesByName decodes every type of this Spec (not its base) named
+// name, of any kind but decl tags, in ID order; nil when there is none.
+func (s *Spec) AnyTypesByName(name string) []btf.Type {
+	if name == "" {
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ix := s.index()
+	h := maphash.String(ix.seed, name)
+	var ids []int
+	for j := uint32(h) & ix.mask; ix.slots[j] != 0; j = (j + 1) & ix.mask {
+		if ix.frags[j] != uint32(h>>32) {
+			continue
+		}
+		i := int(ix.slots[j] - 1)
+		if s.str(s.bo.Uint32(s.types[s.offs[i]:])) == name {
+			ids = append(ids, i)
+		}
+	}
+	slices.Sort(ids)
+	out := make([]btf.Type, 0, len(ids))
+	for _, i := range ids {
+		out = append(out, s.decode(s.first+btf.TypeID(i)))
+	}
+	return out
+}
