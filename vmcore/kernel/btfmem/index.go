@@ -37,7 +37,7 @@ func (s *Spec) index() *nameIndex {
 		if nameOff == 0 || s.bo.Uint32(r[4:])>>24&0x1f == kindDeclTag {
 			continue
 		}
-		h := maphash.String(ix.seed, s.str(nameOff))
+		h := maphash.Bytes(ix.seed, s.strBytes(nameOff))
 		j := uint32(h) & ix.mask
 		for ix.slots[j] != 0 {
 			j = (j + 1) & ix.mask
@@ -64,7 +64,7 @@ func (s *Spec) AnyTypesByName(name string) []btf.Type {
 			continue
 		}
 		i := int(ix.slots[j] - 1)
-		if s.str(s.bo.Uint32(s.types[s.offs[i]:])) == name {
+		if string(s.strBytes(s.bo.Uint32(s.types[s.offs[i]:]))) == name {
 			ids = append(ids, i)
 		}
 	}

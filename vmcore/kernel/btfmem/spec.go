@@ -1,6 +1,7 @@
 package btfmem
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -48,11 +49,13 @@ const (
 type Spec struct {
 	bo    binary.ByteOrder
 	types []byte // type section
-	strs  string // string section (a copy: decoded names are substrings)
+	strs  []byte // string section
 	base  *Spec  // nil for vmlinux
 	first btf.TypeID
 	offs  []uint32 // offset in types of type first+i
 	tags  map[btf.TypeID][]btf.TypeID
+	// anyDeclTag: some type of this blob is a decl tag (most have none).
+	anyDeclTag bool
 
 	mu    *sync.Mutex // shared by a base and its split Specs: decoding one may decode the other
 	cache []btf.Type  // decoded types by index; nil until decoded
@@ -144,7 +147,7 @@ func parse(blob []byte, base *Spec) (*Spec, error) {
 	if base == nil && len(strs) > 0 && strs[0] != 0 {
 		return nil, bad("string section does not start with the empty string")
 	}
-	s := &Spec{bo: bo, types: body[typeOff : typeOff+typeSize], strs: string(strs), base: base, first: 1}
+	s := &Spec{bo: bo, types: body[typeOff : typeOff+typeSize], strs: strs, base: base, first: 1}
 	if base != nil {
 		s.first = base.end()
 		s.mu = base.mu
@@ -200,6 +203,7 @@ func (s *Spec) scan() error {
 			return bad("type %d: truncated", id)
 		}
 		s.offs = append(s.offs, uint32(off))
+		s.anyDeclTag = s.anyDeclTag || kind == kindDeclTag
 		off += typeLen + n
 	}
 	last := s.end()
@@ -222,15 +226,7 @@ func (s *Spec) checkType(id btf.TypeID, off uint32, last btf.TypeID) error {
 	if err := s.checkName(bo.Uint32(rec)); err != nil {
 		return err
 	}
-	ref := func(r uint32) error {
-		if btf.TypeID(r) >= last {
-			return fmt.Errorf("reference to type %d beyond the last (%d)", r, last-1)
-		}
-		if r != 0 && s.kind(btf.TypeID(r)) == kindDeclTag {
-			return fmt.Errorf("reference to decl tag %d", r)
-		}
-		return nil
-	}
+	ref := func(r uint32) error { return s.checkRef(r, last) }
 	switch kind {
 	case kindPtr, kindTypedef, kindVolatile, kindConst, kindRestrict, kindFunc, kindTypeTag, kindVar:
 		return ref(typ)
@@ -286,24 +282,30 @@ func (s *Spec) checkType(id btf.TypeID, off uint32, last btf.TypeID) error {
 	return nil
 }
 
-// checkName checks a string offset: the start of a string in the base's or
-// this blob's table.
+// checkRef checks a reference: below last, and not to a decl tag (which
+// cilium would decode as a type of its own that btfmem does not expose).
+func (s *Spec) checkRef(r uint32, last btf.TypeID) error {
+	if btf.TypeID(r) >= last {
+		return fmt.Errorf("reference to type %d beyond the last (%d)", r, last-1)
+	}
+	if r != 0 && (s.anyDeclTag || s.base != nil && s.base.anyDeclTag) && s.kind(btf.TypeID(r)) == kindDeclTag {
+		return fmt.Errorf("reference to decl tag %d", r)
+	}
+	return nil
+}
+
+// checkName checks a string offset: inside the base's or this blob's table
+// (both end with NUL). An offset into the middle of a string names its
+// tail; not checking that spares a cache miss per name.
 func (s *Spec) checkName(off uint32) error {
-	if off == 0 {
-		return nil
-	}
-	tab, o := s.strTable(off)
-	if o >= uint32(len(tab)) {
+	if off >= s.strBase()+uint32(len(s.strs)) {
 		return fmt.Errorf("name offset %d out of bounds", off)
-	}
-	if o > 0 && tab[o-1] != 0 {
-		return fmt.Errorf("name offset %d is not the start of a string", off)
 	}
 	return nil
 }
 
 // strTable is the table holding string offset off, and off within it.
-func (s *Spec) strTable(off uint32) (string, uint32) {
+func (s *Spec) strTable(off uint32) ([]byte, uint32) {
 	if s.base != nil {
 		if n := uint32(len(s.base.strs)); off < n {
 			return s.base.strs, off
@@ -313,19 +315,22 @@ func (s *Spec) strTable(off uint32) (string, uint32) {
 	return s.strs, off
 }
 
-// str is the string at a checked offset.
-func (s *Spec) str(off uint32) string {
+// strBytes is the string at a checked offset, in the blob.
+func (s *Spec) strBytes(off uint32) []byte {
 	if off == 0 {
-		return ""
+		return nil
 	}
 	tab, o := s.strTable(off)
-	for e := o; e < uint32(len(tab)); e++ {
-		if tab[e] == 0 {
-			return tab[o:e]
-		}
+	tab = tab[o:]
+	if e := bytes.IndexByte(tab, 0); e >= 0 {
+		return tab[:e]
 	}
-	return tab[o:] // not reached: checked tables end with NUL
+	return tab // not reached: checked tables end with NUL
 }
+
+// str is the string at a checked offset, copied out of the blob (only
+// decoded types' names are).
+func (s *Spec) str(off uint32) string { return string(s.strBytes(off)) }
 
 // owner is the Spec holding id (s or its base) and id's index there; ok is
 // false for void and unknown IDs.

@@ -129,8 +129,9 @@ const (
 )
 
 // FuzzSameAsCilium: btfmem never panics and decodes whole every blob it
-// accepts; cilium accepts it too (header extensions aside: btfmem ignores
-// header fields past str_len) and decodes the same types.
+// accepts; cilium accepts it too (btfmem ignores header fields past
+// str_len and takes a name offset into the middle of a string as that
+// string's tail, where cilium refuses both) and decodes the same types.
 func FuzzSameAsCilium(f *testing.F) {
 	b, err := btf.NewBuilder(everyKind(), nil)
 	if err != nil {
@@ -165,6 +166,9 @@ func FuzzSameAsCilium(f *testing.F) {
 				break
 			}
 			if err != nil {
+				if strings.Contains(err.Error(), "not the beginning of a string") {
+					return // btfmem names the string's tail
+				}
 				t.Fatalf("cilium: %v", err)
 			}
 		}
