@@ -296,13 +296,18 @@ func readTokens(r vmem.Reader, tableAddr, indexAddr uint64) (*tokens, error) {
 	return t, nil
 }
 
-// decoded is the result of walking kallsyms_names.
+// decoded is the result of walking kallsyms_names: every expansion (type
+// letter, then name) back to back in one string, so the names cost one
+// allocation however many there are.
 type decoded struct {
-	names   []string
-	types   []byte
+	text    string
+	starts  []int32  // name i is text[starts[i] : starts[i+1]-1]
+	types   []byte   // type letter of each symbol
 	markers []uint32 // offset of every 256th entry, as kallsyms_markers
 	end     int      // offset just past the last entry
 }
+
+func (d *decoded) name(i int) string { return d.text[d.starts[i] : d.starts[i+1]-1] }
 
 // decodeNames walks n entries of kallsyms_names as kallsyms_expand_symbol()
 // does: a length (one byte, or since 6.1 two when the first has bit 7 set:
@@ -315,24 +320,21 @@ func decodeNames(src byteSource, n int, tok *tokens, long bool, sizeHint int) (*
 	if n <= 0 || n > MaxSyms {
 		return nil, fmt.Errorf("kallsyms_num_syms=%d out of range", n)
 	}
-	var toklen [256]int
-	for i := range toklen {
-		toklen[i] = len(tok[i])
-	}
 	// Grow rather than trust n for the allocation: a false candidate of the
 	// scan, or a hostile table, fails long before n entries.
 	c := min(n, 1<<16)
 	d := &decoded{
 		types:   make([]byte, 0, c),
 		markers: make([]uint32, 0, (c+255)/256),
+		starts:  make([]int32, 0, c+1),
 	}
-	starts := make([]int32, 0, c+1)
 	// Decoded names are about twice the compressed stream.
-	arenaCap := c * 24
+	textCap := c * 24
 	if sizeHint > 0 {
-		arenaCap = min(2*sizeHint+4096, n*24, 8<<20)
+		textCap = min(2*sizeHint+4096, n*24, 8<<20)
 	}
-	arena := make([]byte, 0, arenaCap)
+	var text strings.Builder
+	text.Grow(textCap)
 	var buf []byte
 	var err error
 	pos := 0
@@ -365,36 +367,45 @@ func decodeNames(src byteSource, n int, tok *tokens, long bool, sizeHint int) (*
 				return nil, fmt.Errorf("kallsyms_names entry %d at offset %d: %w", i, pos, err)
 			}
 		}
-		nameStart := len(arena)
+		nameStart := text.Len()
+		var typ byte
 		for _, b := range buf[pos+hdr : end] {
-			if len(arena)-nameStart+toklen[b] > maxNameLen+1 {
+			t := tok[b]
+			if text.Len()-nameStart+len(t) > maxNameLen+1 {
 				return nil, fmt.Errorf("kallsyms_names entry %d at offset %d expands past %d bytes", i, pos, maxNameLen)
 			}
-			arena = append(arena, tok[b]...)
+			if text.Len() == nameStart && len(t) > 0 {
+				typ = t[0]
+			}
+			text.Write(t)
 		}
-		if len(arena)-nameStart < 2 {
-			return nil, fmt.Errorf("kallsyms_names entry %d at offset %d expands to %q: no name", i, pos, arena[nameStart:])
+		if text.Len()-nameStart < 2 {
+			return nil, fmt.Errorf("kallsyms_names entry %d at offset %d expands to %q: no name", i, pos, expand(tok, buf[pos+hdr:end]))
 		}
-		typ := arena[nameStart]
 		if !isLetter(typ) {
 			return nil, fmt.Errorf("kallsyms_names entry %d at offset %d: type %q is not a letter", i, pos, typ)
 		}
 		d.types = append(d.types, typ)
-		// The type stays in the arena; the name starts after it.
-		starts = append(starts, int32(nameStart+1))
-		if len(arena) > maxDecodedBytes {
+		// The type stays in the text; the name starts after it.
+		d.starts = append(d.starts, int32(nameStart+1))
+		if text.Len() > maxDecodedBytes {
 			return nil, fmt.Errorf("kallsyms names exceed %d bytes", maxDecodedBytes)
 		}
 		pos = end
 	}
-	starts = append(starts, int32(len(arena)+1))
-	all := string(arena)
-	d.names = make([]string, n)
-	for i := range n {
-		d.names[i] = all[starts[i] : starts[i+1]-1]
-	}
+	d.starts = append(d.starts, int32(text.Len()+1))
+	d.text = text.String()
 	d.end = pos
 	return d, nil
+}
+
+// expand is the expansion of one entry's token indices.
+func expand(tok *tokens, idx []byte) []byte {
+	var out []byte
+	for _, b := range idx {
+		out = append(out, tok[b]...)
+	}
+	return out
 }
 
 func isLetter(c byte) bool { return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' }
@@ -526,10 +537,14 @@ func (loc *kallsymsLoc) addrs(mem vmem.Reader, d *decoded, want map[string]uint6
 	for name := range want {
 		idx[name] = -1
 	}
+	// Few names are wanted: comparing beats hashing every name.
 	if len(want) > 0 {
-		for i, nm := range d.names {
-			if j, ok := idx[nm]; ok && j < 0 {
-				idx[nm] = i
+		for i := range d.types {
+			nm := d.name(i)
+			for w := range want {
+				if nm == w && idx[w] < 0 {
+					idx[w] = i
+				}
 			}
 		}
 	}
@@ -566,5 +581,8 @@ func (loc *kallsymsLoc) addrs(mem vmem.Reader, d *decoded, want map[string]uint6
 }
 
 func buildKallsymsTable(src Source, d *decoded, addrs []uint64) *Table {
-	return newTableColumns(src, d.names, addrs, d.types)
+	t := &Table{source: src}
+	sets := []*symSet{{text: d.text, starts: d.starts, addrs: addrs, types: d.types}}
+	t.sets.Store(&sets)
+	return t
 }

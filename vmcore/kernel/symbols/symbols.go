@@ -15,7 +15,9 @@ package symbols
 
 import (
 	"fmt"
+	"hash/maphash"
 	"iter"
+	"math/bits"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -72,21 +74,49 @@ type Table struct {
 }
 
 // symSet is the symbols of vmlinux or of one module, sorted by address, kept
-// in columns (a kallsyms decode fills them without building Symbols).
+// in columns. A kallsyms decode fills text and starts (all names in one
+// string) and leaves sizes nil (each is inferred when asked for); other
+// sources fill names and sizes.
 type symSet struct {
 	module string
 	names  []string
+	text   string
+	starts []int32 // name i is text[starts[i] : starts[i+1]-1]
 	addrs  []uint64
 	sizes  []uint64
 	types  []byte
 
 	once  sync.Once
-	first map[string]int32 // name -> lowest index
-	next  []int32          // next index with the same name, -1 at the end
+	seed  maphash.Seed
+	slots []int32 // open addressing by name hash: index+1, 0 is empty
+}
+
+func (s *symSet) name(i int) string {
+	if s.names != nil {
+		return s.names[i]
+	}
+	return s.text[s.starts[i] : s.starts[i+1]-1]
+}
+
+// size is the symbol's size: the source's, else the distance to the next
+// higher address when below MaxInferredSize (get_symbol_pos()), else 0.
+func (s *symSet) size(i int) uint64 {
+	if s.sizes != nil && s.sizes[i] != 0 {
+		return s.sizes[i]
+	}
+	for j := i + 1; j < len(s.addrs); j++ {
+		if s.addrs[j] != s.addrs[i] {
+			if gap := s.addrs[j] - s.addrs[i]; gap <= MaxInferredSize {
+				return gap
+			}
+			return 0
+		}
+	}
+	return 0
 }
 
 func (s *symSet) sym(i int) Symbol {
-	return Symbol{Name: s.names[i], Addr: s.addrs[i], Size: s.sizes[i], Type: s.types[i], Module: s.module}
+	return Symbol{Name: s.name(i), Addr: s.addrs[i], Size: s.size(i), Type: s.types[i], Module: s.module}
 }
 
 // New builds a table from syms (any order; the slice is not kept). A symbol
@@ -112,17 +142,6 @@ func New(src Source, syms []Symbol) *Table {
 	for _, m := range order {
 		sets = append(sets, newSet(m, mods[m]))
 	}
-	t.sets.Store(&sets)
-	return t
-}
-
-// newTableColumns builds a vmlinux-only table from columns already sorted by
-// address; the slices are kept.
-func newTableColumns(src Source, names []string, addrs []uint64, types []byte) *Table {
-	t := &Table{source: src}
-	set := &symSet{names: names, addrs: addrs, types: types, sizes: make([]uint64, len(addrs))}
-	inferSizes(set.addrs, set.sizes)
-	sets := []*symSet{set}
 	t.sets.Store(&sets)
 	return t
 }
@@ -167,20 +186,33 @@ func inferSizes(addrs, sizes []uint64) {
 	}
 }
 
+// index builds the name index once: an open-addressing table at most 2/3
+// full, without an allocation per name.
 func (s *symSet) index() {
 	s.once.Do(func() {
-		s.first = make(map[string]int32, len(s.names))
-		s.next = make([]int32, len(s.names))
-		for i := len(s.names) - 1; i >= 0; i-- {
-			name := s.names[i]
-			if j, ok := s.first[name]; ok {
-				s.next[i] = j
-			} else {
-				s.next[i] = -1
+		n := len(s.addrs)
+		s.seed = maphash.MakeSeed()
+		s.slots = make([]int32, 1<<bits.Len(uint(n+n/2+1)))
+		mask := len(s.slots) - 1
+		for i := range n {
+			j := int(maphash.String(s.seed, s.name(i))) & mask
+			for s.slots[j] != 0 {
+				j = (j + 1) & mask
 			}
-			s.first[name] = int32(i)
+			s.slots[j] = int32(i + 1)
 		}
 	})
+}
+
+// lookup calls f with the index of each symbol called name, in no order.
+func (s *symSet) lookup(name string, f func(i int)) {
+	s.index()
+	mask := len(s.slots) - 1
+	for j := int(maphash.String(s.seed, name)) & mask; s.slots[j] != 0; j = (j + 1) & mask {
+		if i := int(s.slots[j] - 1); s.name(i) == name {
+			f(i)
+		}
+	}
 }
 
 // find returns the containing symbol index and whether found.
@@ -194,7 +226,7 @@ func (s *symSet) find(addr uint64) (int, bool) {
 	for i > 0 && addrs[i-1] == addrs[i] {
 		i--
 	}
-	if addr == addrs[i] || addr-addrs[i] < s.sizes[i] {
+	if addr == addrs[i] || addr-addrs[i] < s.size(i) {
 		return i, true
 	}
 	return 0, false
@@ -242,9 +274,14 @@ func (t *Table) Len() int {
 // the lowest address is returned; LookupAll returns them all.
 func (t *Table) Lookup(name string) (Symbol, bool) {
 	for _, s := range t.loadSets() {
-		s.index()
-		if i, ok := s.first[name]; ok {
-			return s.sym(int(i)), true
+		first := -1
+		s.lookup(name, func(i int) {
+			if first < 0 || i < first {
+				first = i
+			}
+		})
+		if first >= 0 {
+			return s.sym(first), true
 		}
 	}
 	return Symbol{}, false
@@ -255,13 +292,11 @@ func (t *Table) Lookup(name string) (Symbol, bool) {
 func (t *Table) LookupAll(name string) []Symbol {
 	var out []Symbol
 	for _, s := range t.loadSets() {
-		s.index()
-		i, ok := s.first[name]
-		if !ok {
-			continue
-		}
-		for ; i >= 0; i = s.next[i] {
-			out = append(out, s.sym(int(i)))
+		var idx []int
+		s.lookup(name, func(i int) { idx = append(idx, i) })
+		sort.Ints(idx)
+		for _, i := range idx {
+			out = append(out, s.sym(i))
 		}
 	}
 	return out
