@@ -297,17 +297,21 @@ func readTokens(r vmem.Reader, tableAddr, indexAddr uint64) (*tokens, error) {
 }
 
 // decoded is the result of walking kallsyms_names: every expansion (type
-// letter, then name) back to back in one string, so the names cost one
+// letter, then name) back to back in one buffer, so the names cost one
 // allocation however many there are.
 type decoded struct {
-	text    string
+	text    []byte
 	starts  []int32  // name i is text[starts[i] : starts[i+1]-1]
 	types   []byte   // type letter of each symbol
 	markers []uint32 // offset of every 256th entry, as kallsyms_markers
 	end     int      // offset just past the last entry
 }
 
-func (d *decoded) name(i int) string { return d.text[d.starts[i] : d.starts[i+1]-1] }
+func (d *decoded) name(i int) []byte { return d.text[d.starts[i] : d.starts[i+1]-1] }
+
+// shortToken is the longest token copied as a fixed-size array (almost all
+// are shorter: scripts/kallsyms.c builds them from pairs of pairs).
+const shortToken = 16
 
 // decodeNames walks n entries of kallsyms_names as kallsyms_expand_symbol()
 // does: a length (one byte, or since 6.1 two when the first has bit 7 set:
@@ -320,6 +324,14 @@ func decodeNames(src byteSource, n int, tok *tokens, long bool, sizeHint int) (*
 	if n <= 0 || n > MaxSyms {
 		return nil, fmt.Errorf("kallsyms_num_syms=%d out of range", n)
 	}
+	// Each token padded to shortToken bytes: one fixed-size copy per token
+	// instead of a call to copy.
+	var short [256][shortToken]byte
+	var toklen [256]int
+	for i, t := range tok {
+		copy(short[i][:], t)
+		toklen[i] = len(t)
+	}
 	// Grow rather than trust n for the allocation: a false candidate of the
 	// scan, or a hostile table, fails long before n entries.
 	c := min(n, 1<<16)
@@ -328,16 +340,17 @@ func decodeNames(src byteSource, n int, tok *tokens, long bool, sizeHint int) (*
 		markers: make([]uint32, 0, (c+255)/256),
 		starts:  make([]int32, 0, c+1),
 	}
-	// Decoded names are about twice the compressed stream.
+	// Decoded names are about twice the compressed stream. A name may write
+	// up to maxNameLen+1 bytes plus the padding of its last token.
+	const room = maxNameLen + 1 + shortToken
 	textCap := c * 24
 	if sizeHint > 0 {
 		textCap = min(2*sizeHint+4096, n*24, 8<<20)
 	}
-	var text strings.Builder
-	text.Grow(textCap)
+	text := make([]byte, max(textCap, 2*room))
 	var buf []byte
 	var err error
-	pos := 0
+	pos, w := 0, 0 // read offset in the stream, write offset in text
 	for i := range n {
 		if i&0xFF == 0 {
 			d.markers = append(d.markers, uint32(pos))
@@ -367,45 +380,43 @@ func decodeNames(src byteSource, n int, tok *tokens, long bool, sizeHint int) (*
 				return nil, fmt.Errorf("kallsyms_names entry %d at offset %d: %w", i, pos, err)
 			}
 		}
-		nameStart := text.Len()
-		var typ byte
+		if len(text)-w < room { // w <= maxDecodedBytes: checked below
+			grown := make([]byte, 2*len(text)+room)
+			copy(grown, text[:w])
+			text = grown
+		}
+		nameStart := w
 		for _, b := range buf[pos+hdr : end] {
-			t := tok[b]
-			if text.Len()-nameStart+len(t) > maxNameLen+1 {
+			tl := toklen[b]
+			if w-nameStart+tl > maxNameLen+1 {
 				return nil, fmt.Errorf("kallsyms_names entry %d at offset %d expands past %d bytes", i, pos, maxNameLen)
 			}
-			if text.Len() == nameStart && len(t) > 0 {
-				typ = t[0]
+			if tl <= shortToken {
+				*(*[shortToken]byte)(text[w : w+shortToken]) = short[b]
+			} else {
+				copy(text[w:], tok[b])
 			}
-			text.Write(t)
+			w += tl
 		}
-		if text.Len()-nameStart < 2 {
-			return nil, fmt.Errorf("kallsyms_names entry %d at offset %d expands to %q: no name", i, pos, expand(tok, buf[pos+hdr:end]))
+		if w-nameStart < 2 {
+			return nil, fmt.Errorf("kallsyms_names entry %d at offset %d expands to %q: no name", i, pos, text[nameStart:w])
 		}
+		typ := text[nameStart]
 		if !isLetter(typ) {
 			return nil, fmt.Errorf("kallsyms_names entry %d at offset %d: type %q is not a letter", i, pos, typ)
 		}
 		d.types = append(d.types, typ)
 		// The type stays in the text; the name starts after it.
 		d.starts = append(d.starts, int32(nameStart+1))
-		if text.Len() > maxDecodedBytes {
+		if w > maxDecodedBytes {
 			return nil, fmt.Errorf("kallsyms names exceed %d bytes", maxDecodedBytes)
 		}
 		pos = end
 	}
-	d.starts = append(d.starts, int32(text.Len()+1))
-	d.text = text.String()
+	d.starts = append(d.starts, int32(w+1))
+	d.text = text[:w:w]
 	d.end = pos
 	return d, nil
-}
-
-// expand is the expansion of one entry's token indices.
-func expand(tok *tokens, idx []byte) []byte {
-	var out []byte
-	for _, b := range idx {
-		out = append(out, tok[b]...)
-	}
-	return out
 }
 
 func isLetter(c byte) bool { return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' }
@@ -534,15 +545,17 @@ func (loc *kallsymsLoc) addrs(mem vmem.Reader, d *decoded, want map[string]uint6
 		return nil, 0, err
 	}
 	idx := map[string]int{}
+	names := make([]string, 0, len(want))
 	for name := range want {
 		idx[name] = -1
+		names = append(names, name)
 	}
 	// Few names are wanted: comparing beats hashing every name.
 	if len(want) > 0 {
 		for i := range d.types {
 			nm := d.name(i)
-			for w := range want {
-				if nm == w && idx[w] < 0 {
+			for _, w := range names {
+				if string(nm) == w && idx[w] < 0 {
 					idx[w] = i
 				}
 			}

@@ -80,7 +80,7 @@ type Table struct {
 type symSet struct {
 	module string
 	names  []string
-	text   string
+	text   []byte
 	starts []int32 // name i is text[starts[i] : starts[i+1]-1]
 	addrs  []uint64
 	sizes  []uint64
@@ -91,11 +91,29 @@ type symSet struct {
 	slots []int32 // open addressing by name hash: index+1, 0 is empty
 }
 
+// name is symbol i's name; a kallsyms name is copied out of text (only
+// the symbols a caller gets back are).
 func (s *symSet) name(i int) string {
 	if s.names != nil {
 		return s.names[i]
 	}
-	return s.text[s.starts[i] : s.starts[i+1]-1]
+	return string(s.text[s.starts[i] : s.starts[i+1]-1])
+}
+
+// nameIs reports whether symbol i is called name, without allocating.
+func (s *symSet) nameIs(i int, name string) bool {
+	if s.names != nil {
+		return s.names[i] == name
+	}
+	return string(s.text[s.starts[i]:s.starts[i+1]-1]) == name
+}
+
+// hashName hashes symbol i's name, without allocating.
+func (s *symSet) hashName(i int) uint64 {
+	if s.names != nil {
+		return maphash.String(s.seed, s.names[i])
+	}
+	return maphash.Bytes(s.seed, s.text[s.starts[i]:s.starts[i+1]-1])
 }
 
 // size is the symbol's size: the source's, else the distance to the next
@@ -195,7 +213,7 @@ func (s *symSet) index() {
 		s.slots = make([]int32, 1<<bits.Len(uint(n+n/2+1)))
 		mask := len(s.slots) - 1
 		for i := range n {
-			j := int(maphash.String(s.seed, s.name(i))) & mask
+			j := int(s.hashName(i)) & mask
 			for s.slots[j] != 0 {
 				j = (j + 1) & mask
 			}
@@ -209,7 +227,7 @@ func (s *symSet) lookup(name string, f func(i int)) {
 	s.index()
 	mask := len(s.slots) - 1
 	for j := int(maphash.String(s.seed, name)) & mask; s.slots[j] != 0; j = (j + 1) & mask {
-		if i := int(s.slots[j] - 1); s.name(i) == name {
+		if i := int(s.slots[j] - 1); s.nameIs(i, name) {
 			f(i)
 		}
 	}
