@@ -14,6 +14,8 @@ package btfmem
 import (
 	"errors"
 	"fmt"
+	"runtime"
+	"sync"
 
 	"github.com/panicscope/panicscope/vmcore/vmem"
 )
@@ -37,7 +39,7 @@ func Read(mem vmem.Reader, start, stop uint64) ([]byte, error) {
 			start, stop, stop-start, MaxBlob, ErrBadBTF)
 	}
 	blob := make([]byte, stop-start)
-	if mem.ReadVirt(blob, start) == nil {
+	if readParallel(mem, blob, start) == nil {
 		return blob, nil
 	}
 	// Again page by page, to say which page is missing.
@@ -52,6 +54,30 @@ func Read(mem vmem.Reader, start, stop uint64) ([]byte, error) {
 		off += n
 	}
 	return blob, nil
+}
+
+// readParallel fills blob from start in a few page-aligned pieces read at
+// once: pages of a compressed dump are decompressed one by one, and vmlinux
+// BTF is a thousand of them. vmem.Readers are safe for concurrent use.
+func readParallel(mem vmem.Reader, blob []byte, start uint64) error {
+	const minPiece = 256 << 10
+	n := min(runtime.GOMAXPROCS(0), 4, len(blob)/minPiece)
+	if n <= 1 {
+		return mem.ReadVirt(blob, start)
+	}
+	piece := (len(blob)/n + 4095) &^ 4095
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		lo := i * piece
+		hi := min(lo+piece, len(blob))
+		if lo >= hi {
+			break
+		}
+		wg.Go(func() { errs[i] = mem.ReadVirt(blob[lo:hi], start+uint64(lo)) })
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 // Load reads and parses vmlinux BTF from [start, stop), normally the

@@ -18,14 +18,26 @@ type nameIndex struct {
 	frags []uint32 // high half of the name's hash
 }
 
-// index builds s.names once; s.mu is held.
-func (s *Spec) index() *nameIndex {
-	if s.names != nil {
-		return s.names
+// index returns the index of functions (funcs) or of the other named types
+// but decl tags, building it on first use; s.mu is held.
+func (s *Spec) index(funcs bool) *nameIndex {
+	p := &s.names
+	if funcs {
+		p = &s.funcs
+	}
+	if *p != nil {
+		return *p
+	}
+	in := func(r []byte) bool {
+		if s.bo.Uint32(r) == 0 {
+			return false
+		}
+		kind := s.bo.Uint32(r[4:]) >> 24 & 0x1f
+		return kind != kindDeclTag && (kind == kindFunc) == funcs
 	}
 	named := 0
 	for _, off := range s.offs {
-		if s.bo.Uint32(s.types[off:]) != 0 {
+		if in(s.types[off:]) {
 			named++
 		}
 	}
@@ -33,32 +45,52 @@ func (s *Spec) index() *nameIndex {
 	ix := &nameIndex{seed: maphash.MakeSeed(), mask: size - 1, slots: make([]uint32, size), frags: make([]uint32, size)}
 	for i, off := range s.offs {
 		r := s.types[off:]
-		nameOff := s.bo.Uint32(r)
-		if nameOff == 0 || s.bo.Uint32(r[4:])>>24&0x1f == kindDeclTag {
+		if !in(r) {
 			continue
 		}
-		h := maphash.Bytes(ix.seed, s.strBytes(nameOff))
+		h := maphash.Bytes(ix.seed, s.strBytes(s.bo.Uint32(r)))
 		j := uint32(h) & ix.mask
 		for ix.slots[j] != 0 {
 			j = (j + 1) & ix.mask
 		}
 		ix.slots[j], ix.frags[j] = uint32(i)+1, uint32(h>>32)
 	}
-	s.names = ix
+	*p = ix
 	return ix
 }
 
 // AnyTypesByName decodes every type of this Spec (not its base) named
 // name, of any kind but decl tags, in ID order; nil when there is none.
-func (s *Spec) AnyTypesByName(name string) []btf.Type {
+func (s *Spec) AnyTypesByName(name string) []btf.Type { return s.lookup(name, true, true) }
+
+// typesByName decodes the functions (funcs) or the other types named name,
+// in ID order.
+func (s *Spec) typesByName(name string, funcs bool) []btf.Type { return s.lookup(name, !funcs, funcs) }
+
+func (s *Spec) lookup(name string, others, funcs bool) []btf.Type {
 	if name == "" {
 		return nil
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	ix := s.index()
-	h := maphash.String(ix.seed, name)
 	var ids []int
+	if others {
+		ids = s.index(false).find(s, name, ids)
+	}
+	if funcs {
+		ids = s.index(true).find(s, name, ids)
+	}
+	slices.Sort(ids)
+	out := make([]btf.Type, 0, len(ids))
+	for _, i := range ids {
+		out = append(out, s.decode(s.first+btf.TypeID(i)))
+	}
+	return out
+}
+
+// find appends the indexes of the types named name.
+func (ix *nameIndex) find(s *Spec, name string, ids []int) []int {
+	h := maphash.String(ix.seed, name)
 	for j := uint32(h) & ix.mask; ix.slots[j] != 0; j = (j + 1) & ix.mask {
 		if ix.frags[j] != uint32(h>>32) {
 			continue
@@ -68,10 +100,5 @@ func (s *Spec) AnyTypesByName(name string) []btf.Type {
 			ids = append(ids, i)
 		}
 	}
-	slices.Sort(ids)
-	out := make([]btf.Type, 0, len(ids))
-	for _, i := range ids {
-		out = append(out, s.decode(s.first+btf.TypeID(i)))
-	}
-	return out
+	return ids
 }

@@ -122,7 +122,7 @@ func TestSameAsCilium(t *testing.T) {
 		t.Logf("%s: %d types", name, m)
 	}
 	// Lookups by name give what cilium's do.
-	for _, name := range []string{"task_struct", "notifier_block", "atomic_t", "list_head", "printk_info", "pid_t", "labpanic_state", "pvpanic"} {
+	for _, name := range []string{"task_struct", "notifier_block", "atomic_t", "list_head", "printk_info", "pid_t", "labpanic_state", "pvpanic", "schedule", "panic"} {
 		got := ours.AnyTypesByName(name)
 		want, _ := theirs.AnyTypesByName(name)
 		if len(got) != len(want) {

@@ -59,7 +59,8 @@ type Spec struct {
 
 	mu    *sync.Mutex // shared by a base and its split Specs: decoding one may decode the other
 	cache []btf.Type  // decoded types by index; nil until decoded
-	names *nameIndex  // built on the first lookup by name
+	names *nameIndex  // named types but functions, built on the first lookup by name
+	funcs *nameIndex  // functions, built on the first lookup that needs them
 }
 
 // Parse checks a raw vmlinux BTF blob. Types are decoded on first use.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -175,4 +176,46 @@ func FuzzSameAsCilium(f *testing.F) {
 		c := comparer{seen: map[[2]btf.Type]bool{}}
 		compareAll(t, &c, ours, theirs, 1)
 	})
+}
+
+// A function is found by name, and wins over a forward declaration of the
+// same name but not over a definition (functions are indexed apart).
+func TestFunctionsByName(t *testing.T) {
+	i32 := &btf.Int{Name: "int", Size: 4, Encoding: btf.Signed}
+	proto := &btf.FuncProto{Return: i32}
+	types := []btf.Type{
+		&btf.Func{Name: "lonely", Type: proto, Linkage: btf.GlobalFunc},
+		&btf.Fwd{Name: "shadowed", Kind: btf.FwdStruct},
+		&btf.Func{Name: "shadowed", Type: proto, Linkage: btf.StaticFunc},
+		&btf.Func{Name: "defined", Type: proto, Linkage: btf.StaticFunc},
+		&btf.Struct{Name: "defined", Size: 4, Members: []btf.Member{{Name: "x", Type: i32}}},
+	}
+	b, err := btf.NewBuilder(types, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	blob, err := b.Marshal(nil, &btf.MarshalOptions{Order: binary.LittleEndian})
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec, err := btfmem.Parse(blob)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := btfmem.NewTypes(spec)
+	for name, want := range map[string]string{
+		"lonely": "*btf.Func", "shadowed": "*btf.Func", "struct shadowed": "*btf.Fwd", "defined": "*btf.Struct",
+	} {
+		typ, err := ts.AnyType(name)
+		if err != nil {
+			t.Errorf("%s: %v", name, err)
+			continue
+		}
+		if got := fmt.Sprintf("%T", typ); got != want {
+			t.Errorf("%s: %s, want %s", name, got, want)
+		}
+	}
+	if all := spec.AnyTypesByName("defined"); len(all) != 2 {
+		t.Errorf("defined: %d types, want the function and the struct", len(all))
+	}
 }

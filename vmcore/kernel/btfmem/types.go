@@ -48,11 +48,19 @@ func (t *Types) AnyType(name string) (btf.Type, error) {
 		return nil, fmt.Errorf("empty type name: %w", ErrNotFound)
 	}
 	best, bestRank := btf.Type(nil), 1<<30
-	for _, s := range t.specs {
-		for _, c := range s.AnyTypesByName(name) {
+	consider := func(cands []btf.Type) {
+		for _, c := range cands {
 			if r := rank(c, want); r < bestRank {
 				best, bestRank = c, r
 			}
+		}
+	}
+	for _, s := range t.specs {
+		consider(s.typesByName(name, false))
+		// Functions are four in five named types and rank below all but
+		// forward declarations: look at them only when they could win.
+		if want == "" && bestRank > rankFunc {
+			consider(s.typesByName(name, true))
 		}
 		if best != nil && bestRank < rankFwd {
 			break // vmlinux wins over modules
@@ -67,7 +75,10 @@ func (t *Types) AnyType(name string) (btf.Type, error) {
 	return best, nil
 }
 
-const rankFwd = 50
+const (
+	rankFunc = 7
+	rankFwd  = 50
+)
 
 // rank orders candidates of one name; lower is better, rankNone excluded.
 func rank(t btf.Type, want string) int {
@@ -103,7 +114,7 @@ func rank(t btf.Type, want string) int {
 	case *btf.Var:
 		return 6
 	case *btf.Func:
-		return 7
+		return rankFunc
 	}
 	return none - 1
 }
