@@ -3,8 +3,11 @@ package btfmem
 import (
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"slices"
 	"strconv"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -288,6 +291,86 @@ func lookups(ts *Types) {
 					_, _ = btf.Sizeof(m.Type)
 				}
 			}
+		}
+	}
+}
+
+// A blob large enough to be read in parallel pieces reads whole, and a
+// missing page in the middle is reported as the first missing page.
+func TestReadPieces(t *testing.T) {
+	const size = 1<<20 + 123
+	blob := make([]byte, size)
+	for i := range blob {
+		blob[i] = byte(i * 7)
+	}
+	var mem vmem.Fake
+	mem.Map(blobAddr, blob)
+	got, err := Read(&mem, blobAddr, blobAddr+size)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(got) != string(blob) {
+		t.Fatal("pieces read back differ")
+	}
+	// The same bytes with a hole of two pages at 600 KiB (page-aligned
+	// from blobAddr's page).
+	const start = uint64(blobAddr)
+	hole := (start&^4095 + 600<<10) - start
+	var holed vmem.Fake
+	holed.Map(start, blob[:hole])
+	holed.Map(start+hole+8192, blob[hole+8192:])
+	_, err = Read(&holed, start, start+size)
+	var fe *vmem.FaultError
+	if !errors.As(err, &fe) {
+		t.Fatalf("want a fault, got %v", err)
+	}
+	if want := fmt.Sprintf("%#x", start+hole); !strings.Contains(err.Error(), want) {
+		t.Fatalf("fault %v does not name the first missing page %s", err, want)
+	}
+}
+
+// Lookups from many goroutines, in the base and in split BTF on top of it,
+// decode each type once (run under -race in CI).
+func TestConcurrentLookups(t *testing.T) {
+	types, _ := baseTypes()
+	baseBlob := marshal(t, types)
+	base, err := Parse(baseBlob)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mod, err := ParseSplit(splitBlob(t, base, baseBlob), base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := NewTypes(base, mod)
+	names := []string{"struct mod_thing", "list_head", "atomic_t", "dup", "both", "struct opaque"}
+	got := make([][]btf.Type, 8)
+	var wg sync.WaitGroup
+	for g := range got {
+		wg.Go(func() {
+			for i := range names {
+				n := names[(i+g)%len(names)]
+				typ, err := ts.AnyType(n)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				got[g] = append(got[g], typ)
+			}
+			for id := btf.TypeID(1); id < 12; id++ {
+				_, _ = mod.TypeByID(id)
+			}
+		})
+	}
+	wg.Wait()
+	want := map[string]btf.Type{}
+	for g := range got {
+		for i, typ := range got[g] {
+			n := names[(i+g)%len(names)]
+			if w, ok := want[n]; ok && w != typ {
+				t.Fatalf("%s decoded twice", n)
+			}
+			want[n] = typ
 		}
 	}
 }
