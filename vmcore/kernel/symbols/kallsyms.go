@@ -4,8 +4,10 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/panicscope/panicscope/vmcore/vmcoreinfo"
 	"github.com/panicscope/panicscope/vmcore/vmem"
@@ -227,7 +229,7 @@ func (s *memStream) avail(n int) ([]byte, error) {
 func readPrefix(r vmem.Reader, addr uint64, n int, dst []byte) ([]byte, error) {
 	start := len(dst)
 	dst = grow(dst, n)
-	err := r.ReadVirt(dst[start:start+n], addr)
+	err := readParallel(r, dst[start:start+n], addr)
 	if err == nil {
 		return dst[:start+n], nil
 	}
@@ -252,6 +254,30 @@ func readPrefix(r vmem.Reader, addr uint64, n int, dst []byte) ([]byte, error) {
 	return dst[:start+done], err
 }
 
+// readParallel fills buf from addr in a few page-aligned pieces read at
+// once: the pages of a compressed dump are decompressed one by one, and
+// kallsyms_names is hundreds of them. vmem.Readers are safe for concurrent
+// use. The error is any piece's.
+func readParallel(r vmem.Reader, buf []byte, addr uint64) error {
+	const minPiece = 256 << 10
+	n := min(runtime.GOMAXPROCS(0), 4, len(buf)/minPiece)
+	if n <= 1 {
+		return r.ReadVirt(buf, addr)
+	}
+	piece := (len(buf)/n + 4095) &^ 4095
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		lo, hi := i*piece, min((i+1)*piece, len(buf))
+		if lo >= hi {
+			break
+		}
+		wg.Go(func() { errs[i] = r.ReadVirt(buf[lo:hi], addr+uint64(lo)) })
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
 func grow(b []byte, n int) []byte {
 	if cap(b)-len(b) >= n {
 		return b[:len(b)+n]
@@ -267,7 +293,7 @@ func readArray(r vmem.Reader, what string, addr uint64, n int) ([]byte, error) {
 		return nil, fmt.Errorf("%s at %#x: %d bytes wrap around the address space", what, addr, n)
 	}
 	b := make([]byte, n)
-	if err := r.ReadVirt(b, addr); err != nil {
+	if err := readParallel(r, b, addr); err != nil {
 		return nil, fmt.Errorf("reading %s (%d bytes at %#x): %w", what, n, addr, err)
 	}
 	return b, nil
