@@ -12,7 +12,9 @@
 #   trixie-root/  a minimal Debian trixie (python3-drgn 0.0.31 needs trixie's
 #                 Python 3.13, so it runs in a chroot on a bookworm host)
 # Packages come from the host's own Debian mirror (its apt sources).
-# Environment: RUNS (default 30), WARMUP (default 3).
+# Environment: RUNS (default 30), WARMUP (default 3); RT=1 runs the timing
+# under SCHED_FIFO (chrt -f 10), which approximates an idle machine when
+# other jobs share its CPUs (both tools get the same treatment).
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -21,6 +23,8 @@ release=6.1.0-56-amd64
 cache=${XDG_CACHE_HOME:-$HOME/.cache}/panicscope-lab
 runs=${RUNS:-30}
 warmup=${WARMUP:-3}
+sched=()
+[ "${RT:-0}" = 1 ] && sched=(chrt -f 10)
 
 die() { echo "bench.sh: $*" >&2; exit 1; }
 [ -f "$fixture/vmcore" ] || die "no $fixture/vmcore"
@@ -98,8 +102,8 @@ drgn_cmd=(chroot "$root" drgn -q -c /bench/vmcore -s /bench/vmlinux --main-symbo
 
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
-echo "fixture: $fixture/vmcore; drgn $drgn_version; $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg)"
-hyperfine -N --warmup "$warmup" --runs "$runs" --export-json "$out/h.json" \
+echo "fixture: $fixture/vmcore; drgn $drgn_version; $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg)${sched[*]:+; under ${sched[*]}}"
+"${sched[@]}" hyperfine -N --warmup "$warmup" --runs "$runs" --export-json "$out/h.json" \
 	-n "panicscope report --json" "${ps_cmd[*]}" \
 	-n "drgn $drgn_version (dmesg + panic_notifier_list)" "${drgn_cmd[*]}"
 
