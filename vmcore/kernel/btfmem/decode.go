@@ -84,7 +84,7 @@ func (d *decoder) ref(s *Spec, id btf.TypeID) btf.Type {
 		return (*btf.Void)(nil)
 	}
 	o, i, _ := s.owner(id) // parse checked every reference
-	if t := o.cache[i]; t != nil {
+	if t, ok := o.cache[i]; ok {
 		return t
 	}
 	t := o.shell(i)

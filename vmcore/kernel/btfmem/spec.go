@@ -57,10 +57,10 @@ type Spec struct {
 	// anyDeclTag: some type of this blob is a decl tag (most have none).
 	anyDeclTag bool
 
-	mu    *sync.Mutex // shared by a base and its split Specs: decoding one may decode the other
-	cache []btf.Type  // decoded types by index; nil until decoded
-	names *nameIndex  // named types but functions, built on the first lookup by name
-	funcs *nameIndex  // functions, built on the first lookup that needs them
+	mu    *sync.Mutex      // shared by a base and its split Specs: decoding one may decode the other
+	cache map[int]btf.Type // decoded types by index (a report decodes a few thousand of 100k)
+	names *nameIndex       // named types but functions, built on the first lookup by name
+	funcs *nameIndex       // functions, built on the first lookup that needs them
 }
 
 // Parse checks a raw vmlinux BTF blob. Types are decoded on first use.
@@ -158,7 +158,7 @@ func parse(blob []byte, base *Spec) (*Spec, error) {
 	if err := s.scan(); err != nil {
 		return nil, err
 	}
-	s.cache = make([]btf.Type, len(s.offs))
+	s.cache = map[int]btf.Type{}
 	return s, nil
 }
 
@@ -188,7 +188,9 @@ func (s *Spec) scan() error {
 	if len(types)/typeLen > maxTypes {
 		return bad("type section of %d bytes holds more than %d types", len(types), maxTypes)
 	}
-	s.offs = make([]uint32, 0, len(types)/typeLen/3+1)
+	// Room for the most records the section can hold: the tail never
+	// touched costs no memory, and nothing is copied while growing.
+	s.offs = make([]uint32, 0, len(types)/typeLen+1)
 	for off := 0; off < len(types); {
 		id := s.first + btf.TypeID(len(s.offs))
 		if len(types)-off < typeLen {
