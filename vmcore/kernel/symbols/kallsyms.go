@@ -70,31 +70,45 @@ func (e addrEncoding) String() string {
 	return "unknown"
 }
 
-// decodeAddrs applies kallsyms_sym_address() to every entry of raw (u64
-// entries for encAbsolute, else u32). offsetsAddr is the address of
-// kallsyms_offsets (encPlaceRelative).
-func decodeAddrs(enc addrEncoding, raw []byte, n int, base, offsetsAddr uint64) []uint64 {
-	out := make([]uint64, n)
-	for i := range out {
-		if enc == encAbsolute {
-			out[i] = binary.LittleEndian.Uint64(raw[8*i:])
-			continue
-		}
-		v := binary.LittleEndian.Uint32(raw[4*i:])
-		switch enc {
-		case encRelative:
-			out[i] = base + uint64(v)
-		case encAbsPercpu:
-			if int32(v) >= 0 {
-				out[i] = uint64(v)
-			} else {
-				out[i] = base - 1 - uint64(int64(int32(v)))
-			}
-		case encPlaceRelative:
-			out[i] = offsetsAddr + uint64(4*i) + uint64(int64(int32(v)))
-		}
+// addrTable is kallsyms_addresses or kallsyms_offsets as read, with the
+// encoding that turns entry i into an address (kallsyms_sym_address() in
+// kernel/kallsyms.c): decoded on each access rather than into 150k
+// uint64s.
+type addrTable struct {
+	enc         addrEncoding
+	raw         []byte // u64 entries for encAbsolute, else u32
+	n           int
+	base        uint64 // kallsyms_relative_base
+	offsetsAddr uint64 // address of kallsyms_offsets (encPlaceRelative)
+}
+
+func (t *addrTable) at(i int) uint64 {
+	if t.enc == encAbsolute {
+		return binary.LittleEndian.Uint64(t.raw[8*i:])
 	}
-	return out
+	v := binary.LittleEndian.Uint32(t.raw[4*i:])
+	switch t.enc {
+	case encRelative:
+		return t.base + uint64(v)
+	case encAbsPercpu:
+		if int32(v) >= 0 {
+			return uint64(v)
+		}
+		return t.base - 1 - uint64(int64(int32(v)))
+	}
+	return t.offsetsAddr + uint64(4*i) + uint64(int64(int32(v))) // encPlaceRelative
+}
+
+func (t *addrTable) sorted() bool {
+	prev := uint64(0)
+	for i := range t.n {
+		a := t.at(i)
+		if a < prev {
+			return false
+		}
+		prev = a
+	}
+	return true
 }
 
 func anyNegative(raw []byte, n int) bool {
@@ -104,15 +118,6 @@ func anyNegative(raw []byte, n int) bool {
 		}
 	}
 	return false
-}
-
-func sorted(addrs []uint64) bool {
-	for i := 1; i < len(addrs); i++ {
-		if addrs[i] < addrs[i-1] {
-			return false
-		}
-	}
-	return true
 }
 
 // tokens is kallsyms_token_table split by kallsyms_token_index.
@@ -536,18 +541,16 @@ func FromKallsyms(mem vmem.Reader, info *vmcoreinfo.Info) (*Table, error) {
 	if stextErr == nil {
 		want["_stext"] = stext
 	}
-	addrs, enc, err := loc.addrs(mem, d, want)
+	addrs, err := loc.addrs(mem, d, want)
 	if err != nil {
 		return nil, fmt.Errorf("symbols: %w", err)
 	}
-	t := buildKallsymsTable(SourceKallsyms, d, addrs)
-	t.encoding = enc.String()
-	return t, nil
+	return buildKallsymsTable(SourceKallsyms, d, addrs), nil
 }
 
 // addrs reads the address table and picks the encoding that gives each
 // symbol in want its address (and, lacking those, a sorted table).
-func (loc *kallsymsLoc) addrs(mem vmem.Reader, d *decoded, want map[string]uint64) ([]uint64, addrEncoding, error) {
+func (loc *kallsymsLoc) addrs(mem vmem.Reader, d *decoded, want map[string]uint64) (*addrTable, error) {
 	n := loc.numSyms
 	var raw []byte
 	var err error
@@ -559,7 +562,7 @@ func (loc *kallsymsLoc) addrs(mem vmem.Reader, d *decoded, want map[string]uint6
 		cands = []addrEncoding{encAbsolute}
 	case loc.relBase != 0:
 		if base, err = vmem.ReadU64(mem, loc.relBase); err != nil {
-			return nil, 0, fmt.Errorf("reading kallsyms_relative_base: %w", err)
+			return nil, fmt.Errorf("reading kallsyms_relative_base: %w", err)
 		}
 		raw, err = readArray(mem, "kallsyms_offsets", loc.offsets, 4*n)
 		cands = []addrEncoding{encAbsPercpu, encRelative}
@@ -568,7 +571,7 @@ func (loc *kallsymsLoc) addrs(mem vmem.Reader, d *decoded, want map[string]uint6
 		cands = []addrEncoding{encPlaceRelative}
 	}
 	if err != nil {
-		return nil, 0, err
+		return nil, err
 	}
 	idx := map[string]int{}
 	names := make([]string, 0, len(want))
@@ -594,8 +597,8 @@ func (loc *kallsymsLoc) addrs(mem vmem.Reader, d *decoded, want map[string]uint6
 			tried = append(tried, enc.String()+": no negative offsets")
 			continue
 		}
-		addrs := decodeAddrs(enc, raw, n, base, loc.offsets)
-		ok := sorted(addrs)
+		addrs := &addrTable{enc: enc, raw: raw, n: n, base: base, offsetsAddr: loc.offsets}
+		ok := addrs.sorted()
 		why := "not sorted by address"
 		for name, w := range want {
 			i := idx[name]
@@ -606,22 +609,22 @@ func (loc *kallsymsLoc) addrs(mem vmem.Reader, d *decoded, want map[string]uint6
 				}
 				continue // e.g. the kallsyms_* tables are not in kallsyms
 			}
-			if addrs[i] != w {
-				ok, why = false, fmt.Sprintf("%s=%#x, VMCOREINFO says %#x", name, addrs[i], w)
+			if addrs.at(i) != w {
+				ok, why = false, fmt.Sprintf("%s=%#x, VMCOREINFO says %#x", name, addrs.at(i), w)
 				break
 			}
 		}
 		if ok {
-			return addrs, enc, nil
+			return addrs, nil
 		}
 		tried = append(tried, enc.String()+": "+why)
 	}
-	return nil, 0, fmt.Errorf("kallsyms addresses do not decode: %s", strings.Join(tried, "; "))
+	return nil, fmt.Errorf("kallsyms addresses do not decode: %s", strings.Join(tried, "; "))
 }
 
-func buildKallsymsTable(src Source, d *decoded, addrs []uint64) *Table {
-	t := &Table{source: src}
-	sets := []*symSet{{text: d.text, starts: d.starts, addrs: addrs, types: d.types}}
+func buildKallsymsTable(src Source, d *decoded, addrs *addrTable) *Table {
+	t := &Table{source: src, encoding: addrs.enc.String()}
+	sets := []*symSet{{text: d.text, starts: d.starts, table: addrs, n: addrs.n, types: d.types}}
 	t.sets.Store(&sets)
 	return t
 }

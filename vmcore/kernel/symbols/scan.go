@@ -416,13 +416,11 @@ func fullCheck(mem vmem.Reader, ft *foundTokens, win []byte, base uint64, x, s, 
 		tokenIndex: ft.index,
 	}
 	numAddr := base + uint64(x)
-	addrs, enc, err := scanAddrs(mem, &loc, numAddr, d, want)
+	addrs, err := scanAddrs(mem, &loc, numAddr, d, want)
 	if err != nil {
 		return nil, true, fmt.Errorf("kallsyms_names at %#x (%d symbols): %w", loc.names, n, err)
 	}
-	t = buildKallsymsTable(SourceKallsymsScan, d, addrs)
-	t.encoding = enc.String()
-	return t, true, nil
+	return buildKallsymsTable(SourceKallsymsScan, d, addrs), true, nil
 }
 
 // checkMarkers compares kallsyms_markers (u32 offsets of every 256th name,
@@ -452,7 +450,7 @@ func checkMarkers(win []byte, base uint64, s int, d *decoded) error {
 // kallsyms_num_syms (kallsyms_addresses, or kallsyms_offsets then
 // kallsyms_relative_base; up to 6.x) or after kallsyms_token_index
 // (kallsyms_offsets [then kallsyms_relative_base]; newer write_src()).
-func scanAddrs(mem vmem.Reader, loc *kallsymsLoc, numAddr uint64, d *decoded, want map[string]uint64) ([]uint64, addrEncoding, error) {
+func scanAddrs(mem vmem.Reader, loc *kallsymsLoc, numAddr uint64, d *decoded, want map[string]uint64) (*addrTable, error) {
 	n := uint64(loc.numSyms)
 	type layout struct{ addresses, offsets, relBase uint64 }
 	var lays []layout
@@ -484,11 +482,11 @@ func scanAddrs(mem vmem.Reader, loc *kallsymsLoc, numAddr uint64, d *decoded, wa
 		seen[l] = true
 		c := *loc
 		c.addresses, c.offsets, c.relBase = l.addresses, l.offsets, l.relBase
-		addrs, enc, err := c.addrs(mem, d, want)
+		addrs, err := c.addrs(mem, d, want)
 		if err == nil {
-			return addrs, enc, nil
+			return addrs, nil
 		}
 		errs = append(errs, err.Error())
 	}
-	return nil, 0, fmt.Errorf("no address table decodes (%s)", strings.Join(errs, " | "))
+	return nil, fmt.Errorf("no address table decodes (%s)", strings.Join(errs, " | "))
 }

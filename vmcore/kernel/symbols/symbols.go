@@ -83,6 +83,8 @@ type symSet struct {
 	text   []byte
 	starts []int32 // name i is text[starts[i] : starts[i+1]-1]
 	addrs  []uint64
+	table  *addrTable // kallsyms: addresses decoded on access, addrs nil
+	n      int        // number of symbols
 	sizes  []uint64
 	types  []byte
 
@@ -93,6 +95,14 @@ type symSet struct {
 
 // name is symbol i's name; a kallsyms name is copied out of text (only
 // the symbols a caller gets back are).
+// addr is symbol i's address.
+func (s *symSet) addr(i int) uint64 {
+	if s.table != nil {
+		return s.table.at(i)
+	}
+	return s.addrs[i]
+}
+
 func (s *symSet) name(i int) string {
 	if s.names != nil {
 		return s.names[i]
@@ -122,9 +132,10 @@ func (s *symSet) size(i int) uint64 {
 	if s.sizes != nil && s.sizes[i] != 0 {
 		return s.sizes[i]
 	}
-	for j := i + 1; j < len(s.addrs); j++ {
-		if s.addrs[j] != s.addrs[i] {
-			if gap := s.addrs[j] - s.addrs[i]; gap <= MaxInferredSize {
+	a := s.addr(i)
+	for j := i + 1; j < s.n; j++ {
+		if b := s.addr(j); b != a {
+			if gap := b - a; gap <= MaxInferredSize {
 				return gap
 			}
 			return 0
@@ -134,7 +145,7 @@ func (s *symSet) size(i int) uint64 {
 }
 
 func (s *symSet) sym(i int) Symbol {
-	return Symbol{Name: s.name(i), Addr: s.addrs[i], Size: s.size(i), Type: s.types[i], Module: s.module}
+	return Symbol{Name: s.name(i), Addr: s.addr(i), Size: s.size(i), Type: s.types[i], Module: s.module}
 }
 
 // New builds a table from syms (any order; the slice is not kept). A symbol
@@ -170,7 +181,7 @@ func newSet(module string, syms []Symbol) *symSet {
 	// first alias is the one the kernel prints.
 	sort.SliceStable(syms, func(i, j int) bool { return syms[i].Addr < syms[j].Addr })
 	n := len(syms)
-	set := &symSet{module: module, names: make([]string, n), addrs: make([]uint64, n),
+	set := &symSet{module: module, n: n, names: make([]string, n), addrs: make([]uint64, n),
 		sizes: make([]uint64, n), types: make([]byte, n)}
 	for i, s := range syms {
 		set.names[i], set.addrs[i], set.sizes[i], set.types[i] = s.Name, s.Addr, s.Size, s.Type
@@ -208,7 +219,7 @@ func inferSizes(addrs, sizes []uint64) {
 // full, without an allocation per name.
 func (s *symSet) index() {
 	s.once.Do(func() {
-		n := len(s.addrs)
+		n := s.n
 		s.seed = maphash.MakeSeed()
 		s.slots = make([]int32, 1<<bits.Len(uint(n+n/2+1)))
 		mask := len(s.slots) - 1
@@ -235,16 +246,16 @@ func (s *symSet) lookup(name string, f func(i int)) {
 
 // find returns the containing symbol index and whether found.
 func (s *symSet) find(addr uint64) (int, bool) {
-	addrs := s.addrs
-	i := sort.Search(len(addrs), func(i int) bool { return addrs[i] > addr }) - 1
+	i := sort.Search(s.n, func(i int) bool { return s.addr(i) > addr }) - 1
 	if i < 0 {
 		return 0, false
 	}
 	// First alias at that address, as get_symbol_pos() does.
-	for i > 0 && addrs[i-1] == addrs[i] {
+	a := s.addr(i)
+	for i > 0 && s.addr(i-1) == a {
 		i--
 	}
-	if addr == addrs[i] || addr-addrs[i] < s.size(i) {
+	if addr == a || addr-a < s.size(i) {
 		return i, true
 	}
 	return 0, false
@@ -282,7 +293,7 @@ func (t *Table) Encoding() string {
 func (t *Table) Len() int {
 	n := 0
 	for _, s := range t.loadSets() {
-		n += len(s.addrs)
+		n += s.n
 	}
 	return n
 }
@@ -329,7 +340,7 @@ func (t *Table) ByAddr(addr uint64) (sym Symbol, off uint64, ok bool) {
 		if !found {
 			continue
 		}
-		if !ok || s.addrs[i] > sym.Addr {
+		if !ok || s.addr(i) > sym.Addr {
 			sym, ok = s.sym(i), true
 		}
 	}
@@ -401,7 +412,7 @@ func (t *Table) All() iter.Seq[Symbol] {
 	sets := t.loadSets()
 	return func(yield func(Symbol) bool) {
 		for _, s := range sets {
-			for i := range s.addrs {
+			for i := range s.n {
 				if !yield(s.sym(i)) {
 					return
 				}
