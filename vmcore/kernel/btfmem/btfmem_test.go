@@ -374,3 +374,31 @@ func TestConcurrentLookups(t *testing.T) {
 		}
 	}
 }
+
+// Only a C identifier can name a function: other names never build the
+// function index.
+func TestFunctionIndexOnlyForIdentifiers(t *testing.T) {
+	for name, want := range map[string]bool{"schedule": true, "_x1": true, "1x": false, "unsigned long": false, "a-b": false, "": false} {
+		if isIdentifier(name) != want {
+			t.Errorf("isIdentifier(%q) = %v", name, !want)
+		}
+	}
+	types, _ := baseTypes()
+	spec, err := Parse(marshal(t, types))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := NewTypes(spec)
+	if _, err := ts.AnyType("long unsigned int"); !errors.Is(err, ErrNotFound) {
+		t.Fatal(err)
+	}
+	if spec.funcs != nil {
+		t.Fatal("a name with spaces built the function index")
+	}
+	if _, err := ts.AnyType("no_such_name"); !errors.Is(err, ErrNotFound) {
+		t.Fatal(err)
+	}
+	if spec.funcs == nil {
+		t.Fatal("an identifier found nothing without looking at functions")
+	}
+}

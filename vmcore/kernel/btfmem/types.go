@@ -58,8 +58,9 @@ func (t *Types) AnyType(name string) (btf.Type, error) {
 	for _, s := range t.specs {
 		consider(s.typesByName(name, false))
 		// Functions are four in five named types and rank below all but
-		// forward declarations: look at them only when they could win.
-		if want == "" && bestRank > rankFunc {
+		// forward declarations: look at them only when one could win
+		// (a function's name is a C identifier: "unsigned long" is not).
+		if want == "" && bestRank > rankFunc && isIdentifier(name) {
 			consider(s.typesByName(name, true))
 		}
 		if best != nil && bestRank < rankFwd {
@@ -117,4 +118,13 @@ func rank(t btf.Type, want string) int {
 		return rankFunc
 	}
 	return none - 1
+}
+
+func isIdentifier(s string) bool {
+	for i, c := range []byte(s) {
+		if !(c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || i > 0 && c >= '0' && c <= '9') {
+			return false
+		}
+	}
+	return s != ""
 }
