@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"runtime"
 	"strconv"
 	"strings"
@@ -25,8 +26,6 @@ const (
 	maxNameLen = 1024
 	// maxTokenLen bounds one kallsyms_token_table entry.
 	maxTokenLen = 1024
-	// maxDecodedBytes bounds all decoded names together.
-	maxDecodedBytes = 32 << 20
 )
 
 // ErrNoKallsyms means VMCOREINFO does not locate the kallsyms tables: the
@@ -327,18 +326,64 @@ func readTokens(r vmem.Reader, tableAddr, indexAddr uint64) (*tokens, error) {
 	return t, nil
 }
 
-// decoded is the result of walking kallsyms_names: every expansion (type
-// letter, then name) back to back in one buffer, so the names cost one
-// allocation however many there are.
+// decoded is the result of walking kallsyms_names once: each symbol's type
+// letter and the hash of its name. Names stay compressed (names) and are
+// expanded again when asked for, so a table of 150k symbols holds the 1.5
+// MiB stream instead of 3 MiB of names.
 type decoded struct {
-	text    []byte
-	starts  []int32  // name i is text[starts[i] : starts[i+1]-1]
+	names   *kallsymsNames
 	types   []byte   // type letter of each symbol
+	hashes  []uint32 // maphash of each name with seed
+	seed    maphash.Seed
 	markers []uint32 // offset of every 256th entry, as kallsyms_markers
 	end     int      // offset just past the last entry
 }
 
-func (d *decoded) name(i int) []byte { return d.text[d.starts[i] : d.starts[i+1]-1] }
+// kallsymsNames is a checked kallsyms_names stream: every entry is known to
+// lie inside it and to expand within maxNameLen to a type letter and a name.
+type kallsymsNames struct {
+	stream  []byte
+	tok     *tokens
+	long    bool
+	markers []uint32 // offset of entries 0, 256, 512, ...
+}
+
+// entry is the offset of entry i's length byte: from the marker before it,
+// skipping at most 255 entries, as kallsyms_lookup_name() does.
+func (k *kallsymsNames) entry(i int) int {
+	pos := int(k.markers[i>>8])
+	for j := i &^ 0xFF; j < i; j++ {
+		l, hdr := k.header(pos)
+		pos += hdr + l
+	}
+	return pos
+}
+
+func (k *kallsymsNames) header(pos int) (l, hdr int) {
+	l, hdr = int(k.stream[pos]), 1
+	if l&0x80 != 0 && k.long {
+		l, hdr = l&0x7F|int(k.stream[pos+1])<<7, 2
+	}
+	return l, hdr
+}
+
+// appendName appends symbol i's name (its expansion without the type
+// letter) to dst.
+func (k *kallsymsNames) appendName(dst []byte, i int) []byte {
+	pos := k.entry(i)
+	l, hdr := k.header(pos)
+	start := len(dst)
+	for _, b := range k.stream[pos+hdr : pos+hdr+l] {
+		dst = append(dst, k.tok[b]...)
+	}
+	return append(dst[:start], dst[start+1:]...)
+}
+
+// nameIs reports whether symbol i is called name.
+func (k *kallsymsNames) nameIs(i int, name string) bool {
+	var buf [maxNameLen + 1]byte
+	return string(k.appendName(buf[:0], i)) == name
+}
 
 // shortToken is the longest token copied as a fixed-size array (almost all
 // are shorter: scripts/kallsyms.c builds them from pairs of pairs).
@@ -368,20 +413,16 @@ func decodeNames(src byteSource, n int, tok *tokens, long bool, sizeHint int) (*
 	c := min(n, 1<<16)
 	d := &decoded{
 		types:   make([]byte, 0, c),
+		hashes:  make([]uint32, 0, c),
+		seed:    maphash.MakeSeed(),
 		markers: make([]uint32, 0, (c+255)/256),
-		starts:  make([]int32, 0, c+1),
 	}
-	// Decoded names are about twice the compressed stream. A name may write
-	// up to maxNameLen+1 bytes plus the padding of its last token.
-	const room = maxNameLen + 1 + shortToken
-	textCap := c * 24
-	if sizeHint > 0 {
-		textCap = min(2*sizeHint+4096, n*24, 8<<20)
-	}
-	text := make([]byte, max(textCap, 2*room))
+	// One expansion at a time: at most maxNameLen+1 bytes plus the padding
+	// of its last token.
+	var scratch [maxNameLen + 1 + shortToken]byte
 	var buf []byte
 	var err error
-	pos, w := 0, 0 // read offset in the stream, write offset in text
+	pos := 0
 	for i := range n {
 		if i&0xFF == 0 {
 			d.markers = append(d.markers, uint32(pos))
@@ -411,43 +452,44 @@ func decodeNames(src byteSource, n int, tok *tokens, long bool, sizeHint int) (*
 				return nil, fmt.Errorf("kallsyms_names entry %d at offset %d: %w", i, pos, err)
 			}
 		}
-		if len(text)-w < room { // w <= maxDecodedBytes: checked below
-			grown := make([]byte, 2*len(text)+room)
-			copy(grown, text[:w])
-			text = grown
-		}
-		nameStart := w
+		w := 0
 		for _, b := range buf[pos+hdr : end] {
 			tl := toklen[b]
-			if w-nameStart+tl > maxNameLen+1 {
+			if w+tl > maxNameLen+1 {
 				return nil, fmt.Errorf("kallsyms_names entry %d at offset %d expands past %d bytes", i, pos, maxNameLen)
 			}
 			if tl <= shortToken {
-				*(*[shortToken]byte)(text[w : w+shortToken]) = short[b]
+				*(*[shortToken]byte)(scratch[w : w+shortToken]) = short[b]
 			} else {
-				copy(text[w:], tok[b])
+				copy(scratch[w:], tok[b])
 			}
 			w += tl
 		}
-		if w-nameStart < 2 {
-			return nil, fmt.Errorf("kallsyms_names entry %d at offset %d expands to %q: no name", i, pos, text[nameStart:w])
+		if w < 2 {
+			return nil, fmt.Errorf("kallsyms_names entry %d at offset %d expands to %q: no name", i, pos, scratch[:w])
 		}
-		typ := text[nameStart]
+		typ := scratch[0]
 		if !isLetter(typ) {
 			return nil, fmt.Errorf("kallsyms_names entry %d at offset %d: type %q is not a letter", i, pos, typ)
 		}
 		d.types = append(d.types, typ)
-		// The type stays in the text; the name starts after it.
-		d.starts = append(d.starts, int32(nameStart+1))
-		if w > maxDecodedBytes {
-			return nil, fmt.Errorf("kallsyms names exceed %d bytes", maxDecodedBytes)
-		}
+		d.hashes = append(d.hashes, uint32(maphash.Bytes(d.seed, scratch[1:w])))
 		pos = end
 	}
-	d.starts = append(d.starts, int32(w+1))
-	d.text = text[:w:w]
+	d.names = &kallsymsNames{stream: buf[:pos:pos], tok: tok, long: long, markers: d.markers}
 	d.end = pos
 	return d, nil
+}
+
+// find is the index of the first symbol called name, or -1.
+func (d *decoded) find(name string) int {
+	h := uint32(maphash.String(d.seed, name))
+	for i, x := range d.hashes {
+		if x == h && d.names.nameIs(i, name) {
+			return i
+		}
+	}
+	return -1
 }
 
 func isLetter(c byte) bool { return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' }
@@ -574,21 +616,8 @@ func (loc *kallsymsLoc) addrs(mem vmem.Reader, d *decoded, want map[string]uint6
 		return nil, err
 	}
 	idx := map[string]int{}
-	names := make([]string, 0, len(want))
 	for name := range want {
-		idx[name] = -1
-		names = append(names, name)
-	}
-	// Few names are wanted: comparing beats hashing every name.
-	if len(want) > 0 {
-		for i := range d.types {
-			nm := d.name(i)
-			for _, w := range names {
-				if string(nm) == w && idx[w] < 0 {
-					idx[w] = i
-				}
-			}
-		}
+		idx[name] = d.find(name)
 	}
 	var tried []string
 	for _, enc := range cands {
@@ -624,7 +653,7 @@ func (loc *kallsymsLoc) addrs(mem vmem.Reader, d *decoded, want map[string]uint6
 
 func buildKallsymsTable(src Source, d *decoded, addrs *addrTable) *Table {
 	t := &Table{source: src, encoding: addrs.enc.String()}
-	sets := []*symSet{{text: d.text, starts: d.starts, table: addrs, n: addrs.n, types: d.types}}
+	sets := []*symSet{{kallsyms: d.names, hashes: d.hashes, seed: d.seed, table: addrs, n: addrs.n, types: d.types}}
 	t.sets.Store(&sets)
 	return t
 }

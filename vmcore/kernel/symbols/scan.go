@@ -420,6 +420,8 @@ func fullCheck(mem vmem.Reader, ft *foundTokens, win []byte, base uint64, x, s, 
 	if err != nil {
 		return nil, true, fmt.Errorf("kallsyms_names at %#x (%d symbols): %w", loc.names, n, err)
 	}
+	// The names stream is a slice of the scan's window: keep a copy only.
+	d.names.stream = bytes.Clone(d.names.stream)
 	return buildKallsymsTable(SourceKallsymsScan, d, addrs), true, nil
 }
 

@@ -74,27 +74,26 @@ type Table struct {
 }
 
 // symSet is the symbols of vmlinux or of one module, sorted by address, kept
-// in columns. A kallsyms decode fills text and starts (all names in one
-// string) and leaves sizes nil (each is inferred when asked for); other
-// sources fill names and sizes.
+// in columns. A kallsyms set keeps the compressed names (kallsyms), each
+// name's hash and the address table as read (table), and leaves sizes nil
+// (each is inferred when asked for); other sources fill names, addrs and
+// sizes.
 type symSet struct {
-	module string
-	names  []string
-	text   []byte
-	starts []int32 // name i is text[starts[i] : starts[i+1]-1]
-	addrs  []uint64
-	table  *addrTable // kallsyms: addresses decoded on access, addrs nil
-	n      int        // number of symbols
-	sizes  []uint64
-	types  []byte
+	module   string
+	names    []string
+	kallsyms *kallsymsNames
+	hashes   []uint32 // kallsyms: maphash of each name with seed
+	addrs    []uint64
+	table    *addrTable // kallsyms: addresses decoded on access, addrs nil
+	n        int        // number of symbols
+	sizes    []uint64
+	types    []byte
 
 	once  sync.Once
 	seed  maphash.Seed
 	slots []int32 // open addressing by name hash: index+1, 0 is empty
 }
 
-// name is symbol i's name; a kallsyms name is copied out of text (only
-// the symbols a caller gets back are).
 // addr is symbol i's address.
 func (s *symSet) addr(i int) uint64 {
 	if s.table != nil {
@@ -103,27 +102,21 @@ func (s *symSet) addr(i int) uint64 {
 	return s.addrs[i]
 }
 
+// name is symbol i's name; a kallsyms name is expanded again (only the
+// symbols a caller gets back are).
 func (s *symSet) name(i int) string {
-	if s.names != nil {
-		return s.names[i]
+	if s.kallsyms != nil {
+		return string(s.kallsyms.appendName(nil, i))
 	}
-	return string(s.text[s.starts[i] : s.starts[i+1]-1])
+	return s.names[i]
 }
 
-// nameIs reports whether symbol i is called name, without allocating.
+// nameIs reports whether symbol i is called name.
 func (s *symSet) nameIs(i int, name string) bool {
-	if s.names != nil {
-		return s.names[i] == name
+	if s.kallsyms != nil {
+		return s.kallsyms.nameIs(i, name)
 	}
-	return string(s.text[s.starts[i]:s.starts[i+1]-1]) == name
-}
-
-// hashName hashes symbol i's name, without allocating.
-func (s *symSet) hashName(i int) uint64 {
-	if s.names != nil {
-		return maphash.String(s.seed, s.names[i])
-	}
-	return maphash.Bytes(s.seed, s.text[s.starts[i]:s.starts[i+1]-1])
+	return s.names[i] == name
 }
 
 // size is the symbol's size: the source's, else the distance to the next
@@ -216,20 +209,30 @@ func inferSizes(addrs, sizes []uint64) {
 }
 
 // index builds the name index once: an open-addressing table at most 2/3
-// full, without an allocation per name.
+// full, without an allocation per name (a kallsyms set hashed its names
+// while decoding them).
 func (s *symSet) index() {
 	s.once.Do(func() {
 		n := s.n
-		s.seed = maphash.MakeSeed()
+		if s.hashes == nil {
+			s.seed = maphash.MakeSeed()
+		}
 		s.slots = make([]int32, 1<<bits.Len(uint(n+n/2+1)))
 		mask := len(s.slots) - 1
 		for i := range n {
-			j := int(s.hashName(i)) & mask
+			var h uint32
+			if s.hashes != nil {
+				h = s.hashes[i]
+			} else {
+				h = uint32(maphash.String(s.seed, s.names[i]))
+			}
+			j := int(h) & mask
 			for s.slots[j] != 0 {
 				j = (j + 1) & mask
 			}
 			s.slots[j] = int32(i + 1)
 		}
+		s.hashes = nil
 	})
 }
 
@@ -237,7 +240,7 @@ func (s *symSet) index() {
 func (s *symSet) lookup(name string, f func(i int)) {
 	s.index()
 	mask := len(s.slots) - 1
-	for j := int(maphash.String(s.seed, name)) & mask; s.slots[j] != 0; j = (j + 1) & mask {
+	for j := int(uint32(maphash.String(s.seed, name))) & mask; s.slots[j] != 0; j = (j + 1) & mask {
 		if i := int(s.slots[j] - 1); s.nameIs(i, name) {
 			f(i)
 		}
