@@ -28,32 +28,26 @@ func (s *Spec) index(funcs bool) *nameIndex {
 	if *p != nil {
 		return *p
 	}
-	in := func(r []byte) bool {
-		if s.bo.Uint32(r) == 0 {
-			return false
+	var idx []uint32
+	if funcs {
+		for i, off := range s.offs {
+			r := s.types[off:]
+			if s.bo.Uint32(r) != 0 && s.bo.Uint32(r[4:])>>24&0x1f == kindFunc {
+				idx = append(idx, uint32(i))
+			}
 		}
-		kind := s.bo.Uint32(r[4:]) >> 24 & 0x1f
-		return kind != kindDeclTag && (kind == kindFunc) == funcs
+	} else {
+		idx = s.named // found by scan
 	}
-	named := 0
-	for _, off := range s.offs {
-		if in(s.types[off:]) {
-			named++
-		}
-	}
-	size := uint32(1) << bits.Len32(uint32(2*named+1)) // load factor at most 1/2
+	size := uint32(1) << bits.Len32(uint32(2*len(idx)+1)) // load factor at most 1/2
 	ix := &nameIndex{seed: maphash.MakeSeed(), mask: size - 1, slots: make([]uint32, size), frags: make([]uint32, size)}
-	for i, off := range s.offs {
-		r := s.types[off:]
-		if !in(r) {
-			continue
-		}
-		h := maphash.Bytes(ix.seed, s.strBytes(s.bo.Uint32(r)))
+	for _, i := range idx {
+		h := maphash.Bytes(ix.seed, s.strBytes(s.bo.Uint32(s.types[s.offs[i]:])))
 		j := uint32(h) & ix.mask
 		for ix.slots[j] != 0 {
 			j = (j + 1) & ix.mask
 		}
-		ix.slots[j], ix.frags[j] = uint32(i)+1, uint32(h>>32)
+		ix.slots[j], ix.frags[j] = i+1, uint32(h>>32)
 	}
 	*p = ix
 	return ix

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"sync"
 
 	"github.com/cilium/ebpf/btf"
@@ -54,6 +55,7 @@ type Spec struct {
 	first btf.TypeID
 	offs  []uint32 // offset in types of type first+i
 	tags  map[btf.TypeID][]btf.TypeID
+	named []uint32 // indexes of named types but functions and decl tags
 	// anyDeclTag: some type of this blob is a decl tag (most have none).
 	anyDeclTag bool
 
@@ -191,6 +193,8 @@ func (s *Spec) scan() error {
 	// Room for the most records the section can hold: the tail never
 	// touched costs no memory, and nothing is copied while growing.
 	s.offs = make([]uint32, 0, len(types)/typeLen+1)
+	strEnd := s.strBase() + uint32(len(s.strs))
+	var worst uint32 // the largest reference, MaxUint32 for a bad name
 	for off := 0; off < len(types); {
 		id := s.first + btf.TypeID(len(s.offs))
 		if len(types)-off < typeLen {
@@ -205,18 +209,88 @@ func (s *Spec) scan() error {
 		if n > len(types)-off-typeLen {
 			return bad("type %d: truncated", id)
 		}
+		rec := types[off : off+typeLen+n]
+		nameOff := bo.Uint32(rec)
+		if nameOff != 0 && kind != kindFunc && kind != kindDeclTag {
+			s.named = append(s.named, uint32(len(s.offs)))
+		}
 		s.offs = append(s.offs, uint32(off))
 		s.anyDeclTag = s.anyDeclTag || kind == kindDeclTag
+		if r := quickCheck(bo, rec, kind, vlen, strEnd); r > worst {
+			worst = r
+		}
 		off += typeLen + n
 	}
+	// A second, precise pass only when the quick one saw something to
+	// report (an out-of-bounds name is a reference past the last type) or
+	// decl tags to look for among references.
 	last := s.end()
-	for i, off := range s.offs {
-		id := s.first + btf.TypeID(i)
-		if err := s.checkType(id, off, last); err != nil {
-			return bad("type %d: %v", id, err)
+	if uint64(worst) >= uint64(last) || s.anyDeclTag || s.base != nil && s.base.anyDeclTag {
+		for i, off := range s.offs {
+			id := s.first + btf.TypeID(i)
+			if err := s.checkType(id, off, last); err != nil {
+				return bad("type %d: %v", id, err)
+			}
 		}
 	}
 	return s.checkTags()
+}
+
+// quickCheck is the largest type ID a record of kind refers to, or
+// MaxUint32 when one of its names is out of bounds (strEnd is one past the
+// last string offset): checkType's checks without their messages, in the
+// one pass that finds the records.
+func quickCheck(bo binary.ByteOrder, rec []byte, kind uint32, vlen int, strEnd uint32) uint32 {
+	const fail = math.MaxUint32
+	bad := func(name uint32) bool { return name != 0 && name >= strEnd }
+	if bad(bo.Uint32(rec)) {
+		return fail
+	}
+	typ, aux := bo.Uint32(rec[8:]), rec[typeLen:]
+	switch kind {
+	case kindPtr, kindTypedef, kindVolatile, kindConst, kindRestrict, kindFunc, kindTypeTag, kindVar, kindDeclTag:
+		return typ
+	case kindArray:
+		return max(bo.Uint32(aux), bo.Uint32(aux[4:]))
+	case kindStruct, kindUnion:
+		m := uint32(0)
+		for i := range vlen {
+			e := aux[12*i:]
+			if bad(bo.Uint32(e)) {
+				return fail
+			}
+			m = max(m, bo.Uint32(e[4:]))
+		}
+		return m
+	case kindEnum, kindFuncProto:
+		m := uint32(0)
+		for i := range vlen {
+			e := aux[8*i:]
+			if bad(bo.Uint32(e)) {
+				return fail
+			}
+			if kind == kindFuncProto {
+				m = max(m, bo.Uint32(e[4:]))
+			}
+		}
+		if kind == kindFuncProto {
+			m = max(m, typ)
+		}
+		return m
+	case kindEnum64:
+		for i := range vlen {
+			if bad(bo.Uint32(aux[12*i:])) {
+				return fail
+			}
+		}
+	case kindDatasec:
+		m := uint32(0)
+		for i := range vlen {
+			m = max(m, bo.Uint32(aux[12*i:]))
+		}
+		return m
+	}
+	return 0
 }
 
 // checkType checks one record's names and references (ids below last).
@@ -301,7 +375,7 @@ func (s *Spec) checkRef(r uint32, last btf.TypeID) error {
 // (both end with NUL). An offset into the middle of a string names its
 // tail; not checking that spares a cache miss per name.
 func (s *Spec) checkName(off uint32) error {
-	if off >= s.strBase()+uint32(len(s.strs)) {
+	if off != 0 && off >= s.strBase()+uint32(len(s.strs)) {
 		return fmt.Errorf("name offset %d out of bounds", off)
 	}
 	return nil
