@@ -14,7 +14,9 @@
 # Packages come from the host's own Debian mirror (its apt sources).
 # Environment: RUNS (default 30), WARMUP (default 3); RT=1 runs the timing
 # under SCHED_FIFO (chrt -f 10), which approximates an idle machine when
-# other jobs share its CPUs (both tools get the same treatment).
+# other jobs share its CPUs (both tools get the same treatment). Only the
+# timed runs get it: never put a build (go build, go test) under chrt, its
+# helper processes can spin and starve the machine.
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
