@@ -99,8 +99,10 @@ ps_cmd=("$bin" report --json "$fixture/vmcore")
 drgn_cmd=(chroot "$root" drgn -q -c /bench/vmcore -s /bench/vmlinux --main-symbols /bench/panic.py)
 
 # Both must do their job before they are timed.
-"${ps_cmd[@]}" | grep -q '"pvpanic_panic_notify"' || die "panicscope did not name pvpanic_panic_notify"
-"${drgn_cmd[@]}" | grep -q '"pvpanic_panic_notify"' || die "drgn did not name pvpanic_panic_notify"
+ps_out=$("${ps_cmd[@]}") || die "panicscope failed"
+drgn_out=$("${drgn_cmd[@]}") || die "drgn failed"
+grep -q '"pvpanic_panic_notify"' <<<"$ps_out" || die "panicscope did not name pvpanic_panic_notify"
+grep -q '"pvpanic_panic_notify"' <<<"$drgn_out" || die "drgn did not name pvpanic_panic_notify"
 
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
