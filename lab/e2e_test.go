@@ -409,7 +409,13 @@ func TestLiveGuest(t *testing.T) {
 			t.Fatalf("kexec_crash_loaded %s, crash_kernel_loaded %v", armed.guest["kexec_crash_loaded"], *armed.report.Parameters.CrashKernelLoaded)
 		}
 		notifiers := stepOf(pl, timeline.StepNotifiers, "").Members
-		want := fmt.Sprintf("kdump loaded but crash_kexec_post_notifiers=Y: %d notifiers and %d dumpers run before the crash kernel", len(notifiers), len(armed.report.Dumpers))
+		count := func(n int, noun string) string {
+			if n == 1 {
+				return "1 " + noun
+			}
+			return fmt.Sprintf("%d %ss", n, noun)
+		}
+		want := fmt.Sprintf("kdump loaded but crash_kexec_post_notifiers=Y: %s and %s run before the crash kernel", count(len(notifiers), "notifier"), count(len(armed.report.Dumpers), "kmsg dumper"))
 		if w, ok := hasWarning(pl, analysis.WarnPostNotifiersBeforeKdump); !ok || !strings.HasPrefix(w, want) {
 			t.Errorf("want a warning starting %q: %+v", want, pl.Warnings)
 		}
