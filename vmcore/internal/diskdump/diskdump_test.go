@@ -595,3 +595,46 @@ func FuzzOpen(f *testing.F) {
 		}
 	})
 }
+
+// A bulk read (at least bulkRead bytes) decodes whole pages straight into
+// the caller's buffer: the same bytes as page by page, every encoding, the
+// page cache left as it was, and an absent page reported at its address.
+func TestBulkReadBypassesCache(t *testing.T) {
+	const n = 40 // pages 0..39 dumped, 40..47 excluded
+	s := tspec{status: StatusCompressedZlib, maxMapnr: 64, dumpLevel: 31}
+	encs := []method{methodZlib, methodLZO, methodSnappy, methodZstd, methodNone}
+	for pfn := uint64(0); pfn < n; pfn++ {
+		enc := encs[pfn%uint64(len(encs))]
+		data := periodic(bs, byte(pfn)) // compressible
+		if enc == methodNone {
+			data = content(bs, pfn)
+		}
+		s.pages = append(s.pages, tpage{pfn: pfn, data: data, enc: enc})
+	}
+	for pfn := uint64(n); pfn < n+8; pfn++ {
+		s.ram = append(s.ram, pfn)
+	}
+	f := openBytes(t, build(s))
+	var want []byte
+	for _, p := range s.pages {
+		want = append(want, p.data...)
+	}
+	// Cache pfn 5 first: a bulk read still returns it.
+	small := make([]byte, 8)
+	if err := f.ReadPhys(small, 5*bs+8); err != nil {
+		t.Fatal(err)
+	}
+	cached := f.cache.Len()
+	got := make([]byte, n*bs-100) // starts mid-page: a partial page, then whole ones
+	if err := f.ReadPhys(got, 100); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want[100:]) {
+		t.Fatal("bulk read differs from the pages")
+	}
+	if f.cache.Len() > cached+1 { // the first, partial page goes through the cache
+		t.Fatalf("bulk read cached %d pages", f.cache.Len()-cached)
+	}
+	err := f.ReadPhys(make([]byte, 32*bs), 20*bs)
+	missing(t, err, n*bs, phys.Excluded)
+}

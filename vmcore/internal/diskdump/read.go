@@ -47,8 +47,18 @@ func (f *File) readDesc(idx uint64) (pageDesc, error) {
 // corrupt gives an error wrapping ErrCorruptPage.
 func (f *File) ReadPhys(buf []byte, paddr uint64) error {
 	mask := uint64(f.blockSize - 1)
+	bulk := len(buf) >= bulkRead
 	for len(buf) > 0 {
-		page, err := f.page(paddr >> f.shift)
+		var n int
+		var err error
+		if bulk && paddr&mask == 0 && len(buf) >= f.blockSize {
+			n, err = f.blockSize, f.pageInto(paddr>>f.shift, buf[:f.blockSize])
+		} else {
+			var page []byte
+			if page, err = f.page(paddr >> f.shift); err == nil {
+				n = copy(buf, page[paddr&mask:])
+			}
+		}
 		if err != nil {
 			var me *phys.MissingError
 			if errors.As(err, &me) {
@@ -57,7 +67,6 @@ func (f *File) ReadPhys(buf []byte, paddr uint64) error {
 			}
 			return fmt.Errorf("physical address %#x: %w", paddr, err)
 		}
-		n := copy(buf, page[paddr&mask:])
 		buf = buf[n:]
 		next := paddr + uint64(n)
 		if next < paddr && len(buf) > 0 {
@@ -68,78 +77,111 @@ func (f *File) ReadPhys(buf []byte, paddr uint64) error {
 	return nil
 }
 
+// bulkRead is the size from which ReadPhys decodes whole pages straight
+// into the caller's buffer instead of through the page cache: such reads
+// (vmlinux BTF, the kallsyms tables, the printk ring) read each page once,
+// and caching them would double the memory they take.
+const bulkRead = 64 << 10
+
 // page returns the decoded page for pfn, from the cache when possible.
 // The slice is shared and must not be modified.
 func (f *File) page(pfn uint64) ([]byte, error) {
-	if f.bitmapsCut {
-		return nil, &phys.MissingError{Reason: phys.BeyondEnd}
-	}
-	if pfn >= f.maxPFN || pfn < f.firstPFN || pfn >= f.endPFN {
-		return nil, &phys.MissingError{Reason: phys.NotInDump}
+	if err := f.inRange(pfn); err != nil {
+		return nil, err
 	}
 	if p, ok := f.cache.Get(pfn); ok {
 		return p, nil
 	}
+	out := make([]byte, f.blockSize)
+	if err := f.load(pfn, out); err != nil {
+		return nil, err
+	}
+	f.cache.Put(pfn, out)
+	return out, nil
+}
+
+// pageInto decodes page pfn into out (block size bytes), from the cache
+// when it holds the page, without adding it.
+func (f *File) pageInto(pfn uint64, out []byte) error {
+	if err := f.inRange(pfn); err != nil {
+		return err
+	}
+	if p, ok := f.cache.Get(pfn); ok {
+		copy(out, p)
+		return nil
+	}
+	return f.load(pfn, out)
+}
+
+// inRange says why pfn cannot be in this file at all, if it cannot.
+func (f *File) inRange(pfn uint64) error {
+	if f.bitmapsCut {
+		return &phys.MissingError{Reason: phys.BeyondEnd}
+	}
+	if pfn >= f.maxPFN || pfn < f.firstPFN || pfn >= f.endPFN {
+		return &phys.MissingError{Reason: phys.NotInDump}
+	}
+	return nil
+}
+
+// load checks pfn against the bitmaps, reads its descriptor and decodes
+// its data into out.
+func (f *File) load(pfn uint64, out []byte) error {
 	if exists, err := f.ram.test(pfn); err != nil {
-		return nil, fmt.Errorf("1st bitmap: %w", err)
+		return fmt.Errorf("1st bitmap: %w", err)
 	} else if !exists {
-		return nil, &phys.MissingError{Reason: phys.NotInDump}
+		return &phys.MissingError{Reason: phys.NotInDump}
 	}
 	if dumped, err := f.dumped.test(pfn); err != nil {
-		return nil, fmt.Errorf("2nd bitmap: %w", err)
+		return fmt.Errorf("2nd bitmap: %w", err)
 	} else if !dumped {
-		return nil, &phys.MissingError{Reason: phys.Excluded}
+		return &phys.MissingError{Reason: phys.Excluded}
 	}
 	rank, err := f.dumped.rank(pfn)
 	if err != nil {
-		return nil, fmt.Errorf("2nd bitmap: %w", err)
+		return fmt.Errorf("2nd bitmap: %w", err)
 	}
 	d, err := f.readDesc(rank - f.rankBase)
 	if err != nil {
 		if errors.Is(err, io.ErrUnexpectedEOF) {
-			return nil, &phys.MissingError{Reason: phys.BeyondEnd}
+			return &phys.MissingError{Reason: phys.BeyondEnd}
 		}
-		return nil, fmt.Errorf("page descriptor of pfn %#x: %w", pfn, err)
+		return fmt.Errorf("page descriptor of pfn %#x: %w", pfn, err)
 	}
-	p, err := f.decode(pfn, d)
-	if err != nil {
-		return nil, err
-	}
-	f.cache.Put(pfn, p)
-	return p, nil
+	return f.decode(pfn, d, out)
 }
 
 // srcPool holds buffers for compressed page data (at most block_size).
 var srcPool = sync.Pool{New: func() any { return new([]byte) }}
 
-func (f *File) decode(pfn uint64, d pageDesc) ([]byte, error) {
+// decode decodes a page's data into out (block size bytes).
+func (f *File) decode(pfn uint64, d pageDesc, out []byte) error {
 	bs := f.blockSize
 	switch {
 	case d.offset == 0:
 		// makedumpfile leaves descriptors of pages it never wrote zeroed
 		// (crash's cache_page: "descriptor with zero offset").
-		return nil, &phys.MissingError{Reason: phys.BeyondEnd}
+		return &phys.MissingError{Reason: phys.BeyondEnd}
 	case d.offset < 0:
-		return nil, fmt.Errorf("%w: pfn %#x: negative data offset %d", ErrCorruptPage, pfn, d.offset)
+		return fmt.Errorf("%w: pfn %#x: negative data offset %d", ErrCorruptPage, pfn, d.offset)
 	case d.size == 0 || d.size > uint32(bs):
-		return nil, fmt.Errorf("%w: pfn %#x: data size %d (block size %d)", ErrCorruptPage, pfn, d.size, bs)
+		return fmt.Errorf("%w: pfn %#x: data size %d (block size %d)", ErrCorruptPage, pfn, d.size, bs)
 	case uint64(d.offset)+uint64(d.size) > uint64(f.size):
-		return nil, &phys.MissingError{Reason: phys.BeyondEnd}
+		return &phys.MissingError{Reason: phys.BeyondEnd}
 	case !f.stored(d.offset, int64(d.size)):
 		// A flattened stream cut short lacks the record holding the data:
 		// the page is missing, not corrupt.
-		return nil, &phys.MissingError{Reason: phys.BeyondEnd}
+		return &phys.MissingError{Reason: phys.BeyondEnd}
 	}
 	method := methodOf(d.flags)
 	if method == methodNone && d.size != uint32(bs) {
-		return nil, fmt.Errorf("%w: pfn %#x: uncompressed page of %d bytes (block size %d)", ErrCorruptPage, pfn, d.size, bs)
+		return fmt.Errorf("%w: pfn %#x: uncompressed page of %d bytes (block size %d)", ErrCorruptPage, pfn, d.size, bs)
 	}
-	out := make([]byte, bs)
 	if method == methodNone {
 		if err := f.readFull(out, d.offset); err != nil {
-			return nil, f.dataErr(pfn, err)
+			return f.dataErr(pfn, err)
 		}
-		return out, nil
+		return nil
 	}
 	bp := srcPool.Get().(*[]byte)
 	defer srcPool.Put(bp)
@@ -148,12 +190,12 @@ func (f *File) decode(pfn uint64, d pageDesc) ([]byte, error) {
 	}
 	src := (*bp)[:d.size]
 	if err := f.readFull(src, d.offset); err != nil {
-		return nil, f.dataErr(pfn, err)
+		return f.dataErr(pfn, err)
 	}
 	if err := decompress(method, out, src); err != nil {
-		return nil, fmt.Errorf("%w: pfn %#x: %s: %v", ErrCorruptPage, pfn, method, err)
+		return fmt.Errorf("%w: pfn %#x: %s: %v", ErrCorruptPage, pfn, method, err)
 	}
-	return out, nil
+	return nil
 }
 
 // stored reports whether the reader holds [off, off+n) as data, when it
