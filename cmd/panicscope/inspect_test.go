@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -209,5 +211,64 @@ func TestLogWallClock(t *testing.T) {
 	}
 	if d := got.Sub(id.CrashTime); d < -2*time.Second || d > 2*time.Second {
 		t.Errorf("last record at %s, crash time %s", got, id.CrashTime)
+	}
+}
+
+// TestInspectAgainstCrash runs crash 8 on kdump-6.1-lzo with the 6.1 DWARF
+// vmlinux (scripts/bench.sh fetches it into ~/.cache/panicscope-lab) and
+// compares mod, struct and rd line by line. It skips without crash or the
+// vmlinux. (crash's ps lists only the tasks in its PID hash on this dump,
+// and its dis prints gdb's operand spelling: those two are checked against
+// drgn's facts and bt's call site instead.)
+func TestInspectAgainstCrash(t *testing.T) {
+	crash, err := exec.LookPath("crash")
+	if err != nil {
+		t.Skip("crash is not installed")
+	}
+	home, _ := os.UserHomeDir()
+	vmlinux := filepath.Join(home, ".cache/panicscope-lab/dbg/usr/lib/debug/boot/vmlinux-6.1.0-56-amd64")
+	if _, err := os.Stat(vmlinux); err != nil {
+		t.Skipf("no 6.1 DWARF vmlinux at %s (scripts/bench.sh fetches it)", vmlinux)
+	}
+	fx := testfixtures.Get(t, "kdump-6.1-lzo")
+	dump := filepath.Join(fx.Dir, "vmcore")
+	cmds := filepath.Join(t.TempDir(), "cmds")
+	script := "mod\n!echo ===\nstruct notifier_block ffffffffc05b8080\n!echo ===\nrd linux_banner 4\nquit\n"
+	if err := os.WriteFile(cmds, []byte(script), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(crash, "-s", vmlinux, dump, "-i", cmds).CombinedOutput()
+	if err != nil {
+		t.Skipf("crash failed: %v\n%s", err, out)
+	}
+	parts := strings.Split(string(out), "===\n")
+	if len(parts) != 3 {
+		t.Fatalf("crash output:\n%s", out)
+	}
+	// mod: crash's columns MODULE NAME BASE SIZE; ours add SYMBOLS.
+	var crashMods []string
+	for _, l := range strings.Split(parts[0], "\n") {
+		if f := strings.Fields(l); len(f) >= 4 && strings.HasPrefix(f[0], "ffff") {
+			crashMods = append(crashMods, strings.Join(f[:4], " "))
+		}
+	}
+	var ours []string
+	for _, l := range strings.Split(runOK(t, "mod", dump), "\n") {
+		if f := strings.Fields(l); len(f) >= 4 && strings.HasPrefix(f[0], "ffff") {
+			ours = append(ours, strings.Join(f[:4], " "))
+		}
+	}
+	if strings.Join(ours, "\n") != strings.Join(crashMods, "\n") || len(ours) == 0 {
+		t.Errorf("mod:\n ours  %q\n crash %q", ours, crashMods)
+	}
+	if got := runOK(t, "struct", dump, "notifier_block", "ffffffffc05b8080"); strings.TrimSpace(got) != strings.TrimSpace(parts[1]) {
+		t.Errorf("struct notifier_block:\n ours:\n%s\n crash:\n%s", got, parts[1])
+	}
+	crashRd := strings.Split(strings.TrimSpace(parts[2]), "\n")
+	ourRd := strings.Split(strings.TrimSpace(runOK(t, "rd", dump, "linux_banner", "4")), "\n")
+	for i := range crashRd {
+		if i >= len(ourRd) || strings.Join(strings.Fields(ourRd[i]), " ") != strings.Join(strings.Fields(crashRd[i]), " ") {
+			t.Errorf("rd line %d:\n ours  %q\n crash %q", i, ourRd[min(i, len(ourRd)-1)], crashRd[i])
+		}
 	}
 }
