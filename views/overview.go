@@ -89,6 +89,9 @@ func overviewPanic(p *pageDoc, d Data, r *analysis.Report) {
 	if r.Panic.FirstReport != "" {
 		p.kv("Cause", overviewLabelW, r.Panic.FirstReport, nil)
 	}
+	if tr := r.Panic.Trigger; tr.Kind != "" {
+		p.kv("Trigger", overviewLabelW, string(tr.Kind), nil)
+	}
 	if r.Panic.CPU != nil {
 		cpu := fmt.Sprintf("%d", *r.Panic.CPU)
 		if r.Panic.TaskComm != nil || r.Panic.TaskPID != nil {

@@ -40,6 +40,9 @@ func ReportText(r *analysis.Report, width int) string {
 	if r.Panic.FirstReport != "" {
 		kv("Cause", r.Panic.FirstReport)
 	}
+	if tr := r.Panic.Trigger; tr.Kind != "" {
+		kv("Trigger", string(tr.Kind)+": "+tr.Why)
+	}
 	kv("Taint", taintLetters(r))
 	kv("Kernel", kernelText(r.Kernel))
 	kv("Captured", string(r.Kernel.Capture)+": "+r.Kernel.CaptureWhy)
@@ -160,6 +163,9 @@ func ReportMarkdown(r *analysis.Report) string {
 	row("Where", panicWhere(r))
 	if r.Panic.FirstReport != "" {
 		row("Cause", r.Panic.FirstReport)
+	}
+	if tr := r.Panic.Trigger; tr.Kind != "" {
+		row("Trigger", string(tr.Kind)+": "+tr.Why)
 	}
 	row("Taint", taintLetters(r))
 	row("Kernel", kernelText(r.Kernel))

@@ -57,6 +57,7 @@ func Build(t *target.Target) *Report {
 	readCPUs(t, r)
 	r.Identity.PanicMessage = r.Panic.Message
 	r.Timeline = buildTimeline(t, r, log)
+	r.Panic.Trigger = classifyTrigger(r)
 	buildPlan(t, r)
 	return r
 }

@@ -23,9 +23,13 @@ const (
 	RoleCrashNMI  Role = "stopped (crash NMI)"
 	RoleCrashIPI  Role = "stopped (crash IPI)"
 	RoleStopped   Role = "stopped (stop IPI/NMI)"
-	RoleIdle      Role = "idle"
-	RoleRunning   Role = "running"
-	RoleUnknown   Role = "unknown"
+	// RoleLostRace: the CPU also called panic() and lost the panic_cpu
+	// race: it parks in panic_smp_self_stop() (or nmi_panic_self_stop()
+	// from an NMI), kernel/panic.c.
+	RoleLostRace Role = "also panicked (lost the panic_cpu race)"
+	RoleIdle     Role = "idle"
+	RoleRunning  Role = "running"
+	RoleUnknown  Role = "unknown"
 )
 
 // stopFunctions are where a CPU halted by smp_send_stop() /
@@ -35,6 +39,10 @@ const (
 // ipi_cpu_crash_stop() from IPI_CPU_CRASH_STOP (arch/arm64/kernel/smp.c).
 var stopFunctions = []string{"stop_this_cpu", "smp_stop_nmi_callback", "crash_nmi_callback", "nmi_shootdown_cpus",
 	"local_cpu_stop", "cpu_park_loop", "ipi_cpu_crash_stop"}
+
+// raceFunctions park a CPU that entered panic() after another had
+// (panic_smp_self_stop(), nmi_panic_self_stop(): kernel/panic.c).
+var raceFunctions = []string{"panic_smp_self_stop", "nmi_panic_self_stop"}
 
 // idleFunctions are the idle loop's halting points (arm64: cpu_do_idle()
 // under default_idle_call()).
@@ -144,6 +152,8 @@ func cpuRole(r *Report, i int, c vmcore.CPU, fn string, stack []string, handler 
 		// interrupted one (often the idle loop). The NMI handler itself
 		// (crash_nmi_callback() halted on the NMI stack) is not in them.
 		return RoleCrashNMI, "kdump capture: registers saved by crash_nmi_callback() where the crash NMI interrupted the CPU; interrupted " + where
+	case containsAny(stack, raceFunctions) || contains(raceFunctions, fn):
+		return RoleLostRace, "in panic() too, parked after losing the panic_cpu race; " + where
 	case containsAny(stack, stopFunctions) || contains(stopFunctions, fn):
 		return RoleStopped, where
 	case len(stack) > 0 && contains(idleFunctions, stack[0]) || len(stack) == 0 && contains(idleFunctions, fn):

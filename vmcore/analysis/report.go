@@ -75,6 +75,8 @@ type PanicInfo struct {
 	TaintMask      *uint64       `json:"taint_mask"`
 	OopsInProgress *int          `json:"oops_in_progress"`
 	FirstReport    string        `json:"first_report,omitempty"` // BUG:/Oops/WARNING line that led here
+	// Trigger is what started the crash, before (or instead of) panic().
+	Trigger Trigger `json:"trigger"`
 }
 
 // MessageSource is which of panic()'s lines the message was read from.
