@@ -56,6 +56,8 @@ type frameRecordMachine struct {
 	// entryStart, entryEnd bound .entry.text (__entry_text_start/_end):
 	// the exception vectors whose frame record lives in a pt_regs.
 	entryStart, entryEnd uint64
+	// vectors is the exception vector table (0 when unknown).
+	vectors uint64
 	irqSize              uint64
 	// codeAddress strips PAC bits from a saved return address.
 	codeAddress func(uint64) uint64
@@ -83,6 +85,11 @@ func newFrameRecordMachine(u *Kernel, _ string) Machine {
 		m.entryStart, m.entryEnd = s, e
 	} else {
 		u.Problems.Addf(finding.NoSource, finding.About(finding.AreaCPU), "stacks: no __entry_text_start/__entry_text_end: exception vectors are not recognised")
+	}
+	if u.K != nil {
+		if v, err := u.K.Symbol("vectors"); err == nil {
+			m.vectors = v
+		}
 	}
 	// THREAD_SIZE: INIT_TASK_DATA() (include/asm-generic/vmlinux.lds.h)
 	// makes init_stack THREAD_SIZE long, up to __end_init_stack. Else
@@ -317,6 +324,11 @@ type recWalker struct {
 	visited map[string]bool
 	cur     string
 	tr      *Trace
+	// unsavedPC: the walk starts at an exception vector's first
+	// instructions (the vector table, before kernel_entry stored the
+	// pt_regs): the frame record at fp is the interrupted function's, not
+	// one inside a pt_regs.
+	unsavedPC uint64
 }
 
 func (w *recWalker) fail(format string, args ...any) {
@@ -377,6 +389,12 @@ func (m *frameRecordMachine) inEntryText(pc uint64) bool {
 	return m.entryEnd > m.entryStart && pc >= m.entryStart && pc < m.entryEnd
 }
 
+// inVectors reports whether pc is in the exception vector table
+// (vectors, SZ_2K: 16 entries of 128 bytes that branch to kernel_entry).
+func (m *frameRecordMachine) inVectors(pc uint64) bool {
+	return m.vectors != 0 && pc >= m.vectors && pc < m.vectors+0x800
+}
+
 // taskFinalRecord is &task_pt_regs(task)->stackframe for the task stack
 // s: the final frame record every task stack ends with.
 func (m *frameRecordMachine) taskFinalRecord(s Stack) (uint64, bool) {
@@ -405,6 +423,13 @@ func (m *frameRecordMachine) walk(pc, sp, fp uint64, regs *arch.Regs, signal boo
 	} else {
 		w.tr.End, w.tr.Err = EndNoStack, fmt.Sprintf("sp %#x and fp %#x are on no known stack", sp, fp)
 		return w.tr
+	}
+	if m.inVectors(pc) {
+		// kernel_ventry has not saved the interrupted registers yet: x29,
+		// x30 and sp are still the interrupted code's, and its pc is only in
+		// ELR_EL1, which the dump does not hold (arch/arm64/kernel/entry.S).
+		w.unsavedPC = pc
+		w.fail("stopped at the exception vector %s before kernel_entry saved the registers: the interrupted pc (ELR_EL1) is not in the dump; the frames below are read from x29/x30", "vectors")
 	}
 	if !w.emit(m.frame(pc, sp, signal, method, true, kind)) {
 		return w.tr
@@ -491,7 +516,7 @@ func (w *recWalker) records(prevPC, fp uint64) {
 		// An exception vector's frame record is the one kernel_entry
 		// put in the pt_regs it saved.
 		var regs *arch.Regs
-		if m.ptRegsOK && m.inEntryText(prevPC) && fp >= m.stackframeOff {
+		if m.ptRegsOK && m.inEntryText(prevPC) && prevPC != w.unsavedPC && fp >= m.stackframeOff {
 			if r, ok := w.ptRegs(s, fp-m.stackframeOff); ok {
 				regs = r
 			}

@@ -298,3 +298,28 @@ func TestArm64CrashStopHandler(t *testing.T) {
 		t.Errorf("stale pt_regs: %q, handler %q", funcs(tr), handler)
 	}
 }
+
+// TestArm64StoppedAtVector: QEMU stopped a CPU on the first instruction of
+// an exception vector (vectors+0x280, el1h_64_irq), before kernel_entry
+// saved the pt_regs: x29/x30/sp are still the interrupted code's, so the
+// record at fp is the interrupted function's, not a pt_regs' one. The walk
+// goes on through the records (a8's caller only in x30), ends at the user
+// registers, and says the interrupted pc is not in the dump.
+func TestArm64StoppedAtVector(t *testing.T) {
+	s := newA64Synth()
+	const vectors = a64Entry + 0x800
+	s.syms = append(s.syms, symbols.Symbol{Name: "vectors", Addr: vectors, Size: 0x800, Type: 'T'})
+	fp := uint64(a64Task + 0x3f00)
+	s.record(fp, fp+0x40, pac(afn(9)+0x10))
+	s.record(fp+0x40, s.taskFinal, pac(a64Entry+0x100+0x190)) // into el0t_64_sync
+	s.ptRegs(s.taskPtRegs, 0xfffff1fab430, 0x003800000041e5e0, 0xfffff1fab430, 0x41e5c0, 0x80001000)
+	m, st := s.machine()
+	m.vectors = vectors
+	tr, _ := m.WalkCPU(regs(vectors+0x280, fp, fp, pac(afn(8)+0x24), 0x5), st)
+	if got, want := funcs(tr), "vectors ?a8 a9 el0t_64_sync"; got != want {
+		t.Fatalf("frames %q, want %q\n%s", got, want, tr)
+	}
+	if tr.End != EndUser || tr.UserRegs == nil || tr.UserRegs.PC != 0x41e5c0 || !strings.Contains(tr.Err, "ELR_EL1") {
+		t.Errorf("end %s %q user %+v", tr.End, tr.Err, tr.UserRegs)
+	}
+}
