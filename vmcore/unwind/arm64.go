@@ -58,7 +58,7 @@ type frameRecordMachine struct {
 	entryStart, entryEnd uint64
 	// vectors is the exception vector table (0 when unknown).
 	vectors uint64
-	irqSize              uint64
+	irqSize uint64
 	// codeAddress strips PAC bits from a saved return address.
 	codeAddress func(uint64) uint64
 }
