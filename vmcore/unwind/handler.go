@@ -19,7 +19,7 @@ const (
 // on one of the CPU's exception (IST) stacks, and rebuilds the handler that
 // is still running above it, innermost first.
 //
-// This is the kdump case: native_machine_crash_shutdown() ->
+// The other CPUs of a kdump: native_machine_crash_shutdown() ->
 // nmi_shootdown_cpus() sends an NMI to every other CPU, whose
 // crash_nmi_callback() -> kdump_nmi_callback() -> crash_save_cpu() saves the
 // pt_regs the NMI entry code pushed (arch/x86/kernel/crash.c,
@@ -40,8 +40,14 @@ func (u *Unwinder) HandlerFrames(regs Regs, stacks Stacks) []Frame {
 		return nil
 	}
 	for _, s := range stacks {
-		if !s.LinkRegs {
-			continue // only IST stacks hold an entry pt_regs
+		// An IST stack holds its entry pt_regs; so does the interrupted
+		// stack of a kernel-mode exception that was not IST (a page fault,
+		// an invalid opcode): oops_end() -> crash_kexec(regs) saves a copy
+		// of them (crash_setup_regs()), and the handler that called
+		// crash_kexec() ran below them on the same stack.
+		kernelMode := regs.CS&3 == 0 && regs.CS != 0
+		if !s.LinkRegs && !(kernelMode && s.Contains(regs.SP, 8)) {
+			continue
 		}
 		m := loadStack(u.Mem, s)
 		p, ok := findPtRegs(m, regs)
@@ -107,6 +113,16 @@ func findPtRegs(m *stackMem, regs Regs) (uint64, bool) {
 // is a direct one, the return address must be inside its target: a frame
 // left by a call that already returned fails this test.
 func (u *Unwinder) calleeSlot(m *stackMem, cfa, prev uint64) (slot, ret uint64, ok bool) {
+	if slot, ret, ok := u.calleeSlotIn(m, cfa, prev, true); ok {
+		return slot, ret, true
+	}
+	// A tail call (do_user_addr_fault() jumping to page_fault_oops())
+	// leaves a frame whose function is not the one called: the ORC match
+	// of its frame alone places it.
+	return u.calleeSlotIn(m, cfa, prev, false)
+}
+
+func (u *Unwinder) calleeSlotIn(m *stackMem, cfa, prev uint64, calledOnly bool) (slot, ret uint64, ok bool) {
 	if cfa < m.Begin+16 {
 		return 0, 0, false
 	}
@@ -119,7 +135,10 @@ func (u *Unwinder) calleeSlot(m *stackMem, cfa, prev uint64) (slot, ret uint64, 
 		if !ok || !u.isText(v) || !u.afterCall(v) {
 			continue
 		}
-		if !u.insideCallee(prev, v) {
+		if calledOnly && !u.insideCallee(prev, v) {
+			continue
+		}
+		if !calledOnly && !u.tailCalled(prev, v) {
 			continue
 		}
 		e, found, err := u.ORC.Find(v - 1)
@@ -177,4 +196,47 @@ func (u *Unwinder) insideCallee(prev, ret uint64) bool {
 	}
 	c, _, ok := u.Syms.ByAddr(ret - 1)
 	return ok && c.Addr == t.Addr
+}
+
+// maxScanFunction bounds the bytes tailCalled reads of one function.
+const maxScanFunction = 16 << 10
+
+// tailCalled reports whether the function prev's call instruction called
+// jumps straight (jmp rel32 or jcc rel32) to the start of the function
+// holding ret: do_user_addr_fault() "jmp page_fault_oops" leaves no frame
+// of its own, so page_fault_oops' frame sits where it was. A frame of any
+// other function below prev's is a call that already returned.
+func (u *Unwinder) tailCalled(prev, ret uint64) bool {
+	if u.Syms == nil || prev < 5 {
+		return false
+	}
+	var b [5]byte
+	if err := u.Mem.ReadVirt(b[:], prev-5); err != nil || b[0] != 0xe8 {
+		return false
+	}
+	called, _, ok1 := u.Syms.ByAddr(prev + uint64(int64(int32(binary.LittleEndian.Uint32(b[1:])))))
+	callee, _, ok2 := u.Syms.ByAddr(ret - 1)
+	if !ok1 || !ok2 || called.Size == 0 || called.Size > maxScanFunction {
+		return false
+	}
+	code := make([]byte, called.Size)
+	if err := u.Mem.ReadVirt(code, called.Addr); err != nil {
+		return false
+	}
+	for i := 0; i+5 <= len(code); i++ {
+		n := 0
+		switch {
+		case code[i] == 0xe9: // jmp rel32
+			n = 1
+		case code[i] == 0x0f && i+6 <= len(code) && code[i+1]&0xf0 == 0x80: // jcc rel32
+			n = 2
+		default:
+			continue
+		}
+		next := called.Addr + uint64(i+n+4)
+		if next+uint64(int64(int32(binary.LittleEndian.Uint32(code[i+n:])))) == callee.Addr {
+			return true
+		}
+	}
+	return false
 }

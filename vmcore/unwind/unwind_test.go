@@ -406,6 +406,27 @@ func TestHandlerFrames(t *testing.T) {
 	if h := u.HandlerFrames(regs, stacks); h != nil {
 		t.Errorf("handler for unmatched registers: %v", h)
 	}
+
+	// A tail call: fn(9) (called by fn(8)) jumps to fn(11), whose frame
+	// then sits where fn(9)'s would; its return address (into fn(11),
+	// after a call of fn(0)) is accepted, and the stale fn(10) one stays
+	// rejected.
+	regs.IP--
+	s.orc(fn(11), Entry{SPOffset: 0x10, SPReg: RegSP, Type: TypeCall})
+	s.call(fn(11)+0x20, fn(0))
+	off := fn(9) + 0x40 - synthText
+	s.text[off] = 0xe9 // jmp rel32 to fn(11)
+	binary.LittleEndian.PutUint32(s.text[off+1:], uint32(int32(int64(fn(11)-(fn(9)+0x45)))))
+	nmi.set(s2-0x10, fn(11)+0x20)
+	s.mem.Map(nmi.begin, nmi.bytes())
+	u = finish(s, task)
+	got = nil
+	for _, f := range u.HandlerFrames(regs, stacks) {
+		got = append(got, f.Function)
+	}
+	if strings.Join(got, " ") != "fl0 fi0 fh0 fg0" {
+		t.Errorf("handler frames through a tail call %v", got)
+	}
 }
 
 func TestInterleave(t *testing.T) {
