@@ -191,6 +191,15 @@ func TestCachedDumpModel(t *testing.T) {
 						t.Errorf("%s/%s: %s %q, want not reached: panic() was not called", s.Step, s.Slot, s.Status, s.Reason)
 					}
 				}
+				// The handler above the oops registers: crash_kexec <
+				// oops_end (x86_64's oops path).
+				for _, c := range r.CPUs {
+					if c.Role == analysis.RolePanicking && tg.Dump.Arch().Name() == "x86_64" {
+						if j := strings.Join(c.Stack, " < "); !strings.Contains(j, "crash_kexec+") || !strings.Contains(j, "oops_end+") {
+							t.Errorf("panicking CPU stack without crash_kexec < oops_end: %s", j)
+						}
+					}
+				}
 				return
 			}
 			rel := tg.Dump.VMCOREINFO().OSRelease()
