@@ -41,6 +41,11 @@ type builder struct {
 	defs []stepDef
 
 	msgLine, endLine, rebootLine, nmiLine *LogLine
+	// faultLine is an oops after the panic message whose faulting
+	// function is a notifier or dumper (faultMember), with no second panic
+	// message: the callback faulted and panic() did not go on.
+	faultLine   *LogLine
+	faultMember string
 	notifierEv, dumperEv                  map[int][]Evidence // member index → its log lines
 }
 
@@ -108,6 +113,61 @@ func (b *builder) scanLog() {
 			continue
 		}
 		b.matchMember(b.in.Dumpers, b.dumperEv, *l, t)
+	}
+	if b.msgLine != nil {
+		b.scanFault(floor)
+	}
+}
+
+// oopsPrefixes start the report an oops prints (die(), __die(), do_trap()).
+var oopsPrefixes = []string{"Oops: ", "BUG: ", "general protection fault", "kernel BUG at "}
+
+// scanFault finds an oops after the panic message whose faulting function
+// (the "RIP: 0010:func+off" line on x86_64, "pc : func+off" on arm64) is a
+// panic notifier or kmsg dumper: panic() called it, it faulted, and
+// oops_end() killed the task (panic_on_oops=0) — unless a second panic
+// message follows (panic_on_oops: panic() re-entered), which is left to
+// the other rules.
+func (b *builder) scanFault(floor uint64) {
+	for _, l := range b.in.Log {
+		if _, kind := printk.ParsePanicLine(l.Text); kind == printk.PanicMessageLine && l.Seq > floor {
+			return // panic() ran again: not a simple abandon
+		}
+	}
+	var oops *LogLine
+	for i := range b.in.Log {
+		l := &b.in.Log[i]
+		if l.Seq <= floor {
+			continue
+		}
+		t := strings.TrimSpace(l.Text)
+		for _, p := range oopsPrefixes {
+			if oops == nil && strings.HasPrefix(t, p) {
+				oops = l
+			}
+		}
+		if oops == nil {
+			continue
+		}
+		fn := ""
+		switch {
+		case strings.HasPrefix(t, "RIP: 0010:"):
+			fn = strings.TrimPrefix(t, "RIP: 0010:")
+		case strings.HasPrefix(t, "pc : "):
+			fn = strings.TrimPrefix(t, "pc : ")
+		default:
+			continue
+		}
+		if i := strings.IndexAny(fn, "+ "); i > 0 {
+			fn = fn[:i]
+		}
+		for _, ms := range [][]Member{b.in.Notifiers, b.in.Dumpers} {
+			for _, m := range ms {
+				if normSym(m.Name) == normSym(fn) && b.faultLine == nil {
+					b.faultLine, b.faultMember = oops, m.Name
+				}
+			}
+		}
 	}
 }
 
@@ -406,6 +466,8 @@ type frontier struct {
 	// not reached, this the reason); noPanic: the crash kernel was entered
 	// and nothing read says whether through panic() (every step unknown).
 	notCalled, noPanic string
+	// faulted: the member at r faulted and panic() was abandoned there.
+	faulted bool
 }
 
 // oopsFrames are the functions that call crash_kexec() themselves when
@@ -482,6 +544,19 @@ func (b *builder) frontier() frontier {
 			fr.r = b.index(kCrashPre)
 			fr.after = "kdump (__crash_kexec) ran first: crash_kexec_post_notifiers=N"
 		}
+		return fr
+	}
+	if b.faultLine != nil && b.endLine == nil {
+		k := kNotifiers
+		for _, m := range in.Dumpers {
+			if m.Name == b.faultMember {
+				k = kKmsg
+			}
+		}
+		fr.r, fr.member = b.index(k), b.faultMember
+		fr.running = fmt.Sprintf("%s faulted (%s): oops_end() killed the task (panic_on_oops=0), so panic() stopped there; the CPU went on without it", b.faultMember, strings.TrimSpace(b.faultLine.Text))
+		fr.after = "panic() was abandoned when " + b.faultMember + " faulted"
+		fr.faulted = true
 		return fr
 	}
 	ci, member := b.cpuStep()
@@ -812,6 +887,9 @@ func (b *builder) fillMembers(s *Step, fr frontier) {
 		}
 		m := &out[i]
 		switch {
+		case running >= 0 && i == running && fr.faulted:
+			m.Status, m.Reason = Running, "faulted in this callback: panic() stopped here"
+			m.Evidence = append(m.Evidence, logEvidence(*b.faultLine))
 		case running >= 0 && i == running:
 			m.Status, m.Reason = Running, "the panicking CPU is in this callback"
 		case running >= 0 && i > running:

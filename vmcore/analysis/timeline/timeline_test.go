@@ -826,3 +826,34 @@ func TestOopsDirectKexecFromLog(t *testing.T) {
 		t.Errorf("a log with a gap after the oops: message %s %q", s.Status, s.Reason)
 	}
 }
+
+// A panic notifier that faults (qemu-7.3-fault): after the panic message,
+// an oops whose RIP is in labpanic_notify_loud, and no end line: panic()
+// stopped in that callback (oops_end() killed the task), the members before
+// it ran, the later steps were never reached. With a second panic message
+// (panic_on_oops re-entered panic()) the rule does not apply.
+func TestFaultingNotifier(t *testing.T) {
+	in := qemuLpPanic()
+	in.Log = []LogLine{
+		{383, 2813365000, "Kernel panic - not syncing: " + lpMsg},
+		{416, 2814663000, "labpanic: notifier prio=INT_MAX ran first"},
+		{417, 2814700000, "BUG: kernel NULL pointer dereference, address: 0000000000000000"},
+		{430, 2814800000, "RIP: 0010:labpanic_notify_loud+0x17/0x30 [labpanic]"},
+	}
+	in.CPUs[0] = CPUEvidence{CPU: 0, Panicking: true, IPSymbol: "pv_native_safe_halt", Frames: []string{"pv_native_safe_halt", "default_idle", "do_idle"}}
+	_, steps := Build(in)
+	n := find(t, steps, kNotif)
+	if n.Status != Running || !strings.Contains(n.Reason, "labpanic_notify_loud faulted (BUG: kernel NULL pointer dereference") {
+		t.Errorf("notifiers: %s %q", n.Status, n.Reason)
+	}
+	checkMembers(t, n, []Status{Ran, Ran, Ran, Running, NotReached, NotReached, NotReached, NotReached, NotReached},
+		map[string]string{"labpanic_notify_loud": "faulted in this callback"})
+	if k := find(t, steps, kKmsgK); k.Status != NotReached || !strings.Contains(k.Reason, "abandoned when labpanic_notify_loud faulted") {
+		t.Errorf("kmsg_dump: %s %q", k.Status, k.Reason)
+	}
+	in.Log = append(in.Log, LogLine{440, 2814900000, "Kernel panic - not syncing: Fatal exception"})
+	_, steps = Build(in)
+	if n := find(t, steps, kNotif); n.Status == Running && strings.Contains(n.Reason, "faulted") {
+		t.Errorf("a re-entered panic read as an abandoned one: %q", n.Reason)
+	}
+}
