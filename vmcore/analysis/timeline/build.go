@@ -44,9 +44,9 @@ type builder struct {
 	// faultLine is an oops after the panic message whose faulting
 	// function is a notifier or dumper (faultMember), with no second panic
 	// message: the callback faulted and panic() did not go on.
-	faultLine   *LogLine
-	faultMember string
-	notifierEv, dumperEv                  map[int][]Evidence // member index → its log lines
+	faultLine            *LogLine
+	faultMember          string
+	notifierEv, dumperEv map[int][]Evidence // member index → its log lines
 }
 
 func (b *builder) has(sym string) bool { return b.in.HasSymbol != nil && b.in.HasSymbol(sym) }
