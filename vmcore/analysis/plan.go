@@ -339,7 +339,7 @@ func actualStep(r *Report, step timeline.StepName, slot string) *timeline.Step {
 func memberList(names []string) string {
 	const maxNames = 8
 	if len(names) > maxNames {
-		return strings.Join(names[:maxNames], ", ") + fmt.Sprintf(", … (%d more)", len(names)-maxNames)
+		return strings.Join(names[:maxNames], ", ") + fmt.Sprintf(" and %d more", len(names)-maxNames)
 	}
 	return strings.Join(names, ", ")
 }
