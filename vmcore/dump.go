@@ -90,7 +90,12 @@ type Dump struct {
 }
 
 // Open opens path read-only and identifies it by its magic bytes.
-func Open(path string) (*Dump, error) {
+func Open(path string) (*Dump, error) { return OpenParts(path, nil) }
+
+// OpenParts opens path like Open; when it is a part of a makedumpfile
+// --split set, parts names the other parts (in any order), besides those
+// found beside it by name.
+func OpenParts(path string, parts []string) (*Dump, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("open dump: %w", err)
@@ -107,7 +112,7 @@ func Open(path string) (*Dump, error) {
 	}
 	d.Path = path
 	d.file = f
-	d.joinSplitParts(path)
+	d.joinSplitParts(path, parts)
 	return d, nil
 }
 

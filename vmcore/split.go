@@ -45,20 +45,40 @@ var digitRun = regexp.MustCompile(`[0-9]+`)
 // place of its last run of digits) and reads the set as one dump. It
 // records which pfn ranges are held, and which are missing, in d.Split and
 // a warning.
-func (d *Dump) joinSplitParts(path string) {
+func (d *Dump) joinSplitParts(path string, given []string) {
 	dd, ok := d.mem.(*diskdump.File)
 	if !ok {
+		if len(given) > 0 {
+			d.warn("other parts were given, but %s is not a part of a makedumpfile --split set: they are not read", path)
+		}
 		return
 	}
 	start, end, split := dd.SplitRange()
 	if !split {
+		if len(given) > 0 {
+			d.warn("other parts were given, but %s is not a part of a makedumpfile --split set: they are not read", path)
+		}
 		return
 	}
 	parts := []splitFile{{path: path, f: dd, start: start, end: end}}
-	for _, cand := range splitSiblings(path) {
+	seen := map[string]bool{filepath.Clean(path): true}
+	var cands []string
+	for _, c := range append(append([]string(nil), given...), splitSiblings(path)...) {
+		if c = filepath.Clean(c); !seen[c] && len(cands) < maxSplitParts {
+			seen[c] = true
+			cands = append(cands, c)
+		}
+	}
+	isGiven := map[string]bool{}
+	for _, g := range given {
+		isGiven[filepath.Clean(g)] = true
+	}
+	for _, cand := range cands {
 		if p, ok := openSplitSibling(cand, dd); ok {
 			parts = append(parts, p)
 			d.parts = append(d.parts, p.closer)
+		} else if isGiven[cand] {
+			d.warn("%s is not a part of the same makedumpfile --split set as %s (headers or VMCOREINFO differ, or unreadable): not read", cand, path)
 		}
 	}
 	sort.Slice(parts, func(i, j int) bool { return parts[i].start < parts[j].start })

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/panicscope/panicscope/internal/testfixtures"
@@ -179,4 +180,39 @@ func TestSplitSetSynthetic(t *testing.T) {
 		t.Error("no warning about the missing part")
 	}
 	check(d, func(pfn uint64) bool { return pfn >= 41 })
+}
+
+// TestSplitSetGivenParts: parts whose names do not follow the one opened
+// (renamed by someone) are read when given; a given file of another kind
+// is named in a warning, not read.
+func TestSplitSetGivenParts(t *testing.T) {
+	dir := t.TempDir()
+	names := []string{"alpha", "bravo", "charlie"}
+	bounds := []uint64{0, 20, 41, 64}
+	for i, n := range names {
+		writeSplitPart(t, filepath.Join(dir, n), bounds[i], bounds[i+1])
+	}
+	other := filepath.Join(dir, "notes.txt")
+	if err := os.WriteFile(other, []byte("not a dump"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	d, err := vmcore.OpenParts(filepath.Join(dir, "bravo"), []string{filepath.Join(dir, "charlie"), filepath.Join(dir, "alpha"), other})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	if d.Split == nil || len(d.Split.Parts) != 3 || len(d.Split.Missing) != 0 {
+		t.Fatalf("split %+v", d.Split)
+	}
+	page := make([]byte, phys.PageSize)
+	if err := d.ReadPhys(page, 50*phys.PageSize); err != nil || page[0] != 50 {
+		t.Fatalf("pfn 50 from the given part: %v %d", err, page[0])
+	}
+	found := false
+	for _, w := range d.Warnings {
+		found = found || strings.Contains(w, "notes.txt is not a part of the same makedumpfile --split set")
+	}
+	if !found {
+		t.Errorf("warnings %q", d.Warnings)
+	}
 }

@@ -126,10 +126,11 @@ func usage(w io.Writer) {
 			fmt.Fprintf(w, "      flags: %s\n", fl)
 		}
 	}
-	fmt.Fprintln(w, "\n  panicscope DUMP [--symbols FILE] [--vmlinux FILE [--force]] [--ascii]\n      the interactive view of a dump")
+	fmt.Fprintln(w, "\n  panicscope DUMP [DUMP.2 ...] [--symbols FILE] [--vmlinux FILE] [--ascii]\n      the interactive view of a dump (several files: a makedumpfile --split set)")
 	fmt.Fprintln(w, "\nEvery command reading a DUMP also takes --symbols FILE (System.map or a")
 	fmt.Fprintln(w, "/proc/kallsyms copy), --vmlinux FILE (DWARF; --force skips its build-ID check)")
-	fmt.Fprintln(w, "and, instead of DUMP, --live (the running kernel; needs root).")
+	fmt.Fprintln(w, "--part FILE (another part of a --split set) and, instead of DUMP, --live")
+	fmt.Fprintln(w, "(the running kernel; needs root).")
 	fmt.Fprintln(w, "'panicscope COMMAND --help' shows a command's flags in full.")
 	fmt.Fprintln(w, "Exit status: 0 success, 1 failure, 2 usage error.")
 }
@@ -162,10 +163,13 @@ func flagSummary(c command) string {
 	var names []string
 	fs.VisitAll(func(f *flag.Flag) {
 		switch f.Name {
-		case "symbols", "vmlinux", "force", "live", "json":
+		case "symbols", "vmlinux", "force", "live", "json", "part":
 			return
 		}
 		n := "--" + f.Name
+		if len(f.Name) == 1 {
+			n = "-" + f.Name
+		}
 		if name, _ := flag.UnquoteUsage(f); name != "" {
 			n += " " + strings.ToUpper(name)
 		}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/charmbracelet/x/term"
 
@@ -14,7 +15,14 @@ import (
 )
 
 // targetFlags are the flags every command that reads kernel objects takes.
+// partsFlag collects repeated --part FILE flags.
+type partsFlag []string
+
+func (p *partsFlag) String() string     { return strings.Join(*p, ",") }
+func (p *partsFlag) Set(v string) error { *p = append(*p, v); return nil }
+
 type targetFlags struct {
+	parts   partsFlag
 	symbols string
 	vmlinux string
 	force   bool
@@ -25,6 +33,7 @@ func (f *targetFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.symbols, "symbols", "", "System.map or /proc/kallsyms copy (kernels without kallsyms in VMCOREINFO)")
 	fs.StringVar(&f.vmlinux, "vmlinux", "", "DWARF vmlinux of the dumped kernel (optional: types and symbols from debuginfo)")
 	fs.BoolVar(&f.force, "force", false, "accept a --vmlinux whose build ID differs from the dump's")
+	fs.Var(&f.parts, "part", "another `FILE` of a makedumpfile --split set (repeatable; parts named like DUMP with other digits are found without it)")
 	fs.BoolVar(&f.live, "live", false, "read the running kernel through /proc/kcore instead of a DUMP (needs root)")
 }
 
@@ -58,7 +67,7 @@ func (f *targetFlags) parse(fs *flag.FlagSet, args []string, minRest, maxRest in
 
 // options are the target options the flags chose.
 func (f *targetFlags) options() target.Options {
-	return target.Options{SymbolsFile: f.symbols, Vmlinux: f.vmlinux, Force: f.force}
+	return target.Options{SymbolsFile: f.symbols, Vmlinux: f.vmlinux, Force: f.force, SplitParts: f.parts}
 }
 
 // open opens the dump at path, or the running kernel with --live: the one

@@ -34,9 +34,11 @@ func runTUI(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if len(pos) != 1 {
-		return usagef("usage: panicscope DUMP [--symbols FILE] [--vmlinux FILE [--force]] [--ascii]")
+	if len(pos) == 0 {
+		return usagef("usage: panicscope DUMP [DUMP.2 ...] [--symbols FILE] [--vmlinux FILE [--force]] [--ascii]")
 	}
+	// More than one path: the parts of a makedumpfile --split set.
+	f.target.parts = append(f.target.parts, pos[1:]...)
 	return openTUI(pos[0], f)
 }
 

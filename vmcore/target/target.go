@@ -42,6 +42,10 @@ type Options struct {
 	// LiveRoot prefixes the /proc and /sys paths OpenLive reads ("" is
 	// "/"); tests point it at a fake tree.
 	LiveRoot string
+	// SplitParts names the other parts of a makedumpfile --split set the
+	// dump is a part of (parts beside it with the same name but its last
+	// digits are found without it).
+	SplitParts []string
 	// WrapMemory, when set, wraps the dump's physical memory right after
 	// it is opened (trim records the pages the analysis reads this way).
 	WrapMemory func(phys.Memory) phys.Memory
@@ -87,7 +91,7 @@ var ErrNoTypes = errors.New("no kernel types")
 // cannot be opened at all, or a --vmlinux that is not its kernel, is an
 // error; what later stages cannot read becomes a problem.
 func Open(path string, opt Options) (*Target, error) {
-	d, err := vmcore.Open(path)
+	d, err := vmcore.OpenParts(path, opt.SplitParts)
 	if errors.Is(err, vmcore.ErrUnknownFormat) {
 		if hint := compressedHint(path); hint != "" {
 			return nil, fmt.Errorf("%w; %s", err, hint)
