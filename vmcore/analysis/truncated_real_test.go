@@ -10,6 +10,7 @@ import (
 	"github.com/panicscope/panicscope/internal/testfixtures"
 	"github.com/panicscope/panicscope/vmcore/analysis"
 	"github.com/panicscope/panicscope/vmcore/analysis/timeline"
+	"github.com/panicscope/panicscope/vmcore/phys"
 	"github.com/panicscope/panicscope/vmcore/target"
 )
 
@@ -154,5 +155,76 @@ func compareTruncated(t *testing.T, full, cut *analysis.Report) {
 				t.Errorf("plan %s/%s: %s (%s), whole dump %s", s.Step, s.Slot, s.Action, s.Why, f.Action)
 			}
 		}
+	}
+}
+
+// patched overwrites one 8-byte word of physical memory.
+type patched struct {
+	phys.Memory
+	addr, val uint64
+}
+
+func (p patched) ReadPhys(buf []byte, paddr uint64) error {
+	if err := p.Memory.ReadPhys(buf, paddr); err != nil {
+		return err
+	}
+	for k := uint64(0); k < 8; k++ {
+		if a := p.addr + k; a >= paddr && a < paddr+uint64(len(buf)) {
+			buf[a-paddr] = byte(p.val >> (8 * k))
+		}
+	}
+	return nil
+}
+
+// TestCorruptChainClaimsNothingFalse breaks panic_notifier_list in a real
+// dump — the third notifier_block's next made cyclic, dangling, or
+// misaligned — and checks the report by the same rule as a cut file: every
+// fact equals the whole dump's or is unknown, and the chain says it is not
+// complete.
+func TestCorruptChainClaimsNothingFalse(t *testing.T) {
+	fx := testfixtures.Get(t, "kdump-6.1-lzo")
+	src := filepath.Join(fx.Dir, "vmcore")
+	full := buildReport(t, src)
+	var chain *analysis.Chain
+	for i := range full.Chains {
+		if full.Chains[i].Name == "panic_notifier_list" {
+			chain = &full.Chains[i]
+		}
+	}
+	if chain == nil || len(chain.Entries) < 4 {
+		t.Fatalf("panic_notifier_list: %+v", chain)
+	}
+	var first, third uint64
+	fmt.Sscanf(chain.Entries[0].Address, "0x%x", &first)
+	fmt.Sscanf(chain.Entries[2].Address, "0x%x", &third)
+	tg, err := target.Open(src, target.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tg.LoadTypes()
+	off, err := tg.Kernel.OffsetOf("struct notifier_block", "next")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pa, err := tg.Dump.Translator().VirtToPhys(third + off)
+	tg.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, val := range map[string]uint64{"cyclic": first, "dangling": 0xffffffffdead0000, "misaligned": first + 3} {
+		t.Run(name, func(t *testing.T) {
+			tg, err := target.Open(src, target.Options{WrapMemory: func(m phys.Memory) phys.Memory { return patched{m, pa, val} }})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer tg.Close()
+			r := analysis.Build(tg)
+			compareTruncated(t, full, r)
+			for _, c := range r.Chains {
+				if c.Name == "panic_notifier_list" && (c.Complete || len(c.Entries) < 3) {
+					t.Errorf("broken chain read as complete=%v with %d entries (%s)", c.Complete, len(c.Entries), c.Broken)
+				}
+			}
+		})
 	}
 }

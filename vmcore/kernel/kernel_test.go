@@ -496,6 +496,7 @@ func TestListForEach(t *testing.T) {
 		{"fault", set("entryB", 48, 0xffff888000990000), kernel.ListFault, 0xffff888000990000, entryB + 48, 2},
 		{"null", set("entryA", 48, 0), kernel.ListNull, 0, entryA + 48, 1},
 		{"poison", set("entryA", 48, 0xdead000000000100), kernel.ListPoison, 0xdead000000000100, entryA + 48, 1},
+		{"misaligned", set("entryA", 48, entryB+48+3), kernel.ListMisaligned, entryB + 48 + 3, entryA + 48, 1},
 		{"head fault", func(rs map[string]*region) { delete(rs, "head") }, kernel.ListFault, listHead, listHead, 0},
 	} {
 		k := newKernel(t, c.mutate)

@@ -17,11 +17,12 @@ var ErrStop = errors.New("stop walk")
 
 // Reasons a list walk breaks.
 const (
-	ListCycle   = "cycle"    // a node came round again without passing the head
-	ListTooLong = "too long" // more than max nodes
-	ListFault   = "fault"    // a node could not be read (Err is the *vmem.FaultError)
-	ListNull    = "null"     // a next pointer was NULL
-	ListPoison  = "poison"   // a next pointer was LIST_POISON1/2 (a deleted entry)
+	ListCycle      = "cycle"      // a node came round again without passing the head
+	ListTooLong    = "too long"   // more than max nodes
+	ListFault      = "fault"      // a node could not be read (Err is the *vmem.FaultError)
+	ListNull       = "null"       // a next pointer was NULL
+	ListPoison     = "poison"     // a next pointer was LIST_POISON1/2 (a deleted entry)
+	ListMisaligned = "misaligned" // a next pointer was not pointer-aligned
 )
 
 // ListError says where and why a list walk broke. At is the offending node
@@ -82,6 +83,10 @@ func (k *Kernel) walk(head, node, end, nextOffset, from uint64, max int, fn func
 			le.Reason = ListNull
 		case poisoned(node):
 			le.Reason = ListPoison
+		case node%8 != 0:
+			// Every kernel list links structs that hold pointers, so
+			// nodes are pointer-aligned: a misaligned link is damage.
+			le.Reason = ListMisaligned
 		case dup:
 			le.Reason = ListCycle
 		case count >= max:
