@@ -33,6 +33,13 @@
 # in LAB_CACHE), LAB_DUMP_AFTER (dump: the console line, an extended regexp, after which the dump is taken;
 # default the end of panic(), "---[ end Kernel panic").
 #
+# LAB_ARCH=arm64 boots Debian's arm64 kernel under qemu-system-aarch64 (TCG, -M virt, -cpu
+# max,lpa2=off,pauth-impdef=on as the arm64 fixtures were made) instead: LAB_KERNEL=6.12 (trixie, the
+# default) or 6.1 (bookworm); busybox-static:arm64 comes from the same suite through the private apt
+# configuration (LAB_CACHE/apt/SUITE-arm64), extracted with dpkg-deb, never installed on the host; the
+# guest's panicscope is GOARCH=arm64. The console is ttyAMA0; QEMU 7.2's virt machine has one UART, so the
+# init script's data share it. `dump` writes OUT (kdump-zlib) and OUT.elf (ELF) from the same stopped VM.
+#
 # Exit status 3 means a prerequisite is missing (qemu, a static busybox, the kernel package): the e2e test
 # skips on it and says why.
 set -euo pipefail
@@ -42,9 +49,19 @@ LAB_DIR=$(cd "$(dirname "$0")" && pwd)
 REPO=$(cd "$LAB_DIR/.." && pwd)
 LAB_CACHE=${LAB_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/panicscope-lab}
 LAB_ACCEL=${LAB_ACCEL:-tcg}
+LAB_TIMEOUT_SET=${LAB_TIMEOUT:-}
 LAB_TIMEOUT=${LAB_TIMEOUT:-300}
+LAB_MEM_SET=${LAB_MEM:-}
 LAB_MEM=${LAB_MEM:-512}
 LAB_SMP=${LAB_SMP:-2}
+LAB_ARCH=${LAB_ARCH:-amd64}
+case "$LAB_ARCH" in
+amd64 | x86_64) LAB_ARCH=amd64 ;;
+# TCG runs arm64 several times slower than x86_64: a longer boot budget, and
+# less RAM (the ELF dump is as large as the guest's RAM).
+arm64 | aarch64) LAB_ARCH=arm64; LAB_KERNEL=${LAB_KERNEL:-6.12}; LAB_MEM=${LAB_MEM_SET:-384}; LAB_TIMEOUT=${LAB_TIMEOUT_SET:-900} ;;
+*) echo "lab: LAB_ARCH=$LAB_ARCH: amd64 or arm64" >&2; exit 1 ;;
+esac
 # 1 MiB of guest RAM kept from the kernel (memmap=) for ramoops; below where
 # QEMU loads the initramfs (the top of RAM).
 LAB_RAMOOPS=${LAB_RAMOOPS:-0x10000000}
@@ -57,6 +74,14 @@ missing() { echo "lab: missing prerequisite: $*" >&2; exit 3; }
 # linux-image-LINE.*-amd64 of that suite. LAB_KERNEL_PKG names one package
 # exactly (in LAB_APT_SUITE, or the host's own sources when that is empty).
 kernel_line() {
+  if [ "$LAB_ARCH" = arm64 ]; then
+    case "$1" in
+    6.1) echo "bookworm linux-image-6.1.*-arm64" ;;
+    6.12) echo "trixie linux-image-6.12.*-arm64" ;;
+    *) die "LAB_ARCH=arm64 LAB_KERNEL=$1: known lines are 6.1 6.12 (or set LAB_KERNEL_PKG and LAB_APT_SUITE)" ;;
+    esac
+    return
+  fi
   case "$1" in
   5.10) echo "bullseye linux-image-5.10.*-amd64" ;;
   6.1) echo "bookworm linux-image-6.1.*-amd64" ;;
@@ -68,16 +93,19 @@ kernel_line() {
 
 # apt_private SUITE: apt options for a private configuration in the cache
 # (its own sources.list, lists and archives), so a suite the host does not
-# use is read without touching the host's sources.
+# use is read without touching the host's sources. With LAB_ARCH=arm64 the
+# configuration (LAB_CACHE/apt/SUITE-arm64) knows the arm64 architecture only.
 APT=()
 apt_private() {
   local suite=$1 dir="$LAB_CACHE/apt/$1" mirror=${LAB_APT_MIRROR:-http://deb.debian.org/debian}
+  [ "$LAB_ARCH" = amd64 ] || dir="$dir-$LAB_ARCH"
   mkdir -p "$dir/lists/partial" "$dir/cache/archives/partial" "$dir/etc/sources.list.d" "$dir/etc/preferences.d"
   echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $mirror $suite main" > "$dir/etc/sources.list"
   APT=(-o "Dir::Etc::SourceList=$dir/etc/sources.list" -o "Dir::Etc::SourceParts=$dir/etc/sources.list.d"
     -o "Dir::Etc::Preferences=$dir/etc/preferences" -o "Dir::Etc::PreferencesParts=$dir/etc/preferences.d"
     -o "Dir::State::Lists=$dir/lists" -o "Dir::Cache=$dir/cache" -o "Dir::State::status=/dev/null"
     -o "APT::Sandbox::User=root")
+  if [ "$LAB_ARCH" != amd64 ]; then APT+=(-o "APT::Architecture=$LAB_ARCH" -o "APT::Architectures::=$LAB_ARCH"); fi
   if ! ls "$dir"/lists/*Packages* >/dev/null 2>&1 || [ -n "$(find "$dir/lists" -maxdepth 1 -name '*Packages*' -mtime +1)" ]; then
     apt-get "${APT[@]}" update >&2 || missing "apt-get update of $suite ($mirror)"
   fi
@@ -224,10 +252,31 @@ static_busybox() {
   missing "a static busybox (apt-get install -y busybox-static)"
 }
 
+# busybox_arm64: busybox-static:arm64 of the kernel's suite, downloaded through
+# the private apt configuration and extracted into the cache (never installed).
+busybox_arm64() {
+  local suite dir deb f
+  [ -n "${LAB_BUSYBOX:-}" ] && { echo "$LAB_BUSYBOX"; return; }
+  suite=${LAB_APT_SUITE:-}
+  if [ -z "$suite" ]; then read -r suite _ <<<"$(kernel_line "$LAB_KERNEL")"; fi
+  dir="$LAB_CACHE/busybox-static-arm64-$suite"
+  for f in "$dir/root/bin/busybox" "$dir/root/usr/bin/busybox"; do [ -x "$f" ] && { echo "$f"; return; }; done
+  apt_private "$suite"
+  mkdir -p "$dir"
+  ls "$dir"/busybox-static_*.deb >/dev/null 2>&1 || (cd "$dir" && apt-get "${APT[@]}" download busybox-static:arm64 >&2) ||
+    missing "busybox-static:arm64 from $suite"
+  deb=$(ls "$dir"/busybox-static_*.deb | head -n1)
+  rm -rf "$dir/root"
+  dpkg-deb -x "$deb" "$dir/root" || die "dpkg-deb -x $deb failed"
+  # bookworm ships bin/busybox, trixie (merged /usr) usr/bin/busybox.
+  for f in "$dir/root/bin/busybox" "$dir/root/usr/bin/busybox"; do [ -x "$f" ] && { echo "$f"; return; }; done
+  die "no busybox in $deb"
+}
+
 cmd_initramfs() {
   local vmlinuz bb root out
   vmlinuz=$(cmd_kernel)
-  bb=$(static_busybox)
+  if [ "$LAB_ARCH" = arm64 ]; then bb=$(busybox_arm64); else bb=$(static_busybox); fi
   command -v go >/dev/null || missing "go"
   # One initramfs per kernel: it holds that kernel's modules.
   out="${LAB_INITRD:-$LAB_CACHE/initramfs-$(basename "$(kernel_cache_dir "$vmlinuz")").cpio.gz}"
@@ -237,10 +286,29 @@ cmd_initramfs() {
   rm -rf "$root"
   mkdir -p "$root"/{bin,dev,proc,sys,tmp,lib/modules}
   cp "$bb" "$root/bin/busybox"
-  (cd "$REPO" && CGO_ENABLED=0 go build -trimpath -o "$root/bin/panicscope" ./cmd/panicscope &&
-    CGO_ENABLED=0 go build -trimpath -o "$root/bin/kexecload" ./lab/kexecload) || die "go build failed"
+  (cd "$REPO" && CGO_ENABLED=0 GOARCH=$LAB_ARCH go build -trimpath -o "$root/bin/panicscope" ./cmd/panicscope &&
+    CGO_ENABLED=0 GOARCH=$LAB_ARCH go build -trimpath -o "$root/bin/kexecload" ./lab/kexecload) || die "go build failed"
   cp "$LAB_DIR/init" "$root/init"
   chmod 755 "$root/init" "$root/bin/busybox"
+  # The host runs busybox only for cpio below: the amd64 one when the guest's is arm64.
+  local hostbb=$bb
+  if [ "$LAB_ARCH" = arm64 ]; then hostbb=$(command -v cpio || command -v busybox || true); fi
+  if [ "$LAB_ARCH" = arm64 ]; then
+    # Debian's arm64 kernel has no pvpanic, and arm64 has no memmap= to set RAM
+    # aside for ramoops: qemu_fw_cfg (VMCOREINFO for QEMU's dumps) only. No
+    # kexec_file_load (CONFIG_KEXEC_FILE unset), so no /boot for lab.kdump=1.
+    local kdir
+    kdir=$(module_dir "$vmlinuz")
+    [ -n "$kdir" ] || die "no modules next to $vmlinuz"
+    copy_module "$kdir/drivers/firmware/qemu_fw_cfg" "$root/lib/modules/01-qemu_fw_cfg.ko"
+    mkdir -p "$root/lib/modules/capture"
+    copy_module "$kdir/drivers/block/virtio_blk" "$root/lib/modules/capture/01-virtio_blk.ko"
+    cpio_tree "$root" "$hostbb" > "$out.tmp" || die "cpio failed"
+    mv "$out.tmp" "$out"
+    rm -rf "$root"
+    echo "$out"
+    return
+  fi
   # Modules, loaded by /init in this order: qemu_fw_cfg lets the guest hand
   # QEMU its VMCOREINFO (-device vmcoreinfo), so dumps carry it like the
   # fixtures do; pvpanic puts a module's callback on panic_notifier_list;
@@ -278,7 +346,23 @@ cmd_initramfs() {
   echo "$out"
 }
 
+# cpio_tree ROOT CPIO: ROOT as a gzipped newc archive on stdout; CPIO is a
+# busybox (its cpio applet) or GNU cpio.
+cpio_tree() {
+  local c=(cpio)
+  case "$2" in *busybox*) c=("$2" cpio) ;; esac
+  (cd "$1" && find . -print0 | sort -z | "${c[@]}" -o -H newc -0 2>/dev/null | gzip -1)
+}
+
 qemu_cmd() {
+  if [ "$LAB_ARCH" = arm64 ]; then
+    command -v qemu-system-aarch64 >/dev/null || missing "qemu-system-aarch64 (apt-get install -y qemu-system-arm)"
+    # As the arm64 fixtures: no FEAT_LPA2 (the 52-bit VA kernel runs 48-bit),
+    # pointer authentication on (pauth-impdef: the cheap algorithm under TCG).
+    QEMU=(timeout --foreground -k 10 "$LAB_TIMEOUT" qemu-system-aarch64 -M virt -cpu max,lpa2=off,pauth-impdef=on
+      -accel tcg -m "$LAB_MEM" -smp "$LAB_SMP" -nographic -monitor none -no-reboot -device vmcoreinfo -action panic=none)
+    return
+  fi
   command -v qemu-system-x86_64 >/dev/null || missing "qemu-system-x86_64 (apt-get install -y qemu-system-x86)"
   local accel="$LAB_ACCEL"
   if [ "$accel" = kvm ] && ! [ -w /dev/kvm ]; then accel=tcg; fi
@@ -298,6 +382,14 @@ boot() {
   qemu_cmd
   mkdir -p "$work"
   : > "$work/console.log"; : > "$work/data.log"
+  if [ "$LAB_ARCH" = arm64 ]; then
+    # One UART (ttyAMA0) on QEMU 7.2's virt: the init script writes its data
+    # to the console too (lab.data=console), and data.log is the console.
+    ln -sf console.log "$work/data.log"
+    QEMU+=(-kernel "$vmlinuz" -initrd "$initrd" -append "console=ttyAMA0 loglevel=4 lab.data=console lab.mode=$mode $*"
+      -serial "file:$work/console.log")
+    return
+  fi
   QEMU+=(-kernel "$vmlinuz" -initrd "$initrd"
     -append "console=ttyS0 loglevel=4 memmap=1M\$$LAB_RAMOOPS lab.ramoops=$LAB_RAMOOPS lab.mode=$mode $*"
     -serial "file:$work/console.log" -serial "file:$work/data.log")
@@ -341,16 +433,23 @@ cmd_dump() {
     sleep 1
   done
   sleep 2
-  rm -f "$out"
-  (cd "$REPO" && go run ./lab/qmp -socket "$sock" \
-    '{"execute":"dump-guest-memory","arguments":{"paging":false,"protocol":"file:'"$out"'","format":"kdump-zlib"}}' \
-    '{"execute":"quit"}') || { kill "$qpid" 2>/dev/null; die "QMP dump-guest-memory failed"; }
+  rm -f "$out" "$out.elf"
+  # Both formats from the same stopped VM on arm64: QEMU's aarch64 kdump file
+  # and its physical-only ELF differ in what they carry (see
+  # ../shared/vmcores-arm64/README.md); LAB_DUMP_ELF=1 asks for the ELF on x86_64.
+  local cmds=('{"execute":"dump-guest-memory","arguments":{"paging":false,"protocol":"file:'"$out"'","format":"kdump-zlib"}}')
+  if [ "$LAB_ARCH" = arm64 ] || [ "${LAB_DUMP_ELF:-}" = 1 ]; then
+    cmds+=('{"execute":"dump-guest-memory","arguments":{"paging":false,"protocol":"file:'"$out.elf"'","format":"elf"}}')
+  fi
+  (cd "$REPO" && go run ./lab/qmp -socket "$sock" "${cmds[@]}" '{"execute":"quit"}') ||
+    { kill "$qpid" 2>/dev/null; die "QMP dump-guest-memory failed"; }
   wait "$qpid" || true
   cp "$work/console.log" "$out.console.log"
   # The guest's own facts at the crash (init writes them before crashing).
   tr -d '\r' < "$work/data.log" | sed -n '/^=====PANICSCOPE-FACTS-BEGIN=====$/,/^=====PANICSCOPE-FACTS-END=====$/p' > "$out.facts"
   rm -rf "$work"
   echo "lab: wrote $out ($(stat -c %s "$out") bytes) after $((SECONDS - start)) s; console in $out.console.log"
+  if [ -s "$out.elf" ]; then echo "lab: wrote $out.elf ($(stat -c %s "$out.elf") bytes, ELF)"; fi
 }
 
 # kdump OUT [ARG...]: arm kdump in the guest (lab.kdump=1), panic it; the
