@@ -1,8 +1,9 @@
 // Package lab holds the end-to-end test of live mode: it boots Debian's 6.1
-// kernel under QEMU with lab.sh, runs `panicscope report --live --json`
-// inside the guest and checks what it reports against what the guest's own
-// /proc and /sys said. It skips, saying why, when QEMU, a static busybox or
-// the kernel package is not available.
+// kernel under QEMU with lab.sh (and Debian's arm64 6.12 kernel under
+// qemu-system-aarch64 with LAB_ARCH=arm64), runs `panicscope report --live
+// --json` inside the guest and checks what it reports against what the
+// guest's own /proc and /sys said. It skips, saying why, when QEMU, a static
+// busybox or the kernel package is not available.
 package lab
 
 import (
@@ -153,7 +154,13 @@ func checkAgainstGuest(t *testing.T, g guestRun) {
 		t.Errorf("capture %q format %q", r.Kernel.Capture, r.Identity.Format)
 	}
 	if r.Kernel.Release == nil || *r.Kernel.Release != gv["uname_r"] {
-		t.Errorf("release %v, guest uname -r %q", r.Kernel.Release, gv["uname_r"])
+		t.Fatalf("release %v, guest uname -r %q", r.Kernel.Release, gv["uname_r"])
+	}
+	if m := gv["uname_m"]; m != "" && r.Identity.Arch != m {
+		t.Errorf("arch %q, guest uname -m %q", r.Identity.Arch, m)
+	}
+	if n := gv["nproc"]; n != "" && strconv.Itoa(r.Identity.CPUs) != n {
+		t.Errorf("cpus %d, guest nproc %s", r.Identity.CPUs, n)
 	}
 	if !strings.Contains(r.Kernel.SymbolSource, "/proc/kallsyms") || !strings.Contains(r.Kernel.TypeSource, "/sys/kernel/btf/vmlinux") {
 		t.Errorf("symbols from %q, types from %q", r.Kernel.SymbolSource, r.Kernel.TypeSource)
@@ -193,8 +200,8 @@ func checkAgainstGuest(t *testing.T, g guestRun) {
 	if strings.Join(sortedCopy(mods), " ") != strings.Join(sortedCopy(guestMods), " ") {
 		t.Errorf("modules %v, guest /proc/modules %v", mods, guestMods)
 	}
-	// panic_notifier_list: read, named by symbol, with the x86 KASLR dumper
-	// (arch/x86/kernel/setup.c register_kernel_offset_dumper()).
+	// panic_notifier_list: read, named by symbol, with the arch's KASLR
+	// dumper (kaslrNotifier).
 	var pnl *analysis.Chain
 	for i := range r.Chains {
 		if r.Chains[i].Name == "panic_notifier_list" {
@@ -214,8 +221,8 @@ func checkAgainstGuest(t *testing.T, g guestRun) {
 			t.Errorf("notifier %s from module %s, not in /proc/modules", e.Callback, e.Module)
 		}
 	}
-	if !names["dump_kernel_offset"] {
-		t.Errorf("dump_kernel_offset not on panic_notifier_list: %v", names)
+	if want := kaslrNotifier[r.Identity.Arch]; !names[want] {
+		t.Errorf("%q (%s) not on panic_notifier_list: %v", want, r.Identity.Arch, names)
 	}
 	// Modules the lab loads: pvpanic's notifier and ramoops' pstore dumper.
 	if contains(guestMods, "pvpanic") {
@@ -253,7 +260,7 @@ func checkAgainstGuest(t *testing.T, g guestRun) {
 	}
 	// The plan: live, every parameter checked against /proc and /sys.
 	pl := r.Plan
-	if pl == nil || pl.Basis != analysis.PlanBasisLive || pl.Model != timeline.Line61Stable {
+	if pl == nil || pl.Basis != analysis.PlanBasisLive || pl.Model != lineOf(*r.Kernel.Release) {
 		t.Fatalf("plan: %+v", pl)
 	}
 	if len(pl.Checks) < 6 {
@@ -283,6 +290,24 @@ func checkAgainstGuest(t *testing.T, g guestRun) {
 	}
 }
 
+// kaslrNotifier is the panic notifier each architecture registers to print
+// the kernel offset: register_kernel_offset_dumper() in
+// arch/x86/kernel/setup.c, register_arm64_panic_block() in
+// arch/arm64/kernel/setup.c.
+var kaslrNotifier = map[string]string{"x86_64": "dump_kernel_offset", "aarch64": "arm64_panic_block_dump"}
+
+// lineOf is the panic() model a Debian kernel release is read with.
+func lineOf(release string) string {
+	for _, l := range []struct{ prefix, line string }{
+		{"5.10", timeline.Line510}, {"6.1.", timeline.Line61Stable}, {"6.12", timeline.Line612}, {"7.3.", timeline.Line73},
+	} {
+		if strings.HasPrefix(release, l.prefix) {
+			return l.line
+		}
+	}
+	return ""
+}
+
 func contains(list []string, s string) bool {
 	for _, v := range list {
 		if v == s {
@@ -302,6 +327,77 @@ func sortedCopy(s []string) []string {
 		}
 	}
 	return out
+}
+
+// checkDefaults: a boot with Debian's defaults (no crash kernel, panic=0).
+func checkDefaults(t *testing.T, g guestRun) {
+	checkAgainstGuest(t, g)
+	pl := g.report.Plan
+	if g.guest["crash_kexec_post_notifiers"] != "N" || g.guest["panic"] != "0" || g.guest["kexec_crash_loaded"] != "0" {
+		t.Fatalf("unexpected guest defaults: %v", g.guest)
+	}
+	if _, ok := hasWarning(pl, analysis.WarnNoCrashKernel); !ok {
+		t.Errorf("no %q warning: %+v", analysis.WarnNoCrashKernel, pl.Warnings)
+	}
+	if w, ok := hasWarning(pl, analysis.WarnPanicTimeoutZero); !ok || !strings.Contains(w, "hang instead of rebooting") {
+		t.Errorf("no panic_timeout=0 warning: %+v", pl.Warnings)
+	}
+	if s := stepOf(pl, timeline.StepRestart, ""); s == nil || s.Action != analysis.PlanSkipped {
+		t.Errorf("restart: %+v", s)
+	}
+	if s := stepOf(pl, timeline.StepEnd, ""); s == nil || s.Action != analysis.PlanRuns {
+		t.Errorf("end: %+v", s)
+	}
+	if s := stepOf(pl, timeline.StepStopCPUs, ""); s == nil || !strings.HasSuffix(s.Function, "→ smp_send_stop") {
+		t.Errorf("stop_cpus with crash_kexec_post_notifiers=N: %+v", s)
+	}
+	t.Logf("plan:\n%s", g.plan)
+}
+
+// checkPostPanic10: a boot with crash_kexec_post_notifiers panic=10.
+func checkPostPanic10(t *testing.T, g guestRun) {
+	checkAgainstGuest(t, g)
+	pl := g.report.Plan
+	if g.guest["crash_kexec_post_notifiers"] != "Y" || g.guest["panic"] != "10" {
+		t.Fatalf("the command line did not take: %v", g.guest)
+	}
+	p := g.report.Parameters
+	if !*p.CrashKexecPostNotifiers || *p.PanicTimeout != 10 {
+		t.Errorf("parameters: post %v timeout %v", *p.CrashKexecPostNotifiers, *p.PanicTimeout)
+	}
+	if s := stepOf(pl, timeline.StepStopCPUs, ""); s == nil || !strings.HasSuffix(s.Function, "→ crash_smp_send_stop") {
+		t.Errorf("stop_cpus with crash_kexec_post_notifiers=Y: %+v", s)
+	}
+	if s := stepOf(pl, timeline.StepCrashKexec, timeline.SlotBeforeNotifiers); s == nil || s.Action != analysis.PlanSkipped || !strings.Contains(s.Why, "crash_kexec_post_notifiers=Y") {
+		t.Errorf("crash_kexec before notifiers: %+v", s)
+	}
+	if s := stepOf(pl, timeline.StepCrashKexec, timeline.SlotAfterKmsgDump); s == nil || s.Action != analysis.PlanSkipped || !strings.Contains(s.Why, "no crash kernel loaded") {
+		t.Errorf("crash_kexec after kmsg_dump: %+v", s)
+	}
+	if s := stepOf(pl, timeline.StepRestart, ""); s == nil || s.Action != analysis.PlanRuns || !strings.Contains(s.Why, "panic_timeout=10") {
+		t.Errorf("restart: %+v", s)
+	}
+	if s := stepOf(pl, timeline.StepEnd, ""); s == nil || s.Action != analysis.PlanNotReached {
+		t.Errorf("end: %+v", s)
+	}
+	// No crash kernel in the lab: the "notifiers before kdump" warning
+	// must not appear, the "no crash kernel" one must, and say that
+	// crash_kexec_post_notifiers changes nothing.
+	if w, ok := hasWarning(pl, analysis.WarnNoCrashKernel); !ok || !strings.Contains(w, "crash_kexec_post_notifiers=Y has no effect") {
+		t.Errorf("no-crash-kernel warning: %+v", pl.Warnings)
+	}
+	if _, ok := hasWarning(pl, analysis.WarnPostNotifiersBeforeKdump); ok {
+		t.Errorf("notifiers-before-kdump warning without a crash kernel: %+v", pl.Warnings)
+	}
+	if _, ok := hasWarning(pl, analysis.WarnPanicTimeoutZero); ok {
+		t.Errorf("panic_timeout=0 warning with panic=10: %+v", pl.Warnings)
+	}
+	for _, m := range stepOf(pl, timeline.StepNotifiers, "").Members {
+		if m.BeforeKdump {
+			t.Errorf("notifier %s marked before kdump without a crash kernel", m.Name)
+		}
+	}
+	t.Logf("plan:\n%s", g.plan)
 }
 
 func TestLiveGuest(t *testing.T) {
@@ -325,76 +421,11 @@ func TestLiveGuest(t *testing.T) {
 
 	// Boot 1: Debian's defaults.
 	def := bootLive(t)
-	t.Run("defaults", func(t *testing.T) {
-		checkAgainstGuest(t, def)
-		pl := def.report.Plan
-		if def.guest["crash_kexec_post_notifiers"] != "N" || def.guest["panic"] != "0" || def.guest["kexec_crash_loaded"] != "0" {
-			t.Fatalf("unexpected guest defaults: %v", def.guest)
-		}
-		if _, ok := hasWarning(pl, analysis.WarnNoCrashKernel); !ok {
-			t.Errorf("no %q warning: %+v", analysis.WarnNoCrashKernel, pl.Warnings)
-		}
-		if w, ok := hasWarning(pl, analysis.WarnPanicTimeoutZero); !ok || !strings.Contains(w, "hang instead of rebooting") {
-			t.Errorf("no panic_timeout=0 warning: %+v", pl.Warnings)
-		}
-		if s := stepOf(pl, timeline.StepRestart, ""); s == nil || s.Action != analysis.PlanSkipped {
-			t.Errorf("restart: %+v", s)
-		}
-		if s := stepOf(pl, timeline.StepEnd, ""); s == nil || s.Action != analysis.PlanRuns {
-			t.Errorf("end: %+v", s)
-		}
-		if s := stepOf(pl, timeline.StepStopCPUs, ""); s == nil || !strings.HasSuffix(s.Function, "→ smp_send_stop") {
-			t.Errorf("stop_cpus with crash_kexec_post_notifiers=N: %+v", s)
-		}
-		t.Logf("plan:\n%s", def.plan)
-	})
+	t.Run("defaults", func(t *testing.T) { checkDefaults(t, def) })
 
 	// Boot 2: crash_kexec_post_notifiers and panic=10 on the command line.
 	post := bootLive(t, "crash_kexec_post_notifiers", "panic=10")
-	t.Run("post_notifiers_panic10", func(t *testing.T) {
-		checkAgainstGuest(t, post)
-		pl := post.report.Plan
-		if post.guest["crash_kexec_post_notifiers"] != "Y" || post.guest["panic"] != "10" {
-			t.Fatalf("the command line did not take: %v", post.guest)
-		}
-		p := post.report.Parameters
-		if !*p.CrashKexecPostNotifiers || *p.PanicTimeout != 10 {
-			t.Errorf("parameters: post %v timeout %v", *p.CrashKexecPostNotifiers, *p.PanicTimeout)
-		}
-		if s := stepOf(pl, timeline.StepStopCPUs, ""); s == nil || !strings.HasSuffix(s.Function, "→ crash_smp_send_stop") {
-			t.Errorf("stop_cpus with crash_kexec_post_notifiers=Y: %+v", s)
-		}
-		if s := stepOf(pl, timeline.StepCrashKexec, timeline.SlotBeforeNotifiers); s == nil || s.Action != analysis.PlanSkipped || !strings.Contains(s.Why, "crash_kexec_post_notifiers=Y") {
-			t.Errorf("crash_kexec before notifiers: %+v", s)
-		}
-		if s := stepOf(pl, timeline.StepCrashKexec, timeline.SlotAfterKmsgDump); s == nil || s.Action != analysis.PlanSkipped || !strings.Contains(s.Why, "no crash kernel loaded") {
-			t.Errorf("crash_kexec after kmsg_dump: %+v", s)
-		}
-		if s := stepOf(pl, timeline.StepRestart, ""); s == nil || s.Action != analysis.PlanRuns || !strings.Contains(s.Why, "panic_timeout=10") {
-			t.Errorf("restart: %+v", s)
-		}
-		if s := stepOf(pl, timeline.StepEnd, ""); s == nil || s.Action != analysis.PlanNotReached {
-			t.Errorf("end: %+v", s)
-		}
-		// No crash kernel in the lab: the "notifiers before kdump" warning
-		// must not appear, the "no crash kernel" one must, and say that
-		// crash_kexec_post_notifiers changes nothing.
-		if w, ok := hasWarning(pl, analysis.WarnNoCrashKernel); !ok || !strings.Contains(w, "crash_kexec_post_notifiers=Y has no effect") {
-			t.Errorf("no-crash-kernel warning: %+v", pl.Warnings)
-		}
-		if _, ok := hasWarning(pl, analysis.WarnPostNotifiersBeforeKdump); ok {
-			t.Errorf("notifiers-before-kdump warning without a crash kernel: %+v", pl.Warnings)
-		}
-		if _, ok := hasWarning(pl, analysis.WarnPanicTimeoutZero); ok {
-			t.Errorf("panic_timeout=0 warning with panic=10: %+v", pl.Warnings)
-		}
-		for _, m := range stepOf(pl, timeline.StepNotifiers, "").Members {
-			if m.BeforeKdump {
-				t.Errorf("notifier %s marked before kdump without a crash kernel", m.Name)
-			}
-		}
-		t.Logf("plan:\n%s", post.plan)
-	})
+	t.Run("post_notifiers_panic10", func(t *testing.T) { checkPostPanic10(t, post) })
 
 	// Boots 3 and 4: kdump armed (the guest loads its own kernel as the
 	// crash kernel), with and without crash_kexec_post_notifiers.
@@ -460,6 +491,102 @@ func TestLiveGuest(t *testing.T) {
 		}
 		t.Logf("plan:\n%s", first.plan)
 	})
+}
+
+// TestLiveGuestArm64 is the live test on arm64: Debian's arm64 kernel (trixie
+// 6.12) under qemu-system-aarch64 (TCG, -M virt), LAB_ARCH=arm64. Two boots:
+// the defaults, and crash_kexec_post_notifiers panic=10. Debian's arm64
+// kernel lacks kexec_file_load (CONFIG_KEXEC_FILE unset), so the kdump boots
+// of the x86_64 test are not made here.
+func TestLiveGuestArm64(t *testing.T) {
+	skipUnlessLab(t, "qemu-system-aarch64", "qemu-system-arm")
+	t.Setenv("LAB_ARCH", "arm64")
+	vmlinuz := strings.TrimSpace(lab(t, 5*time.Minute, "kernel"))
+	t.Logf("kernel: %s", vmlinuz)
+	t.Setenv("LAB_INITRD", filepath.Join(t.TempDir(), "initramfs.cpio.gz"))
+	t.Logf("initramfs: %s", strings.TrimSpace(lab(t, 10*time.Minute, "initramfs")))
+	t.Setenv("LAB_REUSE_INITRD", "1")
+
+	def := bootLive(t)
+	t.Run("defaults", func(t *testing.T) {
+		if def.guest["uname_m"] != "aarch64" {
+			t.Fatalf("the guest is %q, not aarch64", def.guest["uname_m"])
+		}
+		checkDefaults(t, def)
+	})
+	post := bootLive(t, "crash_kexec_post_notifiers", "panic=10")
+	t.Run("post_notifiers_panic10", func(t *testing.T) { checkPostPanic10(t, post) })
+}
+
+// skipUnlessLab skips a test that boots guests when -short, PANICSCOPE_LAB=off,
+// or the QEMU binary (from package pkg) or go is missing.
+func skipUnlessLab(t *testing.T, qemu, pkg string) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("-short: the lab boots QEMU guests")
+	}
+	if os.Getenv("PANICSCOPE_LAB") == "off" {
+		t.Skip("PANICSCOPE_LAB=off")
+	}
+	if _, err := exec.LookPath(qemu); err != nil {
+		t.Skipf("%s is not installed (apt-get install -y %s): the lab cannot boot a guest", qemu, pkg)
+	}
+	if _, err := exec.LookPath("go"); err != nil {
+		t.Skip("go is not on PATH: the lab builds a static panicscope for the guest")
+	}
+}
+
+// TestLabDumpsArm64 panics an arm64 guest and reads both QEMU dumps of it
+// (kdump-zlib and ELF, taken from the same stopped VM): each says aarch64
+// and the guest's release, the panic and its CPU, and the panicking CPU's
+// stack runs from panic() back to the system call (el0_svc).
+func TestLabDumpsArm64(t *testing.T) {
+	skipUnlessLab(t, "qemu-system-aarch64", "qemu-system-arm")
+	t.Setenv("LAB_ARCH", "arm64")
+	lab(t, 5*time.Minute, "kernel")
+	dir := t.TempDir()
+	t.Setenv("LAB_INITRD", filepath.Join(dir, "initramfs.cpio.gz"))
+	lab(t, 10*time.Minute, "initramfs")
+	t.Setenv("LAB_REUSE_INITRD", "1")
+	out := filepath.Join(dir, "qemu", "vmcore")
+	t.Log(strings.TrimSpace(lab(t, 15*time.Minute, "dump", out)))
+	facts, err := os.ReadFile(out + ".facts")
+	if err != nil {
+		t.Fatal(err)
+	}
+	release := ""
+	for _, ln := range strings.Split(string(facts), "\n") {
+		if v, ok := strings.CutPrefix(ln, "uname_r="); ok {
+			release = strings.TrimSpace(v)
+		}
+	}
+	var cpus []int
+	for _, path := range []string{out, out + ".elf"} {
+		t.Run(filepath.Base(path), func(t *testing.T) {
+			tg, err := target.Open(path, target.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer tg.Close()
+			r := analysis.Build(tg)
+			if r.Identity.Arch != "aarch64" || r.Kernel.Release == nil || *r.Kernel.Release != release {
+				t.Errorf("arch %q release %v, guest said %q", r.Identity.Arch, r.Kernel.Release, release)
+			}
+			if r.Kernel.Capture != analysis.CaptureHypervisor || r.Panic.Message == nil || *r.Panic.Message != "sysrq triggered crash" || r.Panic.CPU == nil {
+				t.Fatalf("capture %q panic %v cpu %v", r.Kernel.Capture, r.Panic.Message, r.Panic.CPU)
+			}
+			cpus = append(cpus, *r.Panic.CPU)
+			if err := sysrqStack(r); err != nil {
+				t.Error(err)
+			}
+			if s := r.Timeline[len(r.Timeline)-1]; s.Step != timeline.StepEnd || s.Status != timeline.Running {
+				t.Errorf("last step: %s %s (%s)", s.Step, s.Status, s.Reason)
+			}
+		})
+	}
+	if len(cpus) == 2 && cpus[0] != cpus[1] {
+		t.Errorf("the kdump file says CPU %d panicked, the ELF CPU %d", cpus[0], cpus[1])
+	}
 }
 
 // TestLabDumps regenerates the two kinds of fixture dumps from the

@@ -435,9 +435,15 @@ cmd_dump() {
   sleep 2
   rm -f "$out" "$out.elf"
   # Both formats from the same stopped VM on arm64: QEMU's aarch64 kdump file
-  # and its physical-only ELF differ in what they carry (see
+  # and its physical-only ELF differ in how they carry it (see
   # ../shared/vmcores-arm64/README.md); LAB_DUMP_ELF=1 asks for the ELF on x86_64.
-  local cmds=('{"execute":"dump-guest-memory","arguments":{"paging":false,"protocol":"file:'"$out"'","format":"kdump-zlib"}}')
+  local cmds=()
+  if [ "$LAB_ARCH" = arm64 ] || [ "${LAB_DUMP_ELF:-}" = 1 ]; then
+    # dump-guest-memory resumes a running VM when it is done: stop it first,
+    # so that both files hold the same moment.
+    cmds+=('{"execute":"stop"}')
+  fi
+  cmds+=('{"execute":"dump-guest-memory","arguments":{"paging":false,"protocol":"file:'"$out"'","format":"kdump-zlib"}}')
   if [ "$LAB_ARCH" = arm64 ] || [ "${LAB_DUMP_ELF:-}" = 1 ]; then
     cmds+=('{"execute":"dump-guest-memory","arguments":{"paging":false,"protocol":"file:'"$out.elf"'","format":"elf"}}')
   fi
