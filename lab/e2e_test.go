@@ -539,7 +539,8 @@ func skipUnlessLab(t *testing.T, qemu, pkg string) {
 // TestLabDumpsArm64 panics an arm64 guest and reads both QEMU dumps of it
 // (kdump-zlib and ELF, taken from the same stopped VM): each says aarch64
 // and the guest's release, the panic and its CPU, and the panicking CPU's
-// stack runs from panic() back to the system call (el0_svc).
+// stack runs from panic() back to the system call (el0_svc). Then a real
+// kdump of a second guest.
 func TestLabDumpsArm64(t *testing.T) {
 	skipUnlessLab(t, "qemu-system-aarch64", "qemu-system-arm")
 	t.Setenv("LAB_ARCH", "arm64")
@@ -587,6 +588,43 @@ func TestLabDumpsArm64(t *testing.T) {
 	if len(cpus) == 2 && cpus[0] != cpus[1] {
 		t.Errorf("the kdump file says CPU %d panicked, the ELF CPU %d", cpus[0], cpus[1])
 	}
+
+	// A real kdump: kexec-tools in the guest loads the crash kernel, whose
+	// init copies /proc/vmcore (Debian's default: no post notifiers).
+	t.Run("kdump", func(t *testing.T) {
+		t.Setenv("LAB_INITRD", filepath.Join(dir, "initramfs-kdump.cpio.gz"))
+		t.Setenv("LAB_REUSE_INITRD", "")
+		out := filepath.Join(dir, "kdump", "vmcore")
+		t.Log(strings.TrimSpace(lab(t, 15*time.Minute, "kdump", out)))
+		tg, err := target.Open(out, target.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer tg.Close()
+		r := analysis.Build(tg)
+		if r.Identity.Arch != "aarch64" || r.Kernel.Capture != analysis.CaptureKdump || r.Identity.Format != "elf (kdump /proc/vmcore style)" {
+			t.Errorf("arch %q capture %q format %q", r.Identity.Arch, r.Kernel.Capture, r.Identity.Format)
+		}
+		if r.Panic.Message == nil || *r.Panic.Message != "sysrq triggered crash" {
+			t.Errorf("panic %v", r.Panic.Message)
+		}
+		if err := sysrqStack(r); err != nil {
+			t.Error(err)
+		}
+		for _, s := range r.Timeline {
+			if s.Step == timeline.StepCrashKexec && s.Slot == timeline.SlotBeforeNotifiers && s.Status != timeline.Running {
+				t.Errorf("kdump before the notifiers: %s (%s)", s.Status, s.Reason)
+			}
+			if s.Step == timeline.StepNotifiers && s.Status != timeline.NotReached {
+				t.Errorf("notifiers with kdump first: %s (%s)", s.Status, s.Reason)
+			}
+		}
+		for _, c := range r.CPUs {
+			if c.Role != analysis.RolePanicking && !strings.Contains(strings.Join(c.Stack, " < "), "ipi_handler") {
+				t.Errorf("cpu %d (%s) not stopped by the crash IPI: %s", c.CPU, c.Role, strings.Join(c.Stack, " < "))
+			}
+		}
+	})
 }
 
 // TestLabDumps regenerates the two kinds of fixture dumps from the

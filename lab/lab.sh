@@ -39,6 +39,9 @@
 # configuration (LAB_CACHE/apt/SUITE-arm64), extracted with dpkg-deb, never installed on the host; the
 # guest's panicscope is GOARCH=arm64. The console is ttyAMA0; QEMU 7.2's virt machine has one UART, so the
 # init script's data share it. `dump` writes OUT (kdump-zlib) and OUT.elf (ELF) from the same stopped VM.
+# `kdump` arms kdump with kexec-tools:arm64 (kexec_load: Debian's arm64 kernel has no kexec_file_load) and
+# the libraries its binary needs, all from the same suite, in an initramfs of its own (LAB_KEXEC=1; 512 MiB
+# of RAM unless LAB_MEM says otherwise). `compress` needs a makedumpfile that reads arm64 (the host's is x86).
 #
 # Exit status 3 means a prerequisite is missing (qemu, a static busybox, the kernel package): the e2e test
 # skips on it and says why.
@@ -273,6 +276,51 @@ busybox_arm64() {
   die "no busybox in $deb"
 }
 
+# kexec_arm64: kexec-tools:arm64 of the kernel's suite and the libraries its
+# binary needs (DT_NEEDED, followed through every library), for a guest
+# without kexec_file_load (Debian's arm64 kernel: CONFIG_KEXEC_FILE unset).
+# The packages (kexec-tools and the lib* packages it depends on, recursively)
+# are downloaded through the private apt configuration and extracted into
+# the cache; prints the folder whose sbin/kexec and lib/ go into the
+# initramfs.
+kexec_arm64() {
+  local suite dir stage out p need lib f
+  suite=${LAB_APT_SUITE:-}
+  if [ -z "$suite" ]; then read -r suite _ <<<"$(kernel_line "$LAB_KERNEL")"; fi
+  dir="$LAB_CACHE/kexec-tools-arm64-$suite"
+  out="$dir/initramfs"
+  if [ -x "$out/sbin/kexec" ]; then echo "$out"; return; fi
+  command -v readelf >/dev/null || missing "readelf (apt-get install -y binutils) to collect kexec's libraries"
+  apt_private "$suite"
+  mkdir -p "$dir/debs"
+  local pkgs
+  pkgs=$(apt-cache "${APT[@]}" depends --recurse --no-recommends --no-suggests --no-conflicts --no-breaks --no-replaces \
+    --no-enhances kexec-tools 2>/dev/null | grep -E '^(kexec-tools|lib[a-z0-9.+-]*|zlib1g)$' | sort -u)
+  [ -n "$pkgs" ] || missing "kexec-tools:arm64 in $suite"
+  # shellcheck disable=SC2086
+  (cd "$dir/debs" && apt-get "${APT[@]}" download $pkgs >&2) || missing "kexec-tools:arm64 and its libraries from $suite"
+  stage="$dir/stage"
+  rm -rf "$stage" "$out"
+  for p in "$dir"/debs/*.deb; do dpkg-deb -x "$p" "$stage" || die "dpkg-deb -x $p failed"; done
+  mkdir -p "$out/sbin" "$out/lib"
+  for f in "$stage"/sbin/kexec "$stage"/usr/sbin/kexec; do [ -x "$f" ] && cp "$f" "$out/sbin/kexec"; done
+  [ -x "$out/sbin/kexec" ] || die "no kexec in kexec-tools:arm64"
+  # The closure of DT_NEEDED, each library found in the extracted packages.
+  local todo=("$out/sbin/kexec") seen=" "
+  while [ ${#todo[@]} -gt 0 ]; do
+    f=${todo[0]}; todo=("${todo[@]:1}")
+    for need in $(readelf -d "$f" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p'); do
+      case "$seen" in *" $need "*) continue ;; esac
+      seen="$seen$need "
+      lib=$(find "$stage" -name "$need" \( -type f -o -type l \) -print -quit)
+      [ -n "$lib" ] || die "kexec needs $need, in none of: $pkgs"
+      cp -L "$lib" "$out/lib/$need"
+      todo+=("$out/lib/$need")
+    done
+  done
+  echo "$out"
+}
+
 cmd_initramfs() {
   local vmlinuz bb root out
   vmlinuz=$(cmd_kernel)
@@ -303,6 +351,21 @@ cmd_initramfs() {
     copy_module "$kdir/drivers/firmware/qemu_fw_cfg" "$root/lib/modules/01-qemu_fw_cfg.ko"
     mkdir -p "$root/lib/modules/capture"
     copy_module "$kdir/drivers/block/virtio_blk" "$root/lib/modules/capture/01-virtio_blk.ko"
+    # lab.sh kdump (LAB_KEXEC=1): kexec-tools (kexec_load) with its
+    # libraries, the kernel Image and this tree less /boot as the capture
+    # initramfs. The loader is /lib/ld-linux-aarch64.so.1; glibc also looks
+    # for libraries in /lib.
+    if [ "${LAB_KEXEC:-}" = 1 ]; then
+      local kx
+      kx=$(kexec_arm64)
+      mkdir -p "$root/sbin"
+      cp "$kx/sbin/kexec" "$root/sbin/kexec"
+      cp "$kx"/lib/* "$root/lib/"
+      cpio_tree "$root" "$hostbb" > "$root.crash.tmp" || die "cpio failed"
+      mkdir -p "$root/boot"
+      mv "$root.crash.tmp" "$root/boot/crash-initrd.cpio.gz"
+      cp "$vmlinuz" "$root/boot/vmlinuz"
+    fi
     cpio_tree "$root" "$hostbb" > "$out.tmp" || die "cpio failed"
     mv "$out.tmp" "$out"
     rm -rf "$root"
@@ -469,6 +532,13 @@ cmd_kdump() {
   local work
   work=$(mktemp -d "${TMPDIR:-/tmp}/panicscope-lab.XXXXXX")
   truncate -s 4G "$work/disk.img"
+  # arm64: the initramfs carries kexec-tools and the kernel (LAB_KEXEC=1),
+  # in its own file.
+  if [ "$LAB_ARCH" = arm64 ]; then
+    export LAB_KEXEC=1
+    [ -n "${LAB_INITRD:-}" ] || export LAB_INITRD="$LAB_CACHE/initramfs-arm64-kdump-$(basename "$(kernel_cache_dir "$(cmd_kernel)")").cpio.gz"
+    [ -n "$LAB_MEM_SET" ] || LAB_MEM=512
+  fi
   boot panic "$work" lab.kdump=1 "crashkernel=${LAB_CRASHKERNEL:-192M}" "$@"
   QEMU+=(-drive "file=$work/disk.img,format=raw,if=virtio")
   local start=$SECONDS rc=0
