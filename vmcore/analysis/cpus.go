@@ -255,8 +255,15 @@ func currentTask(k *kernel.Kernel, cpu int) (kernel.Object, error) {
 			return kernel.Object{}, err
 		}
 		addr = a + off
+	} else if a, err := k.Symbol("runqueues"); err == nil {
+		// Any architecture: the runqueue's curr (kernel/sched/sched.h).
+		off, err := k.OffsetOf("struct rq", "curr")
+		if err != nil {
+			return kernel.Object{}, err
+		}
+		addr = a + off
 	} else {
-		return kernel.Object{}, err
+		return kernel.Object{}, fmt.Errorf("no per-CPU current task: none of current_task (x86_64 < 6.2), pcpu_hot (x86_64 6.2+), __entry_task (arm64), runqueues is in the symbols: %w", kernel.ErrAbsent)
 	}
 	pa, err := k.PerCPU(addr, cpu)
 	if err != nil {
