@@ -96,7 +96,7 @@ type Translator struct {
 	levels     int
 	pageOffset uint64 // PAGE_OFFSET in use; 0 when unknown
 	leaves     leafCache
-	tlb        tlb
+	tlb        *arch.TLB
 }
 
 // New checks cfg and returns a Translator over mem.
@@ -112,7 +112,9 @@ func New(mem phys.Memory, cfg Config) (*Translator, error) {
 	if cfg.TopPGD == 0 || cfg.TopPGD&63 != 0 {
 		return nil, fmt.Errorf("arm64: top-level page table %#x is not an aligned physical address", cfg.TopPGD)
 	}
-	return &Translator{mem: mem, cfg: cfg, levels: cfg.Levels(), pageOffset: cfg.PageOffset()}, nil
+	// The linear map is mapped with pages when rodata=full (arm64's
+	// default): a larger TLB than x86's.
+	return &Translator{mem: mem, cfg: cfg, levels: cfg.Levels(), pageOffset: cfg.PageOffset(), tlb: arch.NewTLB(4096)}, nil
 }
 
 // FindPageOffset keeps the PAGE_OFFSET (5.4+ or older layout) under which
@@ -213,7 +215,7 @@ func (t *Translator) translate(vaddr uint64) (paddr, span uint64, err error) {
 	}
 	page := uint64(1) << t.cfg.PageShift
 	vpn := vaddr >> t.cfg.PageShift
-	if pfn, ok := t.tlb.get(vpn); ok {
+	if pfn, ok := t.tlb.Get(vpn); ok {
 		off := vaddr & (page - 1)
 		return pfn<<t.cfg.PageShift | off, page - off, nil
 	}
@@ -224,7 +226,7 @@ func (t *Translator) translate(vaddr uint64) (paddr, span uint64, err error) {
 	if size > page {
 		t.leaves.put(vaddr, pa&^(size-1), size)
 	} else {
-		t.tlb.put(vpn, pa>>t.cfg.PageShift)
+		t.tlb.Put(vpn, pa>>t.cfg.PageShift)
 	}
 	return pa, size - (vaddr & (size - 1)), nil
 }
@@ -318,58 +320,7 @@ func (t *Translator) walk(vaddr uint64) (paddr, size uint64, err error) {
 // ReadVirt implements vmem.Reader: one translation per physically
 // contiguous piece; a fault names the first byte that could not be read.
 func (t *Translator) ReadVirt(buf []byte, vaddr uint64) error {
-	for len(buf) > 0 {
-		paddr, span, err := t.translate(vaddr)
-		if err != nil {
-			return err
-		}
-		n := min(uint64(len(buf)), span)
-		if err := t.mem.ReadPhys(buf[:n], paddr); err != nil {
-			var me *phys.MissingError
-			if errors.As(err, &me) {
-				fa := vaddr
-				if me.Addr >= paddr && me.Addr-paddr < n {
-					fa = vaddr + (me.Addr - paddr)
-				}
-				return &vmem.FaultError{VAddr: fa, Err: err}
-			}
-			return fmt.Errorf("arm64: reading %#x (physical %#x): %w", vaddr, paddr, err)
-		}
-		buf = buf[n:]
-		vaddr += n
-	}
-	return nil
-}
-
-// tlb is a direct-mapped cache of walked page → frame translations. The
-// linear map is mapped with pages when rodata=full (arm64's default), so
-// it is larger than x86's.
-type tlb struct {
-	mu sync.Mutex
-	e  [tlbSize]tlbEntry
-}
-
-const tlbSize = 4096
-
-type tlbEntry struct {
-	vpn, pfn uint64
-	valid    bool
-}
-
-func (c *tlb) get(vpn uint64) (uint64, bool) {
-	c.mu.Lock()
-	e := c.e[vpn%tlbSize]
-	c.mu.Unlock()
-	if e.valid && e.vpn == vpn {
-		return e.pfn, true
-	}
-	return 0, false
-}
-
-func (c *tlb) put(vpn, pfn uint64) {
-	c.mu.Lock()
-	c.e[vpn%tlbSize] = tlbEntry{vpn: vpn, pfn: pfn, valid: true}
-	c.mu.Unlock()
+	return arch.ReadVirt(t.mem, t.translate, "arm64", buf, vaddr)
 }
 
 // leafCache holds walked blocks by size; it stops growing at maxLeaves.

@@ -18,6 +18,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/panicscope/panicscope/vmcore/arch"
 	"github.com/panicscope/panicscope/vmcore/phys"
 	"github.com/panicscope/panicscope/vmcore/vmem"
 )
@@ -117,7 +118,7 @@ type Translator struct {
 	vaBits     uint   // 48 or 57
 	pageOffset atomic.Uint64
 	leaves     leafCache
-	tlb        tlb
+	tlb        *arch.TLB
 }
 
 // New checks cfg and returns a Translator over mem.
@@ -133,6 +134,7 @@ func New(mem phys.Memory, cfg Config) (*Translator, error) {
 		cfg:      cfg,
 		addrMask: physAddrMask &^ cfg.SMEMask,
 		vaBits:   uint(pageShift + 9*cfg.Levels),
+		tlb:      arch.NewTLB(256),
 	}
 	t.top = cfg.TopPGD & t.addrMask
 	if t.top == 0 {
@@ -196,7 +198,7 @@ func (t *Translator) translate(vaddr uint64) (paddr, span uint64, err error) {
 		return base | off, size - off, nil
 	}
 	vpn := vaddr >> pageShift
-	if pfn, ok := t.tlb.get(vpn); ok {
+	if pfn, ok := t.tlb.Get(vpn); ok {
 		off := vaddr & (pageSize - 1)
 		return pfn<<pageShift | off, pageSize - off, nil
 	}
@@ -207,7 +209,7 @@ func (t *Translator) translate(vaddr uint64) (paddr, span uint64, err error) {
 	if size > pageSize {
 		t.leaves.put(vaddr, pa&^(size-1), size)
 	} else {
-		t.tlb.put(vpn, pa>>pageShift)
+		t.tlb.Put(vpn, pa>>pageShift)
 	}
 	return pa, size - (vaddr & (size - 1)), nil
 }
@@ -270,59 +272,7 @@ func (t *Translator) walk(vaddr uint64) (paddr, size uint64, err error) {
 // contiguous piece (page or huge page). A fault names the first byte that
 // could not be read.
 func (t *Translator) ReadVirt(buf []byte, vaddr uint64) error {
-	for len(buf) > 0 {
-		paddr, span, err := t.translate(vaddr)
-		if err != nil {
-			return err
-		}
-		n := uint64(len(buf))
-		if span < n {
-			n = span
-		}
-		if err := t.mem.ReadPhys(buf[:n], paddr); err != nil {
-			var me *phys.MissingError
-			if errors.As(err, &me) {
-				fa := vaddr
-				if me.Addr >= paddr && me.Addr-paddr < n {
-					fa = vaddr + (me.Addr - paddr)
-				}
-				return &vmem.FaultError{VAddr: fa, Err: err}
-			}
-			return fmt.Errorf("x86: reading %#x (physical %#x): %w", vaddr, paddr, err)
-		}
-		buf = buf[n:]
-		vaddr += n
-	}
-	return nil
-}
-
-// tlb is a small direct-mapped cache of walked page → frame translations.
-type tlb struct {
-	mu sync.Mutex
-	e  [tlbSize]tlbEntry
-}
-
-const tlbSize = 256
-
-type tlbEntry struct {
-	vpn, pfn uint64
-	valid    bool
-}
-
-func (c *tlb) get(vpn uint64) (uint64, bool) {
-	c.mu.Lock()
-	e := c.e[vpn%tlbSize]
-	c.mu.Unlock()
-	if e.valid && e.vpn == vpn {
-		return e.pfn, true
-	}
-	return 0, false
-}
-
-func (c *tlb) put(vpn, pfn uint64) {
-	c.mu.Lock()
-	c.e[vpn%tlbSize] = tlbEntry{vpn: vpn, pfn: pfn, valid: true}
-	c.mu.Unlock()
+	return arch.ReadVirt(t.mem, t.translate, "x86", buf, vaddr)
 }
 
 // leafCache holds walked 2 MiB and 1 GiB leaves: the kernel image and the
