@@ -8,6 +8,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"sort"
@@ -35,6 +36,21 @@ func openTyped(tf *targetFlags, dump string, stderr io.Writer) (*target.Target, 
 		return nil, fmt.Errorf("kernel objects cannot be read without symbols and types: %w", err)
 	}
 	return t, nil
+}
+
+// openCommand parses the command line of a command that reads kernel
+// objects (usage from the command table) and opens its target with symbols
+// and types loaded; rest are the positionals after the DUMP.
+func openCommand(fs *flag.FlagSet, tf *targetFlags, args []string, minRest, maxRest int, stderr io.Writer) (*target.Target, []string, error) {
+	dump, rest, err := tf.parse(fs, args, minRest, maxRest, "usage: panicscope "+commandUsage(fs.Name()))
+	if err != nil {
+		return nil, nil, err
+	}
+	t, err := openTyped(tf, dump, stderr)
+	if err != nil {
+		return nil, nil, err
+	}
+	return t, rest, nil
 }
 
 // resolveAddr reads an address expression: 0xHEX, a bare hex number of 8+
@@ -113,11 +129,7 @@ func runPs(args []string, stdout, stderr io.Writer) error {
 	stateF := fs.String("state", "", "only tasks in `ST`ate (RU, IN, UN, ID, ZO, ...)")
 	cpuF := fs.Int("cpu", -1, "only tasks last on CPU `N`")
 	asJSON := fs.Bool("json", false, "print JSON")
-	dump, _, err := tf.parse(fs, args, 0, 0, "usage: panicscope ps DUMP|--live [--state ST] [--cpu N] [--json]")
-	if err != nil {
-		return err
-	}
-	t, err := openTyped(&tf, dump, stderr)
+	t, _, err := openCommand(fs, &tf, args, 0, 0, stderr)
 	if err != nil {
 		return err
 	}
@@ -195,11 +207,7 @@ func runMod(args []string, stdout, stderr io.Writer) error {
 	var tf targetFlags
 	tf.register(fs)
 	asJSON := fs.Bool("json", false, "print JSON")
-	dump, _, err := tf.parse(fs, args, 0, 0, "usage: panicscope mod DUMP|--live [--json]")
-	if err != nil {
-		return err
-	}
-	t, err := openTyped(&tf, dump, stderr)
+	t, _, err := openCommand(fs, &tf, args, 0, 0, stderr)
 	if err != nil {
 		return err
 	}
@@ -239,11 +247,7 @@ func runStruct(args []string, stdout, stderr io.Writer) error {
 	var tf targetFlags
 	tf.register(fs)
 	depth := fs.Int("depth", 10, "expand nested structs `N` levels deep")
-	dump, rest, err := tf.parse(fs, args, 2, 2, "usage: panicscope struct DUMP|--live TYPE ADDR|SYMBOL[+OFF]")
-	if err != nil {
-		return err
-	}
-	t, err := openTyped(&tf, dump, stderr)
+	t, rest, err := openCommand(fs, &tf, args, 2, 2, stderr)
 	if err != nil {
 		return err
 	}
@@ -271,11 +275,7 @@ func runPrint(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("p", stdout)
 	var tf targetFlags
 	tf.register(fs)
-	dump, rest, err := tf.parse(fs, args, 1, 2, "usage: panicscope p DUMP|--live SYMBOL [TYPE]")
-	if err != nil {
-		return err
-	}
-	t, err := openTyped(&tf, dump, stderr)
+	t, rest, err := openCommand(fs, &tf, args, 1, 2, stderr)
 	if err != nil {
 		return err
 	}
