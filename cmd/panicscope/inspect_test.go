@@ -225,11 +225,7 @@ func TestInspectAgainstCrash(t *testing.T) {
 	if err != nil {
 		t.Skip("crash is not installed")
 	}
-	home, _ := os.UserHomeDir()
-	vmlinux := filepath.Join(home, ".cache/panicscope-lab/dbg/usr/lib/debug/boot/vmlinux-6.1.0-56-amd64")
-	if _, err := os.Stat(vmlinux); err != nil {
-		t.Skipf("no 6.1 DWARF vmlinux at %s (scripts/bench.sh fetches it)", vmlinux)
-	}
+	vmlinux := testfixtures.DebugVmlinux(t, "6.1.0-56-amd64")
 	fx := testfixtures.Get(t, "kdump-6.1-lzo")
 	dump := filepath.Join(fx.Dir, "vmcore")
 	cmds := filepath.Join(t.TempDir(), "cmds")

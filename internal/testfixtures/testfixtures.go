@@ -230,3 +230,29 @@ func Decompressed(t testing.TB, zstPath string) string {
 	}
 	return out
 }
+
+// EnvVmlinux names a DWARF vmlinux of the 6.1 fixtures' kernel.
+const EnvVmlinux = "PANICSCOPE_VMLINUX_6_1"
+
+// DebugVmlinux returns a DWARF vmlinux of release: $PANICSCOPE_VMLINUX_6_1
+// (for 6.1.0-56-amd64), Debian's linux-image-RELEASE-dbg install, or the
+// copy scripts/bench.sh unpacks into ~/.cache/panicscope-lab/dbg. It skips
+// the test when there is none.
+func DebugVmlinux(t testing.TB, release string) string {
+	t.Helper()
+	var cands []string
+	if p := os.Getenv(EnvVmlinux); p != "" && release == "6.1.0-56-amd64" {
+		cands = append(cands, p)
+	}
+	cands = append(cands, "/usr/lib/debug/boot/vmlinux-"+release)
+	if home, err := os.UserHomeDir(); err == nil {
+		cands = append(cands, filepath.Join(home, ".cache/panicscope-lab/dbg/usr/lib/debug/boot/vmlinux-"+release))
+	}
+	for _, c := range cands {
+		if st, err := os.Stat(c); err == nil && st.Mode().IsRegular() {
+			return c
+		}
+	}
+	t.Skipf("no DWARF vmlinux of %s (apt-get install linux-image-%s-dbg, or scripts/bench.sh, or set %s): looked in %v", release, release, EnvVmlinux, cands)
+	return ""
+}

@@ -2,8 +2,8 @@ package target_test
 
 import (
 	"errors"
-	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -13,18 +13,14 @@ import (
 	"github.com/panicscope/panicscope/vmcore/target"
 )
 
-const dbgVmlinux = "/usr/lib/debug/boot/vmlinux-6.1.0-56-amd64"
-
-func needVmlinux(t *testing.T) {
-	if _, err := os.Stat(dbgVmlinux); err != nil {
-		t.Skipf("%s not installed (apt-get install linux-image-6.1.0-56-amd64-dbg): %v", dbgVmlinux, err)
-	}
+func needVmlinux(t *testing.T) string {
+	return testfixtures.DebugVmlinux(t, "6.1.0-56-amd64")
 }
 
 // TestVmlinuxTypesGiveTheSameReport reads the 6.1 dump with DWARF types
 // and requires the same chains and dumpers as with BTF.
 func TestVmlinuxTypesGiveTheSameReport(t *testing.T) {
-	needVmlinux(t)
+	dbgVmlinux := needVmlinux(t)
 	fx := testfixtures.Get(t, "qemu-6.1-lp-oops-pstore")
 	dump := filepath.Join(fx.Dir, "vmcore")
 	withBTF, err := target.Open(dump, target.Options{})
@@ -37,7 +33,7 @@ func TestVmlinuxTypesGiveTheSameReport(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer withDWARF.Close()
-	if !strings.HasPrefix(withDWARF.TypeSource, "DWARF vmlinux") {
+	if err := withDWARF.LoadTypes(); err != nil || !strings.HasPrefix(withDWARF.TypeSource, "DWARF vmlinux") {
 		t.Fatalf("type source %q", withDWARF.TypeSource)
 	}
 	a, b := analysis.Build(withBTF), analysis.Build(withDWARF)
@@ -50,7 +46,7 @@ func TestVmlinuxTypesGiveTheSameReport(t *testing.T) {
 			continue
 		}
 		for j := range a.Chains[i].Entries {
-			if a.Chains[i].Entries[j] != b.Chains[i].Entries[j] {
+			if !reflect.DeepEqual(a.Chains[i].Entries[j], b.Chains[i].Entries[j]) {
 				t.Errorf("%s[%d]: BTF %+v, DWARF %+v", a.Chains[i].Name, j, a.Chains[i].Entries[j], b.Chains[i].Entries[j])
 			}
 		}
@@ -60,7 +56,7 @@ func TestVmlinuxTypesGiveTheSameReport(t *testing.T) {
 // TestVmlinuxWrongBuildID refuses the 6.1 vmlinux for the 5.10 dump unless
 // forced.
 func TestVmlinuxWrongBuildID(t *testing.T) {
-	needVmlinux(t)
+	dbgVmlinux := needVmlinux(t)
 	fx := testfixtures.Get(t, "qemu-5.10-sysrq")
 	dump := filepath.Join(fx.Dir, "vmcore")
 	_, err := target.Open(dump, target.Options{Vmlinux: dbgVmlinux})

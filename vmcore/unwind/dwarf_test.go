@@ -3,7 +3,6 @@ package unwind
 import (
 	"debug/elf"
 	"encoding/binary"
-	"os"
 	"path/filepath"
 	"testing"
 
@@ -11,10 +10,6 @@ import (
 
 	"github.com/panicscope/panicscope/internal/testfixtures"
 )
-
-// debugVmlinux61 is where linux-image-6.1.0-56-amd64-dbg installs the DWARF
-// vmlinux of the 6.1 fixtures.
-const debugVmlinux61 = "/usr/lib/debug/boot/vmlinux-6.1.0-56-amd64"
 
 // dwarfRSP is DWARF register 7 on x86_64 (rsp).
 const dwarfRSP = 7
@@ -25,9 +20,7 @@ const dwarfRSP = 7
 // is rsp-based, the caller's stack pointer ORC found must be the CFA DWARF
 // computes. Runs only where the -dbg vmlinux is installed.
 func TestDWARFCrossCheck(t *testing.T) {
-	if _, err := os.Stat(debugVmlinux61); err != nil {
-		t.Skipf("no %s (apt-get install linux-image-6.1.0-56-amd64-dbg): %v", debugVmlinux61, err)
-	}
+	debugVmlinux61 := testfixtures.DebugVmlinux(t, "6.1.0-56-amd64")
 	if testing.Short() {
 		t.Skip("parses 2.6 MB of .debug_frame")
 	}

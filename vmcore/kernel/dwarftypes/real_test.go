@@ -2,7 +2,6 @@ package dwarftypes_test
 
 import (
 	"errors"
-	"os"
 	"path/filepath"
 	"testing"
 
@@ -14,21 +13,11 @@ import (
 	"github.com/panicscope/panicscope/vmcore/kernel/symbols"
 )
 
-// EnvVmlinux names a debug vmlinux for the real test instead of Debian's
-// /usr/lib/debug/boot/vmlinux-RELEASE (package linux-image-RELEASE-dbg).
-const EnvVmlinux = "PANICSCOPE_VMLINUX_6_1"
-
 // TestRealBTFMatchesDWARF: the layouts the dump's own BTF gives for the types
 // the analysis reads agree with the DWARF of the matching debug vmlinux.
 func TestRealBTFMatchesDWARF(t *testing.T) {
 	fx := testfixtures.Get(t, "qemu-6.1-sysrq")
-	path := os.Getenv(EnvVmlinux)
-	if path == "" {
-		path = "/usr/lib/debug/boot/vmlinux-" + fx.Meta.KernelRelease
-	}
-	if _, err := os.Stat(path); err != nil {
-		t.Skipf("no debug vmlinux (%v); apt-get install linux-image-%s-dbg or set %s", err, fx.Meta.KernelRelease, EnvVmlinux)
-	}
+	path := testfixtures.DebugVmlinux(t, fx.Meta.KernelRelease)
 	d, err := vmcore.Open(filepath.Join(fx.Dir, "vmcore"))
 	if err != nil {
 		t.Fatal(err)
