@@ -136,7 +136,12 @@ func runPs(args []string, stdout, stderr io.Writer) error {
 	defer t.Close()
 	list, werr := tasks.Walk(t.Kernel, 0)
 	if werr != nil {
-		fmt.Fprintf(stderr, "panicscope: warning: task walk incomplete: %v\n", werr)
+		// One line per broken walk; the list below is what was read.
+		defer func() {
+			for _, line := range strings.Split(werr.Error(), "\n") {
+				fmt.Fprintf(stderr, "panicscope: warning: task list incomplete (%d tasks read, others may exist): %s\n", len(list), line)
+			}
+		}()
 	}
 	panicCPU := -1
 	if !t.Dump.Live() {

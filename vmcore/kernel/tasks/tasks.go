@@ -31,8 +31,8 @@ type Task struct {
 }
 
 // Walk lists every task: init_task, the thread-group leaders on its tasks
-// list, each leader's threads, and the per-CPU idle tasks (rq->idle, which
-// are on no list), in PID order. A list that breaks ends the walk of that
+// list, each leader's threads, the per-CPU idle tasks (rq->idle, which are
+// on no list) and each CPU's current task, in PID order. A list that breaks ends the walk of that
 // list only; the error says where.
 func Walk(k *kernel.Kernel, max int) ([]Task, error) {
 	if max <= 0 || max > MaxTasks {
@@ -44,7 +44,14 @@ func Walk(k *kernel.Kernel, max int) ([]Task, error) {
 	for _, a := range addrs {
 		seen[a] = true
 	}
-	for _, a := range idle {
+	// The idle tasks, and each CPU's current task (rq->curr) when the
+	// list walk did not reach it (a trimmed or damaged dump).
+	extra := append([]uint64(nil), idle...)
+	for a := range active {
+		extra = append(extra, a)
+	}
+	sort.Slice(extra[len(idle):], func(i, j int) bool { return extra[len(idle)+i] < extra[len(idle)+j] })
+	for _, a := range extra {
 		if !seen[a] && len(addrs) < max {
 			addrs = append(addrs, a)
 			seen[a] = true
